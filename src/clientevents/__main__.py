@@ -1,0 +1,3 @@
+from clientevents.cli import main
+
+main()

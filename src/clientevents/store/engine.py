@@ -1,0 +1,237 @@
+"""The embedded SQLite engine every embedded component shares: one file, WAL, group commit.
+
+Every durable write in the embedded default goes through :meth:`Database.write` (or its
+asyncio twin :meth:`Database.awrite`). Writes are functions of a connection; one writer
+thread takes all the functions that are waiting, runs them in a single transaction, each
+inside its own savepoint (so one failing write does not fail the others), and commits once
+with ``synchronous=FULL``. A caller returns only after the commit that holds its write is on
+disk. This is group commit: under many concurrent callers the cost of the fsync is shared,
+and a lone caller pays one commit.
+
+Reads use one connection per thread (WAL readers never block the writer).
+
+Schemas are registered by the modules that own them (:func:`register_schema`) and created
+when a :class:`Database` opens, so each component keeps its own tables next to its code.
+
+Several processes may open the same file (gateway and workers): SQLite serialises their
+writers with its file lock and ``busy_timeout``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, TypeVar
+
+from clientevents.errors import StoreError
+
+T = TypeVar("T")
+
+WriteFn = Callable[[sqlite3.Connection], Any]
+
+_SCHEMAS: dict[str, str] = {}
+
+#: Most write functions one commit takes. Bounds the latency a commit adds to its first caller.
+MAX_GROUP = 512
+
+
+def register_schema(name: str, ddl: str) -> None:
+    """Register the tables of one component; ``ddl`` must be idempotent (``IF NOT EXISTS``)."""
+    _SCHEMAS[name] = ddl
+
+
+class _Job:
+    __slots__ = ("fn", "future", "loop")
+
+    def __init__(
+        self,
+        fn: WriteFn,
+        future: Future[Any] | asyncio.Future[Any],
+        loop: asyncio.AbstractEventLoop | None,
+    ) -> None:
+        self.fn = fn
+        self.future = future
+        self.loop = loop
+
+    def resolve(self, result: Any, error: BaseException | None) -> None:
+        fut = self.future
+        if self.loop is None:
+            assert isinstance(fut, Future)
+            if error is not None:
+                fut.set_exception(error)
+            else:
+                fut.set_result(result)
+        else:
+            assert isinstance(fut, asyncio.Future)
+            self.loop.call_soon_threadsafe(_resolve_async, fut, result, error)
+
+
+def _resolve_async(fut: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if fut.cancelled():
+        return
+    if error is not None:
+        fut.set_exception(error)
+    else:
+        fut.set_result(result)
+
+
+def connect(path: str | Path, *, synchronous: str = "FULL") -> sqlite3.Connection:
+    """Open a connection with the settings every clientevents connection uses."""
+    conn = sqlite3.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute("PRAGMA busy_timeout=30000")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+class Database:
+    """One SQLite file shared by the embedded log and stores.
+
+    Example::
+
+        db = Database(data_dir / "clientevents.db")
+        ids = db.write(lambda conn: insert_rows(conn, rows))   # durable on return
+        rows = db.read(lambda conn: conn.execute("SELECT ...").fetchall())
+        db.close()
+    """
+
+    def __init__(self, path: str | Path, *, synchronous: str = "FULL") -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._synchronous = synchronous
+        self._local = threading.local()
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._closed = False
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._writer_conn = connect(self.path, synchronous=synchronous)
+        for ddl in _SCHEMAS.values():
+            self._writer_conn.executescript(ddl)
+        self._thread = threading.Thread(
+            target=self._run, name="clientevents-db-writer", daemon=True
+        )
+        self._thread.start()
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` in the next group commit; return its result once it is on disk."""
+        fut: Future[T] = Future()
+        self._submit(_Job(fn, fut, None))
+        return fut.result()
+
+    async def awrite(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """The asyncio twin of :meth:`write`: the event loop is never blocked."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[T] = loop.create_future()
+        self._submit(_Job(fn, fut, loop))
+        return await fut
+
+    def _submit(self, job: _Job) -> None:
+        if self._closed:
+            raise StoreError(f"The database {self.path} is closed.")
+        self._queue.put(job)
+
+    def _run(self) -> None:
+        conn = self._writer_conn
+        while True:
+            first = self._queue.get()
+            if first is None:
+                break
+            jobs = [first]
+            stop = False
+            while len(jobs) < MAX_GROUP:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                jobs.append(nxt)
+            self._commit_group(conn, jobs)
+            if stop:
+                break
+        conn.close()
+
+    def _commit_group(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
+        results: list[tuple[Any, BaseException | None]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for job in jobs:
+                conn.execute("SAVEPOINT job")
+                try:
+                    result = job.fn(conn)
+                except BaseException as exc:  # each job's own error goes back to its caller
+                    conn.execute("ROLLBACK TO job")
+                    conn.execute("RELEASE job")
+                    results.append((None, exc))
+                else:
+                    conn.execute("RELEASE job")
+                    results.append((result, None))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            error = StoreError(f"Commit to {self.path} failed: {exc}")
+            error.__cause__ = exc
+            for job in jobs:
+                job.resolve(None, error)
+            return
+        for job, (result, err) in zip(jobs, results, strict=True):
+            job.resolve(result, err)
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def ensure_schema(self, ddl: str) -> None:
+        """Create tables that were not registered before this database opened (idempotent DDL)."""
+        conn = connect(self.path, synchronous=self._synchronous)
+        try:
+            conn.executescript(ddl)
+        finally:
+            conn.close()
+
+    def reader(self) -> sqlite3.Connection:
+        """This thread's read connection (created on first use)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path, synchronous=self._synchronous)
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` on this thread's read connection."""
+        return fn(self.reader())
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Finish pending writes, then close every connection."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        self._thread.join()
+        with self._readers_lock:
+            for conn in self._readers:
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+            self._readers.clear()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

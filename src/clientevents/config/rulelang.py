@@ -1,0 +1,52 @@
+"""Checks of event patterns, input paths and input transformers by the rule-language libraries.
+
+The configuration reuses the very parsers the router runs (``clientevents.patterns`` and
+``clientevents.transform``), so a file that validates is a file the router can load. The imports
+are lazy: importing the configuration stays cheap, and a build without the rule language still
+loads configurations (the checks are then skipped, and the router reports problems at start).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["check_event_pattern", "check_input_path", "check_input_transformer"]
+
+
+def check_event_pattern(pattern: dict[str, Any]) -> str | None:
+    """Return why ``pattern`` is not a valid EventBridge event pattern, or None when it is."""
+    try:
+        from clientevents.patterns import EventPattern, InvalidEventPattern
+    except ImportError:
+        return None
+    try:
+        EventPattern(pattern)
+    except InvalidEventPattern as exc:
+        return f"invalid event pattern: {exc}"
+    return None
+
+
+def check_input_path(path: str) -> str | None:
+    """Return why ``path`` is not a valid InputPath (a JSONPath like ``$.detail``), or None."""
+    try:
+        from clientevents.transform import TransformError, apply_input_path
+    except ImportError:
+        return None
+    try:
+        apply_input_path({}, path)
+    except TransformError as exc:
+        return f"invalid input_path {path!r}: {exc}"
+    return None
+
+
+def check_input_transformer(input_paths_map: dict[str, str], input_template: str) -> str | None:
+    """Return why the transformer cannot be built, or None when it can."""
+    try:
+        from clientevents.transform import InputTransformer, TransformError
+    except ImportError:
+        return None
+    try:
+        InputTransformer(input_paths_map, input_template)
+    except (TransformError, ValueError) as exc:
+        return f"invalid input_transformer: {exc}"
+    return None

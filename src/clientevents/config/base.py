@@ -71,8 +71,15 @@ class ConfigProblems(ValueError):
 
 def _describe(loc: Location, message: str) -> str:
     from clientevents.config.errors import format_location
+    from clientevents.config.targets import TARGET_TYPES
 
-    return f"{format_location(loc)}: {message}" if loc else message
+    # Target locations carry the target's type after its index, as pydantic's do; hide it.
+    shown = [
+        part
+        for i, part in enumerate(loc)
+        if not (part in TARGET_TYPES and i >= 2 and loc[i - 2] == "targets")
+    ]
+    return f"{format_location(shown)}: {message}" if shown else message
 
 
 def duplicates(

@@ -202,7 +202,7 @@ class RuleConfig(ConfigModel):
     @field_validator("targets")
     @classmethod
     def _unique_target_ids(cls, targets: list[TargetBase]) -> list[TargetBase]:
-        problems = duplicates(((i, t.id) for i, t in enumerate(targets)), "target", "", "id")
+        problems = duplicates(((i, t.id) for i, t in enumerate(targets)), "target", "targets", "id")
         if problems:
             raise ConfigProblems([(loc[1:], message) for loc, message in problems])
         return targets
@@ -374,7 +374,8 @@ def _references(settings: Settings) -> list[Problem]:
     for i, rule in enumerate(settings.rules):
         missing_bus(("rules", i, "bus"), rule.bus)
         for j, target in enumerate(rule.targets):
-            loc: tuple[str | int, ...] = ("rules", i, "targets", j)
+            # Pydantic's locations name the union member (the type) after the index; so do these.
+            loc: tuple[str | int, ...] = ("rules", i, "targets", j, target.type)
             if isinstance(target, BusTargetConfig):
                 missing_bus((*loc, "bus"), target.bus)
                 if target.bus == rule.bus:

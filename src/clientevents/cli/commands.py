@@ -4,4 +4,7 @@ from __future__ import annotations
 
 import click
 
+from clientevents.cli.validate import validate
+
 COMMANDS: list[click.Command] = []
+COMMANDS.append(validate)

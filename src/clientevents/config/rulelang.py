@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["check_event_pattern", "check_input_path", "check_input_transformer"]
+__all__ = [
+    "check_constant_input",
+    "check_event_pattern",
+    "check_input_path",
+    "check_input_transformer",
+]
 
 
 def check_event_pattern(pattern: dict[str, Any]) -> str | None:
@@ -29,13 +34,26 @@ def check_event_pattern(pattern: dict[str, Any]) -> str | None:
 def check_input_path(path: str) -> str | None:
     """Return why ``path`` is not a valid InputPath (a JSONPath like ``$.detail``), or None."""
     try:
-        from clientevents.transform import TransformError, apply_input_path
+        from clientevents.transform import InputPath, TransformError
     except ImportError:
         return None
     try:
-        apply_input_path({}, path)
+        InputPath(path)
     except TransformError as exc:
-        return f"invalid input_path {path!r}: {exc}"
+        return str(exc)
+    return None
+
+
+def check_constant_input(text: str) -> str | None:
+    """Return why ``text`` is not a valid constant Input (JSON text), or None."""
+    try:
+        from clientevents.transform import TransformError, constant_input
+    except ImportError:
+        return None
+    try:
+        constant_input(text)
+    except TransformError as exc:
+        return str(exc)
     return None
 
 
@@ -47,6 +65,6 @@ def check_input_transformer(input_paths_map: dict[str, str], input_template: str
         return None
     try:
         InputTransformer(input_paths_map, input_template)
-    except (TransformError, ValueError) as exc:
-        return f"invalid input_transformer: {exc}"
+    except TransformError as exc:
+        return str(exc)
     return None

@@ -13,7 +13,11 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import Field, field_validator, model_validator
 
 from clientevents.config.base import ConfigModel, ConfigProblems, Name
-from clientevents.config.rulelang import check_input_path, check_input_transformer
+from clientevents.config.rulelang import (
+    check_constant_input,
+    check_input_path,
+    check_input_transformer,
+)
 
 __all__ = [
     "TARGET_MODELS",
@@ -100,12 +104,14 @@ class TargetBase(ConfigModel):
     @classmethod
     def _input_is_json(cls, value: str | None) -> str | None:
         if value is not None:
-            try:
-                json.loads(value)
-            except ValueError as exc:
-                raise ValueError(
-                    f'input must be JSON text (e.g. \'{{"status": "ok"}}\'): {exc}'
-                ) from None
+            problem = check_constant_input(value)
+            if problem is None:
+                try:  # the same check when the rule language is not available
+                    json.loads(value)
+                except ValueError as exc:
+                    problem = f"input must be JSON text, for example '{{}}': {exc}"
+            if problem:
+                raise ValueError(problem)
         return value
 
     @field_validator("input_path")

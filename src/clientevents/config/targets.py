@@ -70,7 +70,8 @@ class InputTransformerConfig(ConfigModel):
     def _check(self) -> InputTransformerConfig:
         problem = check_input_transformer(dict(self.input_paths_map), self.input_template)
         if problem:
-            raise ConfigProblems([((), problem)])
+            field = "input_paths_map" if problem.startswith("InputPathsMap") else "input_template"
+            raise ConfigProblems([((field,), problem)])
         return self
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+import yaml
 
 from clientevents.config import (
     LogTargetConfig,
     default_settings,
     load_config,
+    validate_settings,
 )
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
@@ -65,3 +69,18 @@ def test_every_example_is_valid() -> None:
     }
     for path in examples:
         assert load_config(path, environ=environ).buses, path
+
+
+def test_the_yaml_examples_in_the_documentation_are_valid() -> None:
+    doc = (EXAMPLES.parent / "docs" / "configuration.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"^```yaml\n(.*?)^```", doc, flags=re.DOTALL | re.MULTILINE)
+    assert len(blocks) == 2
+    environ = {
+        "CLICKS_KEY": "clicks-key-for-tests",
+        "CLIENTEVENTS_ADMIN_ACCESS_KEY_ID": "AKIDEXAMPLE",
+        "CLIENTEVENTS_ADMIN_SECRET_ACCESS_KEY": "secret-for-tests",
+        "SMTP_PASSWORD": "smtp-secret",
+    }
+    blueprint, full = (validate_settings(yaml.safe_load(b), environ=environ) for b in blocks)
+    assert blueprint == default_settings()
+    assert len(full.rules) == 3 and full.stages[1].environment == "test"

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from clientevents.config.base import ConfigModel, ConfigProblems, Name, Problem, duplicates
 from clientevents.config.identity import (
@@ -139,8 +139,17 @@ class RateLimit(ConfigModel):
     burst: int = Field(default=200, ge=1, description="Requests allowed at once (bucket size).")
 
 
+def _environment_is_optional(schema: dict[str, Any]) -> None:
+    """JSON Schema: ``environment`` may be left out (it defaults to the stage name)."""
+    required = schema.get("required")
+    if isinstance(required, list) and "environment" in required:
+        required.remove("environment")
+
+
 class StageConfig(ConfigModel):
     """An API stage: ``POST /{name}/event`` puts events on ``bus``."""
+
+    model_config = ConfigDict(json_schema_extra=_environment_is_optional)
 
     name: str = Field(
         min_length=1,

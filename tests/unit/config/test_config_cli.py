@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import yaml
 from click.testing import CliRunner
+from jsonschema import Draft202012Validator
 
 from clientevents.cli import main
 
@@ -69,3 +72,16 @@ def test_missing_environment_variable_exits_1(tmp_path: Path) -> None:
         main, ["validate", str(path)], env={"CLIENTEVENTS_TEST_REGION": "eu-west-1"}
     )
     assert ok.exit_code == 0, ok.output
+
+
+def test_config_schema_prints_a_json_schema_that_accepts_the_blueprint() -> None:
+    result = CliRunner().invoke(main, ["config", "schema"])
+    assert result.exit_code == 0, result.output
+    schema = json.loads(result.stdout)
+    Draft202012Validator.check_schema(schema)
+    validator = Draft202012Validator(schema)
+    blueprint = yaml.safe_load((EXAMPLES / "blueprint.yaml").read_text())
+    assert list(validator.iter_errors(blueprint)) == []
+    blueprint["rules"][0]["targets"][0]["retry_policy"] = {"maximum_retry_attempts": 186}
+    blueprint["stages"][0]["colour"] = "blue"
+    assert len(list(validator.iter_errors(blueprint))) == 2

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
+from clientevents.cli.config import config
 from clientevents.cli.validate import validate
 
 COMMANDS: list[click.Command] = []
 COMMANDS.append(validate)
+COMMANDS.append(config)

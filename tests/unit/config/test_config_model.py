@@ -462,3 +462,13 @@ def test_direct_construction_errors_name_the_field() -> None:
     with pytest.raises(ValidationError) as info:
         Settings.model_validate(config(rules=[{**BASE["rules"][0], "bus": "nowhere"}]))
     assert "rules[0].bus: bus 'nowhere' is not defined" in str(info.value)
+
+
+def test_direct_construction_hides_the_target_type_in_paths() -> None:
+    data = config()
+    data["rules"][0]["targets"] = [{"id": "b", "type": "bus", "bus": "main"}]
+    with pytest.raises(ValidationError) as info:
+        Settings.model_validate(data)
+    assert "rules[0].targets[0].bus: a bus target cannot send to the rule's own bus" in str(
+        info.value
+    )

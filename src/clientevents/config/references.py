@@ -1,0 +1,118 @@
+"""Checks that span the configuration: unique names, and every referenced name defined.
+
+Each check returns problems located from the root (``rules[1].targets[0].bus``), so the
+loader reports all of them, one per line, after every section has validated on its own.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from clientevents.config.base import Problem, duplicates
+from clientevents.config.identity import USER_POOL_ISSUER
+from clientevents.config.targets import BusTargetConfig, StreamTargetConfig
+
+if TYPE_CHECKING:
+    from clientevents.config.model import Settings
+
+__all__ = ["reference_problems"]
+
+
+def reference_problems(settings: Settings) -> list[Problem]:
+    """Every duplicate name and undefined reference in ``settings``, in file order."""
+    return _unique_names(settings) + _references(settings)
+
+
+def _unique_names(settings: Settings) -> list[Problem]:
+    problems: list[Problem] = []
+    for collection, what in (
+        ("buses", "bus"),
+        ("rules", "rule"),
+        ("stages", "stage"),
+        ("archives", "archive"),
+        ("streams", "stream"),
+    ):
+        items = getattr(settings, collection)
+        problems += duplicates(((i, item.name) for i, item in enumerate(items)), what, collection)
+    seen: dict[tuple[str, int | None], int] = {}
+    for i, schema in enumerate(settings.schemas):
+        key = (schema.event_type, schema.schema_version)
+        if key in seen:
+            version = "any version" if key[1] is None else f"version {key[1]}"
+            problems.append(
+                (
+                    ("schemas", i, "event_type"),
+                    f"duplicate schema for event type {key[0]!r} ({version}): "
+                    f"schemas[{seen[key]}] already defines it; keep one.",
+                )
+            )
+        else:
+            seen[key] = i
+    return problems
+
+
+def _references(settings: Settings) -> list[Problem]:
+    buses = set(settings.bus_names())
+    streams = {stream.name for stream in settings.streams}
+    issuers = {issuer.name for issuer in settings.identity.issuers}
+    problems: list[Problem] = []
+
+    def missing_bus(loc: tuple[str | int, ...], name: str) -> None:
+        if name not in buses:
+            defined = ", ".join(sorted(buses)) or "none"
+            problems.append(
+                (
+                    loc,
+                    f"bus {name!r} is not defined under buses (defined: {defined}); "
+                    "add it to buses or fix the name.",
+                )
+            )
+
+    for i, stage in enumerate(settings.stages):
+        missing_bus(("stages", i, "bus"), stage.bus)
+        for j, issuer in enumerate(stage.allowed_issuers or ()):
+            if issuer == USER_POOL_ISSUER:
+                if not settings.identity.user_pool.enabled:
+                    problems.append(
+                        (
+                            ("stages", i, "allowed_issuers", j),
+                            "the user pool is disabled (identity.user_pool.enabled); "
+                            "enable it or remove 'user_pool'.",
+                        )
+                    )
+            elif issuer not in issuers:
+                known = ", ".join(sorted(issuers | {USER_POOL_ISSUER}))
+                problems.append(
+                    (
+                        ("stages", i, "allowed_issuers", j),
+                        f"issuer {issuer!r} is not defined under identity.issuers "
+                        f"(known: {known}).",
+                    )
+                )
+    for i, rule in enumerate(settings.rules):
+        missing_bus(("rules", i, "bus"), rule.bus)
+        for j, target in enumerate(rule.targets):
+            # Pydantic's locations name the union member (the type) after the index; so do these.
+            loc: tuple[str | int, ...] = ("rules", i, "targets", j, target.type)
+            if isinstance(target, BusTargetConfig):
+                missing_bus((*loc, "bus"), target.bus)
+                if target.bus == rule.bus:
+                    problems.append(
+                        (
+                            (*loc, "bus"),
+                            f"a bus target cannot send to the rule's own bus "
+                            f"{rule.bus!r}: matching events would loop forever.",
+                        )
+                    )
+            elif isinstance(target, StreamTargetConfig) and target.stream not in streams:
+                defined = ", ".join(sorted(streams)) or "none"
+                problems.append(
+                    (
+                        (*loc, "stream"),
+                        f"stream {target.stream!r} is not defined under streams "
+                        f"(defined: {defined}); add it to streams or fix the name.",
+                    )
+                )
+    for i, archive in enumerate(settings.archives):
+        missing_bus(("archives", i, "bus"), archive.bus)
+    return problems

@@ -1,0 +1,113 @@
+"""Event to fields: only the paths some rule uses, each leaf with its array membership.
+
+The matcher keeps a *path tree*: the union of the paths of all its rules, as nested nodes.
+Flattening walks the event and the tree together, so keys no rule mentions are never visited
+and the work grows with the used part of the event, not its size.
+
+Each leaf becomes ``(key, value, membership)``: ``key`` is :func:`values.leaf_key`,
+``membership`` is a tuple of ``(id(array), index)`` pairs for the arrays the leaf sits in.
+Two leaves can only be used together in one match if they agree on the index of every array
+they share ("array consistency", as in EventBridge: fields taken from different elements of
+the same array never match together). Membership is only recorded for arrays below which two
+or more used paths start; for every other array (a list of strings, say) no conflict is
+possible and the leaf keeps the empty membership, which keeps the common case free of checks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clientevents.patterns.values import LeafKey, leaf_key
+
+Path = tuple[str, ...]
+Membership = tuple[tuple[int, int], ...]
+Leaf = tuple[LeafKey, object, Membership]
+Fields = dict[Path, list[Leaf]]
+
+_NO_MEMBERSHIP: Membership = ()
+
+
+class PathNode:
+    """One node of the path tree; immutable once published."""
+
+    __slots__ = ("children", "multi", "path")
+
+    def __init__(self) -> None:
+        self.children: dict[str, PathNode] = {}
+        self.path: Path | None = None  # set when a rule uses this node's path as a field
+        self.multi = False  # two or more used paths at or below this node
+
+
+def build_path_tree(paths: set[Path] | frozenset[Path]) -> PathNode:
+    """Build the tree for a set of used paths."""
+    root = PathNode()
+    for path in paths:
+        node = root
+        for key in path:
+            nxt = node.children.get(key)
+            if nxt is None:
+                nxt = node.children[key] = PathNode()
+            node = nxt
+        node.path = path
+    _count(root)
+    return root
+
+
+def _count(node: PathNode) -> int:
+    total = 1 if node.path is not None else 0
+    for child in node.children.values():
+        total += _count(child)
+    node.multi = total >= 2
+    return total
+
+
+def flatten(event: dict[str, Any], root: PathNode) -> Fields:
+    """The used leaves of ``event``, grouped by path (paths without leaves are absent)."""
+    fields: Fields = {}
+    _walk_object(event, root, _NO_MEMBERSHIP, fields)
+    return fields
+
+
+def _walk_object(
+    obj: dict[str, Any], node: PathNode, membership: Membership, fields: Fields
+) -> None:
+    # Hot path: called once per object on a used path; no allocation beyond the leaves.
+    children = node.children
+    if len(children) <= len(obj):
+        for key, child in children.items():
+            if key in obj:
+                _walk_value(obj[key], child, membership, fields)
+    else:
+        for key, value in obj.items():
+            found = children.get(key)
+            if found is not None:
+                _walk_value(value, found, membership, fields)
+
+
+def _walk_value(value: Any, node: PathNode, membership: Membership, fields: Fields) -> None:
+    t = type(value)
+    if t is dict:
+        if node.children:
+            _walk_object(value, node, membership, fields)
+    elif t is list:
+        if node.multi:
+            array = id(value)
+            for index, element in enumerate(value):
+                _walk_value(element, node, (*membership, (array, index)), fields)
+        else:
+            for element in value:
+                _walk_value(element, node, membership, fields)
+    elif t is str or t is int or t is float or t is bool or value is None:
+        if node.path is not None:
+            leaves = fields.get(node.path)
+            leaf = (leaf_key(value), value, membership)
+            if leaves is None:
+                fields[node.path] = [leaf]
+            else:
+                leaves.append(leaf)
+    elif isinstance(value, dict):
+        _walk_value(dict(value), node, membership, fields)
+    elif isinstance(value, list | tuple):
+        _walk_value(list(value), node, membership, fields)
+    elif node.path is not None:
+        leaf_key(value)  # raises TypeError naming the unsupported value

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,23 @@ Location = tuple[str | int, ...]
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """YAML's safe loader, except that a repeated key in a mapping is an error."""
+    """YAML's safe loader, except that a repeated key in a mapping is an error, and that only
+    ``true``/``false`` are booleans and dates stay text (YAML 1.2's core schema): in an event
+    pattern, ``[on]`` means the string "on" and ``[2024-01-31]`` the string "2024-01-31"."""
+
+
+_BOOL = "tag:yaml.org,2002:bool"
+_StrictLoader.yaml_implicit_resolvers = {
+    first: [
+        (tag, regexp)
+        for tag, regexp in resolvers
+        if tag != "tag:yaml.org,2002:timestamp" and tag != _BOOL
+    ]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_StrictLoader.add_implicit_resolver(
+    _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 
 def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:

@@ -279,3 +279,13 @@ class TestSchemas:
             load_config(write(tmp_path, text), environ={})
         [(path, message)] = info.value.problems
         assert path == "schemas[2].event_type" and "schemas[0]" in message
+
+
+def test_only_true_and_false_are_booleans_and_dates_stay_text(tmp_path: Path) -> None:
+    text = (
+        VALID.replace("[clientevents]", "[on, 'yes', no, 2024-01-31]")
+        + "server: {access_log: no}\n"
+    )
+    settings = load_config(write(tmp_path, text), environ={})
+    assert settings.rules[0].event_pattern == {"source": ["on", "yes", "no", "2024-01-31"]}
+    assert settings.server.access_log is False  # "no" still reads as false where a bool is due

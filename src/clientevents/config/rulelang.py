@@ -27,7 +27,8 @@ def check_event_pattern(pattern: dict[str, Any]) -> str | None:
     try:
         EventPattern(pattern)
     except InvalidEventPattern as exc:
-        return f"invalid event pattern: {exc}"
+        where = f" at {exc.path}" if exc.path else ""
+        return f"invalid event pattern{where}: {exc.problem}"
     return None
 
 

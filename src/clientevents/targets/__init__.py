@@ -1,0 +1,59 @@
+"""Delivery: per-target durable queues, dispatchers with retry policies, dead-letter queues.
+
+See ``docs/delivery.md``. The pieces:
+
+- :mod:`.queue`: ``Delivery``, ``DeadLetter``, ``enqueue``, ``dead_letter`` (the router's side);
+- :mod:`.base`: ``Target``, ``LocalTarget``, outcomes ``Ok``/``Retry``/``Permanent``,
+  ``TargetContext``;
+- :mod:`.registry`: ``TARGET_TYPES``, ``build_target``;
+- :mod:`.retry`: backoff with full jitter, retry limits, failure classification;
+- :mod:`.dispatcher`: ``Dispatchers`` (one task per target);
+- :mod:`.dlq`: ``DeadLetterQueue``.
+"""
+
+from clientevents.targets.base import (
+    LocalTarget,
+    Ok,
+    Outcome,
+    Permanent,
+    Retry,
+    Target,
+    TargetContext,
+)
+from clientevents.targets.dispatcher import Dispatchers, DispatchOptions
+from clientevents.targets.dlq import DeadLetterEntry, DeadLetterQueue, RedriveResult
+from clientevents.targets.queue import (
+    ClaimedDelivery,
+    DeadLetter,
+    Delivery,
+    dead_letter,
+    enqueue,
+    target_key,
+)
+from clientevents.targets.registry import TARGET_TYPES, build_target
+from clientevents.targets.retry import Backoff, RetryLimits
+
+__all__ = [
+    "TARGET_TYPES",
+    "Backoff",
+    "ClaimedDelivery",
+    "DeadLetter",
+    "DeadLetterEntry",
+    "DeadLetterQueue",
+    "Delivery",
+    "DispatchOptions",
+    "Dispatchers",
+    "LocalTarget",
+    "Ok",
+    "Outcome",
+    "Permanent",
+    "RedriveResult",
+    "Retry",
+    "RetryLimits",
+    "Target",
+    "TargetContext",
+    "build_target",
+    "dead_letter",
+    "enqueue",
+    "target_key",
+]

@@ -1,0 +1,419 @@
+"""Dispatchers: one independent worker per configured target, delivering its queue.
+
+Each target gets its own asyncio task running :class:`Dispatcher`'s loop:
+
+1. **fetch**: claim at most ``batch_size`` due deliveries (:func:`~.queue.claim_due`); the
+   rest of the backlog stays on disk, so memory stays bounded however far a target falls
+   behind;
+2. **send**: ``Target.send_batch`` under a timeout (a timeout is a transient failure);
+3. **finish**: in one write, remove what was delivered, reschedule transient failures with
+   backoff (:mod:`.retry`), dead-letter what is exhausted or permanently refused.
+
+A slow or failing target only slows its own task: a batch in flight holds nothing another
+target needs, and targets do blocking I/O in threads. A crash between 1 and 3 loses nothing:
+the claimed deliveries become due again when their lease runs out (at-least-once). Targets
+that write into the same database (:class:`~.base.LocalTarget`: bus, stream) do steps 2 and 3
+in one transaction, so their hand-off is exactly once.
+
+Example::
+
+    dispatchers = Dispatchers(db, settings, TargetContext(db, settings, data_dir, publisher,
+                                                          streams))
+    await dispatchers.run(stop)          # until stop is set
+    await dispatchers.drain_once()       # tests: deliver everything due now, once
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from clientevents.targets.base import LocalTarget, Ok, Outcome, Permanent, Retry, Target
+from clientevents.targets.queue import (
+    ClaimedDelivery,
+    claim_due,
+    complete,
+    due_ids,
+    next_due_at,
+    queue_depths,
+    reschedule,
+    retire,
+    still_claimed,
+    target_key,
+)
+from clientevents.targets.registry import TargetFactory, build_target
+from clientevents.targets.retry import (
+    DEFAULT_BACKOFF,
+    Backoff,
+    GiveUp,
+    RetryLimits,
+    next_step,
+    outcome_for_error,
+)
+
+if TYPE_CHECKING:
+    from clientevents.config.model import Settings
+    from clientevents.store.engine import Database
+    from clientevents.targets.base import TargetContext
+
+__all__ = ["DispatchOptions", "Dispatcher", "Dispatchers"]
+
+logger = logging.getLogger("clientevents.targets")
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchOptions:
+    """How dispatchers work; the defaults suit production, tests shrink the times.
+
+    Attributes:
+        batch_size: most deliveries one target claims at a time (bounds memory).
+        lease_secs: how long a claim hides a delivery; after that an unfinished delivery (its
+            worker crashed) is due again. Must exceed ``send_timeout_secs``.
+        send_timeout_secs: a batch taking longer counts as a transient ``Timeout``.
+        poll_interval_secs: longest an idle dispatcher waits before looking for new work.
+        backoff: the retry delay schedule.
+        clock: the time source (epoch seconds).
+    """
+
+    batch_size: int = 100
+    lease_secs: float = 120.0
+    send_timeout_secs: float = 60.0
+    poll_interval_secs: float = 0.2
+    backoff: Backoff = DEFAULT_BACKOFF
+    clock: Callable[[], float] = field(default=time.time)
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {self.batch_size}.")
+        if self.poll_interval_secs <= 0:
+            raise ValueError(
+                f"poll_interval_secs must be positive, not {self.poll_interval_secs}."
+            )
+        if self.lease_secs <= self.send_timeout_secs:
+            raise ValueError(
+                f"lease_secs ({self.lease_secs}) must exceed send_timeout_secs "
+                f"({self.send_timeout_secs}), or a slow send would be delivered twice."
+            )
+
+
+class Dispatcher:
+    """Delivers one target's queue. :class:`Dispatchers` makes one per configured target."""
+
+    def __init__(
+        self,
+        db: Database,
+        key: str,
+        target: Target,
+        *,
+        limits: RetryLimits,
+        keep_dead_letters: bool,
+        options: DispatchOptions,
+    ) -> None:
+        self.db = db
+        self.key = key
+        self.target = target
+        self.limits = limits
+        self.keep_dead_letters = keep_dead_letters
+        self.options = options
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until ``stop`` is set; finish the batch in flight, then return."""
+        opts = self.options
+        while not stop.is_set():
+            try:
+                due = await asyncio.to_thread(self.db.read, self._next_due)
+                now = opts.clock()
+                if due is not None and due <= now and await self.process() > 0:
+                    continue
+                wait = opts.poll_interval_secs
+                if due is not None:
+                    wait = min(wait, max(due - now, 0.0))
+                wait = max(wait, min(0.005, opts.poll_interval_secs))
+            except Exception:
+                logger.exception("Dispatcher failed; retrying. target=%s", self.key)
+                wait = max(opts.poll_interval_secs, 1.0)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=wait)
+            except TimeoutError:
+                pass
+
+    def _next_due(self, conn: sqlite3.Connection) -> float | None:
+        return next_due_at(conn, self.key)
+
+    async def process(self, only_ids: Sequence[int] | None = None) -> int:
+        """Claim one batch of due deliveries, send it and settle it; return how many."""
+        opts = self.options
+        batch = await self.db.awrite(
+            lambda conn: claim_due(
+                conn,
+                self.key,
+                now=opts.clock(),
+                lease_secs=opts.lease_secs,
+                limit=opts.batch_size,
+                only_ids=only_ids,
+            )
+        )
+        if not batch:
+            return 0
+        sendable = await self._drop_overdue(batch)
+        if sendable:
+            await self._send_and_settle(sendable)
+        return len(batch)
+
+    async def _drop_overdue(self, batch: list[ClaimedDelivery]) -> list[ClaimedDelivery]:
+        """Retire deliveries past a limit before sending (their earlier attempt was cut off)."""
+        now = self.options.clock()
+        overdue: list[tuple[ClaimedDelivery, Retry, GiveUp]] = []
+        sendable: list[ClaimedDelivery] = []
+        for d in batch:
+            if d.attempt == 1:
+                sendable.append(d)  # the first attempt is always made
+                continue
+            code = d.last_error_code or "Interrupted"
+            message = d.last_error_message or (
+                "An earlier attempt did not finish (the worker stopped while delivering)."
+            )
+            if d.attempt - 1 > self.limits.maximum_retry_attempts:
+                overdue.append((d, Retry(code, message), GiveUp("MaximumRetryAttempts")))
+            elif now - d.enqueued_at > self.limits.maximum_event_age_secs:
+                overdue.append((d, Retry(code, message), GiveUp("MaximumEventAgeInSeconds")))
+            else:
+                sendable.append(d)
+        if overdue:
+            await self.db.awrite(lambda conn: self._retire_all(conn, overdue, now))
+        return sendable
+
+    def _retire_all(
+        self,
+        conn: sqlite3.Connection,
+        items: Sequence[tuple[ClaimedDelivery, Retry, GiveUp]],
+        now: float,
+    ) -> None:
+        for d, outcome, give_up in items:
+            retire(
+                conn,
+                d,
+                error_code=outcome.code,
+                error_message=outcome.message,
+                exhausted=give_up.exhausted,
+                now=now,
+                keep=self.keep_dead_letters,
+            )
+        self._log_retired([(d, o, g.exhausted) for d, o, g in items])
+
+    async def _send_and_settle(self, batch: list[ClaimedDelivery]) -> None:
+        target = self.target
+        if isinstance(target, LocalTarget):
+            try:
+                await self.db.awrite(lambda conn: self._write_and_settle(conn, target, batch))
+                return
+            except Exception as exc:
+                failed = outcome_for_error(exc)
+                logger.warning(
+                    "Target write failed. target=%s count=%d error=%s",
+                    self.key, len(batch), exc,
+                )
+                outcomes: list[Outcome] = [failed] * len(batch)
+        else:
+            outcomes = await self._send(target, batch)
+        await self.db.awrite(lambda conn: self._settle(conn, batch, outcomes))
+
+    async def _send(self, target: Target, batch: list[ClaimedDelivery]) -> list[Outcome]:
+        try:
+            outcomes = await asyncio.wait_for(
+                target.send_batch(batch), timeout=self.options.send_timeout_secs
+            )
+        except TimeoutError:
+            timeout = Retry(
+                "Timeout",
+                f"The target did not finish the batch in {self.options.send_timeout_secs} s.",
+            )
+            return [timeout] * len(batch)
+        except Exception as exc:
+            return [outcome_for_error(exc)] * len(batch)
+        return self._checked(outcomes, len(batch))
+
+    def _checked(self, outcomes: Any, expected: int) -> list[Outcome]:
+        if not isinstance(outcomes, list) or len(outcomes) != expected:
+            count = len(outcomes) if isinstance(outcomes, list) else type(outcomes).__name__
+            logger.error(
+                "Target answered with the wrong number of outcomes; retrying the batch. "
+                "target=%s expected=%d got=%s", self.key, expected, count,
+            )
+            wrong = Retry("TargetError", f"The target returned {count} outcomes for {expected}.")
+            return [wrong] * expected
+        return outcomes
+
+    def _write_and_settle(
+        self, conn: sqlite3.Connection, target: LocalTarget, batch: list[ClaimedDelivery]
+    ) -> None:
+        held = still_claimed(conn, batch)
+        live = [d for d in batch if d.delivery_id in held]
+        if live:
+            outcomes = self._checked(target.write_in(conn, live), len(live))
+            self._settle(conn, live, outcomes)
+
+    def _settle(
+        self, conn: sqlite3.Connection, batch: Sequence[ClaimedDelivery], outcomes: list[Outcome]
+    ) -> None:
+        now = self.options.clock()
+        retired: list[tuple[ClaimedDelivery, Retry | Permanent, str]] = []
+        for d, outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, Ok):
+                complete(conn, d)
+            elif isinstance(outcome, Permanent):
+                if retire(conn, d, error_code=outcome.code, error_message=outcome.message,
+                          exhausted="Permanent", now=now, keep=self.keep_dead_letters):
+                    retired.append((d, outcome, "Permanent"))
+            else:
+                step = next_step(
+                    self.limits,
+                    self.options.backoff,
+                    attempt=d.attempt,
+                    enqueued_at=d.enqueued_at,
+                    now=now,
+                    after_secs=outcome.after_secs,
+                )
+                if isinstance(step, GiveUp):
+                    if retire(conn, d, error_code=outcome.code, error_message=outcome.message,
+                              exhausted=step.exhausted, now=now, keep=self.keep_dead_letters):
+                        retired.append((d, outcome, step.exhausted))
+                else:
+                    reschedule(conn, d, due_at=step.due_at, error_code=outcome.code,
+                               error_message=outcome.message)
+        if retired:
+            self._log_retired(retired)
+
+    def _log_retired(
+        self, retired: Sequence[tuple[ClaimedDelivery, Retry | Permanent, str]]
+    ) -> None:
+        _, first, exhausted = retired[0]
+        code = first.code
+        if self.keep_dead_letters:
+            logger.warning(
+                "Deliveries dead-lettered. target=%s count=%d exhausted=%s error_code=%s",
+                self.key, len(retired), exhausted, code,
+            )
+        else:
+            logger.error(
+                "Deliveries dropped: the target keeps no dead letters. "
+                "target=%s count=%d exhausted=%s error_code=%s",
+                self.key, len(retired), exhausted, code,
+            )
+
+
+class Dispatchers:
+    """All dispatchers of a configuration: one per target of every rule.
+
+    Args:
+        db: the shared database.
+        settings: the configuration; every target of every rule gets a dispatcher (a disabled
+            rule's targets too, so their queues drain).
+        context: what target factories use.
+        options: batch size, lease, timeouts and backoff (:class:`DispatchOptions`).
+        registry: target factories by type; the built-in :data:`~.registry.TARGET_TYPES` by
+            default (tests pass their own to plug in a test target).
+
+    Raises:
+        ConfigError: a target could not be built.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        context: TargetContext,
+        *,
+        options: DispatchOptions | None = None,
+        registry: Mapping[str, TargetFactory] | None = None,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.options = options or DispatchOptions()
+        self.dispatchers: dict[str, Dispatcher] = {}
+        for i, rule in enumerate(settings.rules):
+            for j, cfg in enumerate(rule.targets):
+                key = target_key(rule.bus, rule.name, cfg.id)
+                target = build_target(
+                    cfg, context, registry=registry, where=f"rules[{i}].targets[{j}]"
+                )
+                self.dispatchers[key] = Dispatcher(
+                    db,
+                    key,
+                    target,
+                    limits=RetryLimits(
+                        maximum_event_age_secs=cfg.retry_policy.maximum_event_age_secs,
+                        maximum_retry_attempts=cfg.retry_policy.maximum_retry_attempts,
+                    ),
+                    keep_dead_letters=cfg.dead_letter,
+                    options=self.options,
+                )
+
+    @property
+    def targets(self) -> dict[str, Target]:
+        """The running targets by target key."""
+        return {key: d.target for key, d in self.dispatchers.items()}
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run every dispatcher until ``stop`` is set, then close the targets."""
+        self._warn_orphans()
+        tasks = [
+            asyncio.create_task(d.run(stop), name=f"dispatcher:{key}")
+            for key, d in self.dispatchers.items()
+        ]
+        try:
+            await stop.wait()
+            grace = self.options.send_timeout_secs + 5.0
+            _, pending = await asyncio.wait(tasks, timeout=grace) if tasks else (set(), set())
+            for task in pending:
+                task.cancel()  # its claims expire with their lease: nothing is lost
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+        finally:
+            for task in tasks:
+                if not task.done():
+                    task.cancel()
+            await self.close()
+
+    async def drain_once(self) -> int:
+        """Deliver every delivery that is due now, each once; return how many were processed.
+
+        Retries scheduled during the call wait for the next call (or for :meth:`run`).
+        """
+        counts = await asyncio.gather(*(self._drain(d) for d in self.dispatchers.values()))
+        return sum(counts)
+
+    async def _drain(self, dispatcher: Dispatcher) -> int:
+        now = self.options.clock()
+        ids = await asyncio.to_thread(
+            self.db.read, lambda conn: due_ids(conn, dispatcher.key, now)
+        )
+        size = self.options.batch_size
+        done = 0
+        for start in range(0, len(ids), size):
+            done += await dispatcher.process(only_ids=ids[start : start + size])
+        return done
+
+    async def close(self) -> None:
+        """Close every target (files, connections)."""
+        for d in self.dispatchers.values():
+            try:
+                await d.target.close()
+            except Exception:
+                logger.exception("Closing a target failed. target=%s", d.key)
+
+    def _warn_orphans(self) -> None:
+        depths = self.db.read(queue_depths)
+        for key, count in sorted(depths.items()):
+            if key not in self.dispatchers:
+                logger.warning(
+                    "Deliveries wait for a target that is no longer configured; they stay "
+                    "queued until it is configured again. target=%s count=%d", key, count,
+                )

@@ -1,0 +1,150 @@
+"""Sign-in sessions (``refresh_tokens`` rows), failed-login lockout, and the per-request check.
+
+A session starts at each password sign-in. Its ``origin_jti`` goes into every token of the
+session; its refresh token is stored as a SHA-256. GlobalSignOut and AdminDisableUser revoke
+every session of the user, and :func:`session_state` — one indexed query per authenticated
+request — lets every process see that on the very next request.
+
+Lockout follows Cognito: the first :data:`FREE_FAILURES` - 1 failed sign-ins cost nothing; from
+the fifth on, each failure locks the user out for 1, 2, 4, ... seconds, at most
+:data:`MAX_LOCK_SECS` (15 minutes). A failure more than 15 minutes after the previous one
+starts the count afresh; a successful sign-in resets it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = [
+    "FREE_FAILURES",
+    "MAX_LOCK_SECS",
+    "RefreshSession",
+    "SessionState",
+    "create_session",
+    "find_session",
+    "lock_secs",
+    "register_failure",
+    "reset_failures",
+    "revoke_sessions",
+    "session_state",
+]
+
+FREE_FAILURES: Final = 5
+MAX_LOCK_SECS: Final = 900.0
+
+
+def lock_secs(failures: int) -> float:
+    """How long the ``failures``-th consecutive failure locks the user out."""
+    if failures < FREE_FAILURES:
+        return 0.0
+    return min(2.0 ** min(failures - FREE_FAILURES, 30), MAX_LOCK_SECS)
+
+
+def register_failure(conn: sqlite3.Connection, sub: str, now: float) -> int:
+    """Count a failed sign-in of ``sub`` and lock as due; return the failure count."""
+    row = conn.execute(
+        "SELECT failed_logins, last_failed_at FROM users WHERE sub = ?", (sub,)
+    ).fetchone()
+    if row is None:
+        return 0
+    failures, last = row
+    if last is None or now - last > MAX_LOCK_SECS:
+        failures = 0
+    failures += 1
+    lock = lock_secs(failures)
+    conn.execute(
+        "UPDATE users SET failed_logins = ?, last_failed_at = ?, locked_until = ? WHERE sub = ?",
+        (failures, now, now + lock if lock > 0 else None, sub),
+    )
+    return int(failures)
+
+
+def reset_failures(conn: sqlite3.Connection, sub: str) -> None:
+    """Forget the failed sign-ins of ``sub`` (after a successful one or a password reset)."""
+    conn.execute(
+        "UPDATE users SET failed_logins = 0, last_failed_at = NULL, locked_until = NULL "
+        "WHERE sub = ? AND (failed_logins != 0 OR locked_until IS NOT NULL)",
+        (sub,),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshSession:
+    """A session found by its refresh token."""
+
+    origin_jti: str
+    sub: str
+    auth_time: int
+    expires_at: float
+    revoked_at: float | None
+
+
+def create_session(
+    conn: sqlite3.Connection,
+    *,
+    origin_jti: str,
+    token_hash: str,
+    sub: str,
+    auth_time: int,
+    now: float,
+    expires_at: float,
+    purge_before: float,
+) -> None:
+    """Record a new session; drop the user's sessions that expired before ``purge_before``."""
+    conn.execute(
+        "DELETE FROM refresh_tokens WHERE sub = ? AND expires_at < ?", (sub, purge_before)
+    )
+    conn.execute(
+        "INSERT INTO refresh_tokens (origin_jti, token_hash, sub, auth_time, issued_at, "
+        "expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+        (origin_jti, token_hash, sub, auth_time, now, expires_at),
+    )
+
+
+def find_session(conn: sqlite3.Connection, token_hash: str) -> RefreshSession | None:
+    """The session whose refresh token hashes to ``token_hash``."""
+    row = conn.execute(
+        "SELECT origin_jti, sub, auth_time, expires_at, revoked_at FROM refresh_tokens "
+        "WHERE token_hash = ?",
+        (token_hash,),
+    ).fetchone()
+    return None if row is None else RefreshSession(*row)
+
+
+def revoke_sessions(conn: sqlite3.Connection, sub: str, now: float) -> int:
+    """Revoke every live session of ``sub``; return how many."""
+    cursor = conn.execute(
+        "UPDATE refresh_tokens SET revoked_at = ? WHERE sub = ? AND revoked_at IS NULL",
+        (now, sub),
+    )
+    return cursor.rowcount
+
+
+@dataclass(frozen=True, slots=True)
+class SessionState:
+    """What the per-request check reads: the user's flags and the session's revocation."""
+
+    username: str
+    enabled: bool
+    client_id: str | None
+    revoked: bool
+
+
+_STATE_SQL = (
+    "SELECT u.username, u.enabled, u.client_id, "
+    "(SELECT r.revoked_at FROM refresh_tokens r WHERE r.origin_jti = ? AND r.sub = u.sub) "
+    "FROM users u WHERE u.sub = ?"
+)
+
+
+def session_state(conn: sqlite3.Connection, sub: str, origin_jti: str) -> SessionState | None:
+    """The user's state and whether session ``origin_jti`` was revoked; ``None``: no user.
+
+    Two primary-key lookups in one statement (about 10 µs on a warm cache).
+    """
+    row = conn.execute(_STATE_SQL, (origin_jti, sub)).fetchone()
+    if row is None:
+        return None
+    return SessionState(row[0], bool(row[1]), row[2], row[3] is not None)

@@ -75,12 +75,13 @@ def _shape(shaping: Any, case: dict[str, Any]) -> str:
 @pytest.mark.parametrize("case", CASES)
 def test_case(case: dict[str, Any]) -> None:
     if "error" in case:
-        with pytest.raises(TransformError) as caught:
-            shaping = _build(case)
-            if case.get("error_at") == "render":
-                _shape(shaping, case)
-            else:
-                pytest.fail("constructed without an error")
+        if case.get("error_at") == "render":
+            shaping = _build(case)  # a valid configuration...
+            with pytest.raises(TransformError) as caught:
+                _shape(shaping, case)  # ...that cannot shape this event
+        else:
+            with pytest.raises(TransformError) as caught:
+                _build(case)
         assert case["error"] in str(caught.value)
         return
     output = _shape(_build(case), case)

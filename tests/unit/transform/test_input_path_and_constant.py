@@ -11,7 +11,7 @@ import pytest
 import clientevents.transform as transform
 from clientevents.transform import InputPath, TransformError, apply_input_path, constant_input
 
-SAMPLES = Path("/work/shared/samples")
+SAMPLES = Path(__file__).parent / "samples"  # copies of the reference wire-format samples
 EVENT: dict[str, Any] = {
     "id": "e-1",
     "detail-type": "prod",

@@ -11,7 +11,7 @@ import pytest
 
 from clientevents.transform import PREDEFINED_VARIABLES, InputTransformer, TransformError
 
-SAMPLES = Path("/work/shared/samples")
+SAMPLES = Path(__file__).parent / "samples"  # copies of the reference wire-format samples
 PLUS_TWO = timezone(timedelta(hours=2))
 EVENT: dict[str, Any] = {
     "version": "0",

@@ -44,8 +44,6 @@ class ConfigModel(BaseModel):
         extra="forbid",
         frozen=True,
         validate_default=True,
-        str_strip_whitespace=False,
-        use_attribute_docstrings=False,
     )
 
 

@@ -168,8 +168,7 @@ def _message(error: Mapping[str, Any], parent: Any) -> str:
         allowed = list(getattr(parent, "model_fields", {}))
         hint = difflib.get_close_matches(name, allowed, n=1)
         text = f"unknown field {name!r}"
-        if hint:
-            text += f"; did you mean {hint[0]!r}?"
+        text += f"; did you mean {hint[0]!r}?" if hint else "."
         if allowed:
             text += f" Allowed here: {', '.join(allowed)}."
         return text

@@ -106,12 +106,44 @@ def parse_yaml(text: str, *, file: str = "") -> tuple[Any, dict[Location, int]]:
         raise ConfigError(f"{where}invalid YAML: {problem}", file=file) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"invalid YAML: {exc}", file=file) from None
+    except RecursionError:
+        raise ConfigError(
+            f"invalid YAML: nested deeper than the parser can follow (keep under {MAX_DEPTH} "
+            "levels).",
+            file=file,
+        ) from None
     finally:
         loader.dispose()
+    _check_shape(data, (), set(), file)
     lines: dict[Location, int] = {}
     if node is not None:
         _record_lines(node, (), lines, 0)
     return data, lines
+
+
+MAX_DEPTH = 100
+"""Deepest nesting a configuration may have (real ones stay under 15)."""
+
+
+def _check_shape(node: Any, loc: Location, ancestors: set[int], file: str) -> None:
+    """Reject what would make later steps recurse forever: aliases to an enclosing node."""
+    if not isinstance(node, dict | list):
+        return
+    where = format_location(loc) or "the top level"
+    if id(node) in ancestors:
+        raise ConfigError(
+            f"invalid YAML: {where} is an alias of a node that contains it.", file=file
+        )
+    if len(loc) >= MAX_DEPTH:
+        raise ConfigError(
+            f"{where} is nested deeper than {MAX_DEPTH} levels; no configuration needs that.",
+            file=file,
+        )
+    ancestors.add(id(node))
+    items = node.items() if isinstance(node, dict) else enumerate(node)
+    for key, value in items:
+        _check_shape(value, (*loc, key), ancestors, file)
+    ancestors.discard(id(node))
 
 
 def validate_settings(

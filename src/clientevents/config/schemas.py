@@ -68,8 +68,8 @@ with warnings.catch_warnings():
         @model_validator(mode="before")
         @classmethod
         def _load_file(cls, data: Any, info: ValidationInfo) -> Any:
-            if not isinstance(data, dict) or data.get("schema_file") is None:
-                return data
+            if not isinstance(data, dict) or not isinstance(data.get("schema_file"), str | Path):
+                return data  # absent, or a wrong type the field itself reports
             if data.get("schema") is not None:
                 raise ConfigProblems(
                     [(("schema_file",), "give either schema or schema_file, not both.")]

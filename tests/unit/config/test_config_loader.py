@@ -289,3 +289,25 @@ def test_only_true_and_false_are_booleans_and_dates_stay_text(tmp_path: Path) ->
     settings = load_config(write(tmp_path, text), environ={})
     assert settings.rules[0].event_pattern == {"source": ["on", "yes", "no", "2024-01-31"]}
     assert settings.server.access_log is False  # "no" still reads as false where a bool is due
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("a: &a [*a]\n", r"a\[0\] is an alias of a node that contains it"),
+        ("a: " + "[" * 150 + "]" * 150 + "\n", "nested deeper than 100 levels"),
+        ("a: " + "[" * 5000 + "]" * 5000 + "\n", "nested deeper than the parser can follow"),
+    ],
+    ids=["recursive-alias", "deep", "very-deep"],
+)
+def test_pathological_yaml_is_an_error_not_a_crash(tmp_path: Path, text: str, needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle):
+        load_config(write(tmp_path, text), environ={})
+
+
+def test_shared_aliases_are_fine(tmp_path: Path) -> None:
+    text = VALID + "stages:\n  - &s {name: a, bus: main}\n  - {name: b, bus: main}\n"
+    text += "archives: [{name: x, bus: main, event_pattern: &p {source: [a]}},"
+    text += " {name: y, bus: main, event_pattern: *p}]\n"
+    settings = load_config(write(tmp_path, text), environ={})
+    assert settings.archives[0].event_pattern == settings.archives[1].event_pattern

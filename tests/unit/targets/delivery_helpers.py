@@ -152,3 +152,13 @@ def put(db: Database, deliveries: Sequence[Delivery]) -> None:
 
 def rows(db: Database, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
     return db.read(lambda conn: conn.execute(sql, params).fetchall())
+
+
+async def wait_until(condition: Callable[[], bool], *, limit_secs: float = 10.0) -> None:
+    """Wait for ``condition`` (a safety limit, not a speed assertion)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit_secs
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not reached within {limit_secs} s")
+        await asyncio.sleep(0.005)

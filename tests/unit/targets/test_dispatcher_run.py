@@ -1,0 +1,96 @@
+"""Dispatchers running: targets are independent, claims are bounded, stop is clean."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from delivery_helpers import Controlled, delivery, log_target, make_settings, put, rows, wait_until
+
+from clientevents.store.engine import Database
+from clientevents.targets.base import TargetContext
+from clientevents.targets.dispatcher import Dispatchers, DispatchOptions
+from clientevents.targets.queue import queue_depths
+
+
+def _dispatchers(db: Database, controlled: Controlled, *, batch_size: int = 100) -> Dispatchers:
+    settings = make_settings([log_target("slow"), log_target("fast")])
+    options = DispatchOptions(batch_size=batch_size, poll_interval_secs=0.01)
+    context = TargetContext(db=db, settings=settings, data_dir=Path("."))
+    return Dispatchers(db, settings, context, options=options, registry=controlled.registry)
+
+
+def test_a_blocked_target_does_not_stop_another(db: Database, controlled: Controlled) -> None:
+    dispatchers = _dispatchers(db, controlled)
+    slow, fast = controlled.targets["slow"], controlled.targets["fast"]
+    slow.gate = asyncio.Event()
+    now = time.time()
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(dispatchers.run(stop))
+        # Given the slow target is stuck in its first batch
+        put(db, [delivery("s1", target_id="slow", enqueued_at=now)])
+        await wait_until(lambda: slow.entered == 1)
+        # When deliveries for the fast target keep arriving
+        for i in range(3):
+            put(db, [delivery(f"f{i}", target_id="fast", enqueued_at=now)])
+            await wait_until(lambda i=i: len(fast.delivered) == i + 1)  # type: ignore[misc]
+        # I expect them delivered while the slow one still waits
+        assert fast.delivered == ["f0", "f1", "f2"]
+        assert slow.delivered == []
+        # And the slow one to finish once unblocked
+        assert slow.gate is not None
+        slow.gate.set()
+        await wait_until(lambda: slow.delivered == ["s1"])
+        stop.set()
+        await task
+
+    asyncio.run(main())
+    assert db.read(queue_depths) == {}
+    assert slow.closed and fast.closed
+
+
+def test_claims_are_bounded_and_the_backlog_stays_on_disk(
+    db: Database, controlled: Controlled
+) -> None:
+    dispatchers = _dispatchers(db, controlled, batch_size=10)
+    slow = controlled.targets["slow"]
+    slow.gate = asyncio.Event()
+    put(db, [delivery(str(i), target_id="slow", enqueued_at=time.time()) for i in range(35)])
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(dispatchers.run(stop))
+        # Given the target is stuck in its first batch
+        await wait_until(lambda: slow.entered == 1)
+        # I expect ten deliveries claimed, the other 25 untouched on disk
+        claimed = rows(db, "SELECT count(*) FROM deliveries WHERE attempts > 0")
+        assert claimed == [(10,)]
+        assert db.read(queue_depths) == {"b1/r1/slow": 35}
+        # When it is unblocked, everything is delivered in batches of at most ten, in order
+        assert slow.gate is not None
+        slow.gate.set()
+        await wait_until(lambda: len(slow.delivered) == 35)
+        stop.set()
+        await task
+
+    asyncio.run(main())
+    assert max(len(call) for call in slow.calls) == 10
+    assert slow.delivered == [str(i) for i in range(35)]
+    assert db.read(queue_depths) == {}
+
+
+def test_stop_while_idle_returns_and_closes_targets(db: Database, controlled: Controlled) -> None:
+    dispatchers = _dispatchers(db, controlled)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(dispatchers.run(stop))
+        await asyncio.sleep(0.03)
+        stop.set()
+        await task
+
+    asyncio.run(main())
+    assert all(t.closed for t in controlled.targets.values())

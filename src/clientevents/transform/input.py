@@ -26,8 +26,8 @@ PREDEFINED_VARIABLES: Final = frozenset({RULE_ARN, RULE_NAME, INGESTION_TIME, EV
 
 _VARIABLE_NAME = re.compile(r"[A-Za-z0-9_\-]{1,256}")
 
-# Where a variable's value comes from; a source is (kind, path), the path only for _PATH.
-_PATH, _RULE_NAME, _RULE_ARN, _INGESTION, _EVENT, _EVENT_JSON = range(6)
+# Where a predefined variable's value comes from.
+_RULE_NAME, _RULE_ARN, _INGESTION, _EVENT, _EVENT_JSON = range(5)
 _PREDEFINED_KIND: Final = {
     RULE_NAME: _RULE_NAME,
     RULE_ARN: _RULE_ARN,
@@ -66,10 +66,11 @@ class InputTransformer:
     """
 
     __slots__ = (
+        "_finders",
         "_head",
         "_names",
+        "_predefined",
         "_slots",
-        "_sources",
         "input_paths_map",
         "input_template",
         "is_json",
@@ -84,10 +85,8 @@ class InputTransformer:
         self.input_template = input_template
         self.is_json = parsed.is_json
 
-        sources: list[tuple[int, JsonPath | None]] = []
-        names: list[str] = []
-        slots: list[tuple[int, Callable[[Any], str], str]] = []
-        for placeholder, literal in zip(parsed.placeholders, parsed.literals[1:], strict=True):
+        used: list[str] = []  # placeholder names in order of first use
+        for placeholder in parsed.placeholders:
             name = placeholder.name
             if name not in paths and name not in PREDEFINED_VARIABLES:
                 raise TransformError(
@@ -101,15 +100,21 @@ class InputTransformer:
                     f"{placeholder.position}); it is a whole JSON object, so it can only be the "
                     f'value of a field, for example {{"event": <{name}>}}.'
                 )
-            if name not in names:
-                names.append(name)
-                kind = _PREDEFINED_KIND.get(name, _PATH)
-                sources.append((kind, paths.get(name)))
-            slots.append((names.index(name), render.CONVERTERS[placeholder.context], literal))
-        self._head = parsed.literals[0]
+            if name not in used:
+                used.append(name)
+        # Values are computed in this order: the path variables, then the predefined ones.
+        names = [name for name in used if name in paths]
+        names += [name for name in used if name not in paths]
         self._names = tuple(names)
-        self._sources = tuple(sources)
-        self._slots = tuple(slots)
+        self._finders: tuple[Callable[[Any], Any], ...] = tuple(
+            paths[name].find for name in names if name in paths
+        )
+        self._predefined = tuple(_PREDEFINED_KIND[name] for name in names if name not in paths)
+        self._head = parsed.literals[0]
+        self._slots: tuple[tuple[int, Callable[[Any], str], str], ...] = tuple(
+            (names.index(placeholder.name), render.CONVERTERS[placeholder.context], literal)
+            for placeholder, literal in zip(parsed.placeholders, parsed.literals[1:], strict=True)
+        )
 
     def render(
         self,
@@ -134,13 +139,11 @@ class InputTransformer:
                 object inside a JSON string), so the output would not be valid JSON.
         """
         # Hot path: one list of values, one list of parts, one join; no per-call closures.
-        index = 0  # the source being evaluated or written, named if that fails
+        values = [find(event) for find in self._finders]
+        index = len(values)  # the variable being computed or written, named if that fails
         try:
-            values: list[Any] = []
-            for kind, path in self._sources:
-                if path is not None:
-                    values.append(path.find(event))
-                elif kind == _RULE_NAME:
+            for kind in self._predefined:
+                if kind == _RULE_NAME:
                     values.append(rule_name)
                 elif kind == _RULE_ARN:
                     values.append(rule_arn)
@@ -152,9 +155,10 @@ class InputTransformer:
                     values.append(render.ingestion_time(event, ingestion_time))
                 index += 1
             parts = [self._head]
+            append = parts.append
             for index, convert, literal in self._slots:
-                parts.append(convert(values[index]))
-                parts.append(literal)
+                append(convert(values[index]))
+                append(literal)
         except render.Unplaceable as exc:
             raise self._render_error(event, rule_name, self._names[index], str(exc)) from exc
         return "".join(parts)

@@ -74,7 +74,7 @@ class JsonPath:
         definite: True when the path has no wildcard (it yields at most one value).
     """
 
-    __slots__ = ("_keys", "definite", "steps", "text")
+    __slots__ = ("_keys", "_names", "_only_names", "definite", "steps", "text")
 
     def __init__(self, text: str, steps: tuple[Step, ...]) -> None:
         self.text = text
@@ -84,6 +84,9 @@ class JsonPath:
         self._keys: tuple[str | int, ...] = tuple(
             step for step in steps if not isinstance(step, _Wildcard)
         )
+        # Paths of names only (the usual "$.detail.x.y"), for the fastest lookup.
+        self._names: tuple[str, ...] = tuple(step for step in steps if isinstance(step, str))
+        self._only_names = len(self._names) == len(steps)
 
     def find(self, document: Any) -> Any:
         """Return the value at this path in ``document``, or `MISSING`.
@@ -93,11 +96,20 @@ class JsonPath:
         """
         # Hot path (the router calls this for every variable of every matched target): no
         # allocation for definite paths, one list for wildcard paths.
+        value = document
+        if self._only_names:
+            # A name step on anything but an object raises TypeError, a missing name KeyError;
+            # cheaper than checking types at every step when the path is found, the usual case.
+            try:
+                for name in self._names:
+                    value = value[name]
+            except (LookupError, TypeError):
+                return MISSING
+            return value
         if not self.definite:
             matches: list[Any] = []
             _collect(document, self.steps, 0, matches)
             return matches
-        value = document
         for step in self._keys:
             if isinstance(step, str):
                 if not isinstance(value, dict):

@@ -47,11 +47,18 @@ def _json(value: Any) -> str:
         raise Unplaceable(f"cannot be written as JSON ({exc})") from exc
 
 
+# The converters run for every placeholder of every render: each handles the common case (a
+# string) first and inline, and calls `_json` for the rest.
+
+
 def json_value(value: Any) -> str:
     """A JSON template, outside quotes: the value as JSON; a missing value as ``""``."""
     if value is MISSING:
         return '""'
-    return _json(value)
+    try:
+        return _dumps(value).decode()
+    except orjson.JSONEncodeError as exc:
+        raise Unplaceable(f"cannot be written as JSON ({exc})") from exc
 
 
 def json_string(value: Any) -> str:
@@ -59,7 +66,7 @@ def json_string(value: Any) -> str:
     if type(value) is str:
         if _NEEDS_ESCAPE.search(value) is None:
             return value
-        return _dumps(value).decode()[1:-1]
+        return _json(value)[1:-1]
     if value is MISSING:
         return ""
     text = _json(value)

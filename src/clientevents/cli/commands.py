@@ -5,8 +5,10 @@ from __future__ import annotations
 import click
 
 from clientevents.cli.config import config
+from clientevents.cli.dlq import dlq
 from clientevents.cli.validate import validate
 
 COMMANDS: list[click.Command] = []
 COMMANDS.append(validate)
 COMMANDS.append(config)
+COMMANDS.append(dlq)

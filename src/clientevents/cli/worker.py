@@ -1,0 +1,66 @@
+"""``clientevents worker``: run the router, the dispatchers and log retention until SIGTERM.
+
+The gateway (``clientevents serve``) starts one worker process beside itself; run it alone to
+deliver what is already in the database, or to scale the gateway separately.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from clientevents.config import default_settings, load_config
+from clientevents.errors import ConfigError
+from clientevents.log.retention import DEFAULT_RETENTION_SECS
+
+__all__ = ["worker"]
+
+
+@click.command("worker")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Configuration file [default: the embedded blueprint].")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder of the database and local files [default: data_dir, ./data].")
+@click.option("--log-retention-hours", type=click.FloatRange(min=0.0), default=None,
+              envvar="CLIENTEVENTS_LOG_RETENTION_HOURS", show_envvar=True,
+              help=f"Keep routed events in the log this long "
+                   f"[default: {DEFAULT_RETENTION_SECS / 3600:g}].")
+def worker(config_file: Path | None, data_dir: Path | None,
+           log_retention_hours: float | None) -> None:
+    """Route and deliver events until SIGTERM or SIGINT, then stop cleanly."""
+    from clientevents.runtime import Runtime, run_until_signalled
+
+    _setup_logging()
+    try:
+        settings = load_config(config_file) if config_file else default_settings()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    data_path = Path(data_dir) if data_dir is not None else Path(settings.data_dir)
+    retention = (
+        DEFAULT_RETENTION_SECS if log_retention_hours is None else log_retention_hours * 3600.0
+    )
+    try:
+        runtime = Runtime(settings, data_path, log_retention_secs=retention)
+    except (ConfigError, OSError) as exc:
+        raise click.ClickException(f"Cannot start the workers: {exc}") from None
+    rules = len(settings.rules)
+    targets = sum(len(rule.targets) for rule in settings.rules)
+    logging.getLogger("clientevents.worker").info(
+        "Workers started. data_dir=%s buses=%d rules=%d targets=%d pid=%d",
+        data_path, len(settings.buses), rules, targets, os.getpid(),
+    )
+    run_until_signalled(runtime)
+
+
+def _setup_logging() -> None:
+    level = os.environ.get("CLIENTEVENTS_LOG_LEVEL", "INFO").upper()
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(level)

@@ -1,0 +1,160 @@
+"""PutEvents: validate entries, build envelopes, append them durably, answer per entry.
+
+Example::
+
+    publisher = Publisher(db, settings)
+    result = publisher.put_events([
+        {"Source": "shop", "DetailType": "order", "Detail": '{"id": 1}',
+         "EventBusName": "orders"},
+    ])
+    # {"FailedEntryCount": 0, "Entries": [{"EventId": "6a7e8feb-..."}]}
+
+Every accepted entry of a call is in the log, on disk, when the call returns: all rows of a
+call are built first, then handed to the log's :class:`LogAppender`, which inserts the rows of
+every caller waiting at that moment with a few statements in one shared commit (group commit).
+A refused entry gets its ``ErrorCode``/``ErrorMessage`` and never fails the others. If the
+commit itself fails, each entry that would have been appended answers ``InternalFailure``
+(EventBridge's retryable code), so callers retry exactly the entries that failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from clientevents.config.model import Settings
+from clientevents.errors import ClientEventsError, StoreError
+from clientevents.events.entries import EntryError, EntryPreparer, LogRow
+from clientevents.log.appender import LogAppender
+from clientevents.log.eventlog import EventLog
+from clientevents.store.engine import Database
+
+__all__ = ["INTERNAL_FAILURE", "Publisher", "PutEventsRequestError"]
+
+logger = logging.getLogger(__name__)
+
+INTERNAL_FAILURE = "InternalFailure"
+
+Answer = dict[str, Any]
+
+
+class PutEventsRequestError(ClientEventsError, ValueError):
+    """The request as a whole is invalid (not a list of entries, too many entries)."""
+
+
+class Publisher:
+    """Publishes PutEvents entries onto the configured buses.
+
+    Args:
+        db: the shared database (the log lives in it).
+        settings: account, region, buses and limits come from here.
+        clock: the ingestion time source (epoch seconds).
+
+    Thread-safe: any number of threads and event loops may publish at once.
+    """
+
+    def __init__(
+        self, db: Database, settings: Settings, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.log = EventLog(db)
+        self.appender = LogAppender(db)
+        self.clock = clock
+        self.max_entries = settings.limits.max_entries_per_request
+        self.preparer = EntryPreparer(
+            account=settings.account,
+            region=settings.region,
+            buses=settings.bus_names(),
+            max_entry_bytes=settings.limits.max_entry_bytes,
+            max_json_depth=settings.limits.max_json_depth,
+        )
+
+    # -- public API ----------------------------------------------------------------------
+
+    def put_events(self, entries: Sequence[Any]) -> Answer:
+        """Publish ``entries``; return PutEvents' answer once they are durable.
+
+        Raises:
+            PutEventsRequestError: ``entries`` is not a list of 1 to
+                ``limits.max_entries_per_request`` entries.
+        """
+        self._check_request(entries)
+        rows, slots = self._prepare(entries)
+        if rows:
+            try:
+                self.appender.append(rows)
+            except (StoreError, sqlite3.Error) as exc:
+                return self._failed_commit(slots, exc)
+        return _answer(slots)
+
+    async def put_events_async(self, entries: Sequence[Any]) -> Answer:
+        """The asyncio twin of :meth:`put_events`: the event loop never blocks on the commit."""
+        self._check_request(entries)
+        rows, slots = self._prepare(entries)
+        if rows:
+            try:
+                await self.appender.aappend(rows)
+            except (StoreError, sqlite3.Error) as exc:
+                return self._failed_commit(slots, exc)
+        return _answer(slots)
+
+    def append_in(self, conn: sqlite3.Connection, entries: Sequence[Any]) -> Answer:
+        """Append ``entries`` inside a write the caller already runs (``db.write(fn)``).
+
+        For internal callers (the bus target, replays): no limit on the number of entries; the
+        events are durable when the caller's write commits. Returns the same answer shape.
+        """
+        if not isinstance(entries, list | tuple):
+            raise PutEventsRequestError(
+                f"entries must be a list of PutEvents entries, not {type(entries).__name__}."
+            )
+        rows, slots = self._prepare(entries)
+        if rows:
+            EventLog.append(conn, rows)
+        return _answer(slots)
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _check_request(self, entries: Sequence[Any]) -> None:
+        if not isinstance(entries, list | tuple):
+            raise PutEventsRequestError(
+                f"Entries must be a list of PutEvents entries, not {type(entries).__name__}."
+            )
+        if not entries:
+            raise PutEventsRequestError("Entries must hold at least one entry.")
+        if len(entries) > self.max_entries:
+            raise PutEventsRequestError(
+                f"Entries holds {len(entries)} entries; at most {self.max_entries} are allowed "
+                "per request (limits.max_entries_per_request). Split the request."
+            )
+
+    def _prepare(self, entries: Sequence[Any]) -> tuple[list[LogRow], list[LogRow | EntryError]]:
+        now = self.clock()
+        prepare = self.preparer.prepare
+        slots = [prepare(entry, now) for entry in entries]
+        rows = [slot for slot in slots if isinstance(slot, LogRow)]
+        return rows, slots
+
+    def _failed_commit(self, slots: list[LogRow | EntryError], exc: BaseException) -> Answer:
+        logger.error("Appending events failed.", extra={"error": str(exc)})
+        failure = EntryError(
+            INTERNAL_FAILURE,
+            f"The events could not be stored ({exc}); retry the entry.",
+        )
+        return _answer([failure if isinstance(s, LogRow) else s for s in slots])
+
+
+def _answer(slots: list[LogRow | EntryError]) -> Answer:
+    results: list[dict[str, str]] = []
+    failed = 0
+    for slot in slots:
+        if isinstance(slot, LogRow):
+            results.append({"EventId": slot.event_id})
+        else:
+            failed += 1
+            results.append({"ErrorCode": slot.code, "ErrorMessage": slot.message})
+    return {"FailedEntryCount": failed, "Entries": results}

@@ -1,0 +1,167 @@
+"""Coalescing appends: every caller waiting at a commit shares one multi-row INSERT.
+
+Under load, many threads and requests append a few events each at the same moment. Letting
+each run its own write function would cost the database's writer thread several statements per
+caller, and each statement gives up Python's GIL, so with many busy callers the writer waits
+behind them and becomes the bottleneck. Instead, callers put their rows in a pending list; at
+most one *drain* write is queued at a time, and when the writer runs it, it takes every row
+pending at that moment and inserts them with a handful of multi-row ``INSERT`` statements. The
+commit's completion callback then wakes every caller whose rows it held.
+
+Semantics are those of :meth:`Database.write`: :meth:`LogAppender.append` returns once the rows
+are on disk, and raises :class:`StoreError` if the commit failed (none of its rows are stored).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import sqlite3
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from clientevents.errors import StoreError
+from clientevents.store.engine import Database
+
+__all__ = ["LogAppender"]
+
+_INSERT_HEAD = (
+    "INSERT INTO events (bus, event_id, time, ingested_at, body, replay_name, replay_rules) VALUES "
+)
+_COLUMNS = 7
+_MAX_CHUNK = 256  # rows per statement: 1,792 bound values, well under SQLite's limit
+
+
+def _statement(rows: int) -> str:
+    return _INSERT_HEAD + ",".join(["(?,?,?,?,?,?,?)"] * rows)
+
+
+_STATEMENTS = {1 << i: _statement(1 << i) for i in range(9)}  # 1, 2, 4, ... 256
+
+
+def insert_rows(conn: sqlite3.Connection, rows: Sequence[Sequence[object]]) -> None:
+    """Insert ``rows`` into ``events`` with few statements (256 rows each, then powers of two).
+
+    Few distinct statement texts keep the connection's statement cache warm.
+    """
+    start = 0
+    total = len(rows)
+    while start < total:
+        left = total - start
+        size = _MAX_CHUNK if left >= _MAX_CHUNK else 1 << (left.bit_length() - 1)
+        chunk = rows[start : start + size]
+        conn.execute(_STATEMENTS[size], list(itertools.chain.from_iterable(chunk)))
+        start += size
+
+
+class _Waiter:
+    __slots__ = ("error", "future", "lock", "loop", "rows")
+
+    def __init__(
+        self,
+        rows: Sequence[Sequence[object]],
+        loop: asyncio.AbstractEventLoop | None = None,
+        future: asyncio.Future[None] | None = None,
+    ) -> None:
+        self.rows = rows
+        self.loop = loop
+        self.future = future
+        self.error: BaseException | None = None
+        self.lock: threading.Lock | None = None
+        if loop is None:
+            self.lock = threading.Lock()
+            self.lock.acquire()
+
+    def resolve(self, error: BaseException | None) -> None:
+        if self.lock is not None:
+            self.error = error
+            self.lock.release()
+        else:
+            assert self.loop is not None and self.future is not None
+            self.loop.call_soon_threadsafe(_resolve_future, self.future, error)
+
+
+def _resolve_future(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.cancelled():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
+
+
+class LogAppender:
+    """Appends rows to ``events``; concurrent callers share statements and commits.
+
+    Args:
+        db: the database whose writer thread runs the inserts.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._lock = threading.Lock()
+        self._pending: list[_Waiter] = []
+        self._queued = False
+
+    def append(self, rows: Sequence[Sequence[object]]) -> None:
+        """Append ``rows`` (``events`` columns after ``seq``); return once they are on disk.
+
+        Raises:
+            StoreError: the commit failed; none of ``rows`` were stored.
+        """
+        waiter = _Waiter(rows)
+        self._enqueue(waiter)
+        assert waiter.lock is not None
+        waiter.lock.acquire()
+        if waiter.error is not None:
+            raise waiter.error
+
+    async def aappend(self, rows: Sequence[Sequence[object]]) -> None:
+        """The asyncio twin of :meth:`append`."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._enqueue(_Waiter(rows, loop, future))
+        await future
+
+    def _enqueue(self, waiter: _Waiter) -> None:
+        with self._lock:
+            self._pending.append(waiter)
+            if self._queued:
+                return
+            self._queued = True
+        self._schedule()
+
+    def _take(self) -> list[_Waiter]:
+        with self._lock:
+            taken, self._pending = self._pending, []
+            self._queued = False
+        return taken
+
+    def _schedule(self) -> None:
+        taken: list[_Waiter] = []
+        ran = False
+
+        def drain(conn: sqlite3.Connection) -> None:
+            nonlocal ran
+            ran = True
+            taken.extend(self._take())
+            rows: list[Sequence[object]] = []
+            for waiter in taken:
+                rows.extend(waiter.rows)
+            insert_rows(conn, rows)
+
+        def done(_result: Any, error: BaseException | None) -> None:
+            waiters = taken if ran else self._take()
+            if error is not None and not isinstance(error, StoreError):
+                wrapped = StoreError(f"Appending to the event log failed: {error}")
+                wrapped.__cause__ = error
+                error = wrapped
+            for waiter in waiters:
+                waiter.resolve(error)
+
+        try:
+            self.db.submit(drain, done)
+        except StoreError as exc:  # the database is closed
+            for waiter in self._take():
+                waiter.resolve(exc)

@@ -1,0 +1,204 @@
+"""The event log of every bus, in the embedded SQLite database.
+
+One append-only table ``events`` holds the events of all buses; ``seq`` is the global,
+monotonic offset (``AUTOINCREMENT``, so an offset is never reused after a trim). Consumers
+(the router, archives) read a bus after their committed offset and commit the new offset with
+:meth:`EventLog.commit_offset` inside the same write as the work the batch produced: a crash
+then neither loses nor repeats a hand-off.
+
+Example::
+
+    log = EventLog(db)
+    db.write(lambda conn: log.append(conn, rows))          # durable on return
+    batch = log.read_after("orders", log.offset("router", "orders"), 500)
+    db.write(lambda conn: (work(conn, batch), log.commit_offset(conn, "router", "orders",
+                                                                batch[-1].seq)))
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import orjson
+
+from clientevents.errors import Conflict
+from clientevents.log.appender import insert_rows
+from clientevents.store.engine import Database, register_schema
+
+__all__ = ["SCHEMA", "EventLog", "LogRecord"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    bus TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    time REAL NOT NULL,
+    ingested_at REAL NOT NULL,
+    body TEXT NOT NULL,
+    replay_name TEXT NULL,
+    replay_rules TEXT NULL
+);
+CREATE INDEX IF NOT EXISTS events_bus_seq ON events (bus, seq);
+CREATE TABLE IF NOT EXISTS consumer_offsets (
+    grp TEXT NOT NULL,
+    bus TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (grp, bus)
+) WITHOUT ROWID;
+"""
+
+register_schema("log", SCHEMA)
+
+_COLUMNS = "seq, bus, event_id, time, ingested_at, body, replay_name, replay_rules"
+
+
+@dataclass(frozen=True, slots=True)
+class LogRecord:
+    """One event in a bus's log (a row of ``events``).
+
+    ``time`` and ``ingested_at`` are epoch seconds; ``body`` is the envelope's JSON text;
+    ``replay_rules`` is the JSON text of a list of rule names, or None.
+    """
+
+    seq: int
+    bus: str
+    event_id: str
+    time: float
+    ingested_at: float
+    body: str
+    replay_name: str | None
+    replay_rules: str | None
+
+    def replay_rule_names(self) -> list[str] | None:
+        """The rules a replayed event may match, or None for every rule."""
+        if self.replay_rules is None:
+            return None
+        names = orjson.loads(self.replay_rules)
+        return [str(name) for name in names]
+
+
+class EventLog:
+    """Append, read and trim the ``events`` table; track consumer offsets.
+
+    Writes take the connection of a :meth:`Database.write` function (they never commit);
+    reads use the calling thread's read connection.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        db.ensure_schema(SCHEMA)
+
+    # -- writes (inside db.write) --------------------------------------------------------
+
+    @staticmethod
+    def append(conn: sqlite3.Connection, rows: Sequence[Sequence[object]]) -> None:
+        """Append events: each row is ``(bus, event_id, time, ingested_at, body, replay_name,
+        replay_rules)`` (a :class:`clientevents.events.entries.LogRow` fits)."""
+        insert_rows(conn, rows)
+
+    @staticmethod
+    def commit_offset(
+        conn: sqlite3.Connection, group: str, bus: str, seq: int, *, expected: int | None = None
+    ) -> None:
+        """Record that ``group`` has consumed ``bus`` up to and including ``seq``.
+
+        With ``expected``, the offset moves only from that value (compare and set): a second
+        consumer of the same group that raced this one raises :class:`Conflict`, so the write
+        it belongs to rolls back instead of handing the batch off twice.
+        """
+        if expected is None:
+            conn.execute(
+                "INSERT INTO consumer_offsets (grp, bus, seq) VALUES (?, ?, ?) "
+                "ON CONFLICT (grp, bus) DO UPDATE SET seq = excluded.seq",
+                (group, bus, seq),
+            )
+            return
+        cur = conn.execute(
+            "UPDATE consumer_offsets SET seq = ? WHERE grp = ? AND bus = ? AND seq = ?",
+            (seq, group, bus, expected),
+        )
+        if cur.rowcount == 1:
+            return
+        row = conn.execute(
+            "SELECT seq FROM consumer_offsets WHERE grp = ? AND bus = ?", (group, bus)
+        ).fetchone()
+        if row is None and expected == 0:
+            conn.execute(
+                "INSERT INTO consumer_offsets (grp, bus, seq) VALUES (?, ?, ?)", (group, bus, seq)
+            )
+            return
+        current = None if row is None else row[0]
+        raise Conflict(
+            f"Consumer group {group!r} on bus {bus!r} is at offset {current}, not {expected}: "
+            "another consumer of the same group moved it. Run one worker per database."
+        )
+
+    @staticmethod
+    def trim(conn: sqlite3.Connection, bus: str, *, upto_seq: int, ingested_before: float,
+             limit: int = 10_000) -> int:
+        """Delete up to ``limit`` events of ``bus`` with ``seq <= upto_seq`` ingested before
+        ``ingested_before``; return how many were deleted."""
+        cur = conn.execute(
+            "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE bus = ? AND seq <= ? "
+            "AND ingested_at < ? ORDER BY seq LIMIT ?)",
+            (bus, upto_seq, ingested_before, limit),
+        )
+        return cur.rowcount
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def read_after(self, bus: str, after_seq: int, limit: int) -> list[LogRecord]:
+        """Up to ``limit`` events of ``bus`` with ``seq > after_seq``, in order."""
+        rows = self.db.read(
+            lambda conn: conn.execute(
+                f"SELECT {_COLUMNS} FROM events WHERE bus = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (bus, after_seq, limit),
+            ).fetchall()
+        )
+        return [LogRecord(*row) for row in rows]
+
+    def read_time_range(
+        self, bus: str, start: float, end: float, after_seq: int, limit: int
+    ) -> list[LogRecord]:
+        """Up to ``limit`` events of ``bus`` after ``after_seq`` whose event time is in
+        ``[start, end)`` (epoch seconds), in ``seq`` order. Page with the last ``seq``."""
+        rows = self.db.read(
+            lambda conn: conn.execute(
+                f"SELECT {_COLUMNS} FROM events WHERE bus = ? AND seq > ? AND time >= ? "
+                "AND time < ? ORDER BY seq LIMIT ?",
+                (bus, after_seq, start, end, limit),
+            ).fetchall()
+        )
+        return [LogRecord(*row) for row in rows]
+
+    def offset(self, group: str, bus: str) -> int:
+        """The last ``seq`` of ``bus`` that ``group`` committed (0 before its first commit)."""
+        row = self.db.read(
+            lambda conn: conn.execute(
+                "SELECT seq FROM consumer_offsets WHERE grp = ? AND bus = ?", (group, bus)
+            ).fetchone()
+        )
+        return 0 if row is None else int(row[0])
+
+    def offsets(self, bus: str) -> dict[str, int]:
+        """Every consumer group's committed offset on ``bus``."""
+        rows = self.db.read(
+            lambda conn: conn.execute(
+                "SELECT grp, seq FROM consumer_offsets WHERE bus = ?", (bus,)
+            ).fetchall()
+        )
+        return {str(grp): int(seq) for grp, seq in rows}
+
+    def head(self, bus: str) -> int:
+        """The highest ``seq`` of ``bus`` still in the log (0 when it holds no event)."""
+        sql = "SELECT max(seq) FROM events WHERE bus = ?"
+        row = self.db.read(lambda conn: conn.execute(sql, (bus,)).fetchone())
+        return 0 if row is None or row[0] is None else int(row[0])
+
+    def count(self, bus: str) -> int:
+        """How many events of ``bus`` the log holds."""
+        sql = "SELECT count(*) FROM events WHERE bus = ?"
+        row = self.db.read(lambda conn: conn.execute(sql, (bus,)).fetchone())
+        return int(row[0])

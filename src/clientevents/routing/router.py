@@ -1,0 +1,257 @@
+"""The router: reads every bus's log as consumer group ``router``, matches each event against
+the bus's enabled rules, shapes each matched target's input, and enqueues the deliveries.
+
+One batch (at most ``batch_size`` events of one bus) is one write transaction holding the
+deliveries, the dead letters and the new offset: a crash before the commit routes the whole
+batch again, a crash after it routes none of it again, so a hand-off is neither lost nor
+doubled. Memory is bounded by one batch: the backlog stays in the log and the delivery queues
+are on disk.
+
+The router does no network I/O. It runs on its own thread (matching is CPU work and must not
+stall the event loop that runs the dispatchers); when every bus is caught up it watches the
+database's ``data_version`` (which changes when any other connection commits, in this process
+or another) every ``poll_interval_secs`` and reads again as soon as it changes.
+
+Example::
+
+    router = Router(db, settings)
+    await router.route_once()        # tests: route one batch of every bus
+    await router.run(stop)           # workers: until stop is set
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from clientevents.config.model import Settings
+from clientevents.errors import Conflict
+from clientevents.log.eventlog import EventLog, LogRecord
+from clientevents.routing.rules import BusRoutes, build_routes
+from clientevents.store.engine import Database
+from clientevents.targets.queue import DeadLetter, Delivery, dead_letter, enqueue
+from clientevents.transform import TransformError
+
+__all__ = ["ROUTER_GROUP", "RoutedBatch", "Router"]
+
+logger = logging.getLogger(__name__)
+
+ROUTER_GROUP = "router"
+"""The router's consumer group in ``consumer_offsets``."""
+
+
+class RoutedBatch:
+    """What one batch of one bus produced (the contents of one write)."""
+
+    __slots__ = ("bus", "dead", "deliveries", "events", "last_seq")
+
+    def __init__(self, bus: str, events: int, last_seq: int) -> None:
+        self.bus = bus
+        self.events = events
+        self.last_seq = last_seq
+        self.deliveries: list[Delivery] = []
+        self.dead: list[DeadLetter] = []
+
+
+class Router:
+    """Routes the events of every configured bus to the queues of the matching rules' targets.
+
+    Args:
+        db: the shared database.
+        settings: buses, rules, targets, account and region.
+        batch_size: most events one transaction routes.
+        poll_interval_secs: how often an idle router checks the database for new events.
+        clock: the time source (epoch seconds) for ``enqueued_at``.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        batch_size: int = 500,
+        poll_interval_secs: float = 0.002,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}.")
+        self.db = db
+        self.log = EventLog(db)
+        self.routes: dict[str, BusRoutes] = build_routes(settings)
+        self.batch_size = batch_size
+        self.poll_interval_secs = poll_interval_secs
+        self.clock = clock
+        self._offsets: dict[str, int] = {}
+
+    # -- one pass --------------------------------------------------------------------------
+
+    async def route_once(self) -> int:
+        """Route at most one batch of every bus; return how many events were routed."""
+        return await asyncio.to_thread(self.route_pass)
+
+    def route_pass(self) -> int:
+        """Blocking :meth:`route_once`: one batch of every bus, each in its own write."""
+        total = 0
+        for bus in self.routes:
+            total += self.route_bus(bus)
+        return total
+
+    def route_bus(self, bus: str) -> int:
+        """Route the next batch of ``bus``; return how many events it held (0 = caught up)."""
+        offset = self._offset(bus)
+        records = self.log.read_after(bus, offset, self.batch_size)
+        if not records:
+            return 0
+        batch = self.route_records(bus, records)
+        try:
+            self.db.write(lambda conn: self._commit(conn, batch, offset))
+        except Conflict as exc:
+            logger.warning("Router offset moved by another router; reloading. %s", exc)
+            self._offsets.pop(bus, None)
+            return 0
+        self._offsets[bus] = batch.last_seq
+        return batch.events
+
+    def _offset(self, bus: str) -> int:
+        offset = self._offsets.get(bus)
+        if offset is None:
+            offset = self._offsets[bus] = self.log.offset(ROUTER_GROUP, bus)
+        return offset
+
+    @staticmethod
+    def _commit(conn: sqlite3.Connection, batch: RoutedBatch, offset: int) -> None:
+        if batch.deliveries:
+            enqueue(conn, batch.deliveries)
+        if batch.dead:
+            dead_letter(conn, batch.dead)
+        EventLog.commit_offset(conn, ROUTER_GROUP, batch.bus, batch.last_seq, expected=offset)
+
+    def route_records(self, bus: str, records: list[LogRecord]) -> RoutedBatch:
+        """Match and shape ``records`` (no I/O); the deliveries and dead letters they make."""
+        # Hot path: per event one JSON parse and one matcher call; per match one shape call.
+        table = self.routes[bus]
+        matches = table.matcher.matches_for_event
+        targets = table.targets
+        now = self.clock()
+        batch = RoutedBatch(bus, len(records), records[-1].seq)
+        add = batch.deliveries.append
+        for record in records:
+            try:
+                event: Any = orjson.loads(record.body)
+                names = matches(event)
+            except Exception:  # a record that cannot be matched must not stop its bus
+                logger.exception(
+                    "Event skipped: it could not be matched. bus=%s seq=%d event_id=%s",
+                    bus, record.seq, record.event_id,
+                )
+                continue
+            if not names:
+                continue
+            if record.replay_rules is not None:
+                allowed = record.replay_rule_names() or []
+                names = names.intersection(allowed)
+            for name in names:
+                for route in targets[name]:
+                    try:
+                        payload = route.shape(event, record.body, record.ingested_at)
+                    except TransformError as exc:
+                        self._transform_failed(batch, route.key, name, route.target_id,
+                                               route.dead_letter, record, exc, now)
+                        continue
+                    add(Delivery(route.key, bus, name, route.target_id, record.event_id,
+                                 payload, record.time, now))
+        return batch
+
+    @staticmethod
+    def _transform_failed(
+        batch: RoutedBatch,
+        key: str,
+        rule: str,
+        target_id: str,
+        keep: bool,
+        record: LogRecord,
+        exc: TransformError,
+        now: float,
+    ) -> None:
+        if not keep:
+            logger.error(
+                "Delivery dropped: its input could not be shaped and the target keeps no dead "
+                "letters. target=%s event_id=%s error=%s", key, record.event_id, exc,
+            )
+            return
+        logger.warning(
+            "Delivery dead-lettered: its input could not be shaped. target=%s event_id=%s",
+            key, record.event_id,
+        )
+        batch.dead.append(
+            DeadLetter(
+                target_key=key,
+                bus=batch.bus,
+                rule=rule,
+                target_id=target_id,
+                event_id=record.event_id,
+                payload=record.body,
+                error_code="TransformError",
+                error_message=str(exc),
+                attempts=0,
+                exhausted="TransformError",
+                event_time=record.time,
+                failed_at=now,
+            )
+        )
+
+    # -- the worker loop -------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Route on a dedicated thread until ``stop`` is set; finish the batch in flight."""
+        loop = asyncio.get_running_loop()
+        finished: asyncio.Future[None] = loop.create_future()
+        halt = threading.Event()
+
+        def body() -> None:
+            try:
+                self._loop(halt)
+            finally:
+                loop.call_soon_threadsafe(_finish, finished)
+
+        thread = threading.Thread(target=body, name="clientevents-router", daemon=True)
+        thread.start()
+        stopping = asyncio.ensure_future(stop.wait())
+        waiting: list[asyncio.Future[Any]] = [stopping, finished]
+        try:
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            halt.set()
+            stopping.cancel()
+            await asyncio.shield(finished)
+
+    def _loop(self, halt: threading.Event) -> None:
+        reader = self.db.reader()
+        while not halt.is_set():
+            try:
+                version = _data_version(reader)
+                if self.route_pass() > 0:
+                    continue
+                while not halt.wait(self.poll_interval_secs):
+                    if _data_version(reader) != version:
+                        break
+            except Exception:  # e.g. the database is locked too long; try again shortly
+                logger.exception("Routing failed; retrying in 1 second.")
+                self._offsets.clear()
+                halt.wait(1.0)
+
+
+def _data_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA data_version").fetchone()[0])
+
+
+def _finish(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

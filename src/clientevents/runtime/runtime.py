@@ -1,0 +1,173 @@
+"""The runtime: a configuration and a data directory become running components.
+
+::
+
+    runtime = Runtime(settings, data_dir)
+    runtime.publisher.put_events([...])      # the gateway's side: publish
+    await runtime.run_workers(stop)          # the worker's side: route, deliver, trim
+    runtime.close()
+
+Construction opens ``<data_dir>/clientevents.db`` and builds the publisher and the streams;
+the worker components (router, dispatchers, log retention) are built on first use, so a
+gateway process that only publishes never builds targets. :meth:`Runtime.run_workers` runs
+them all until ``stop`` is set, then waits for each to finish its batch in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from clientevents.config.model import Settings
+from clientevents.events.publisher import Publisher
+from clientevents.log.eventlog import EventLog
+from clientevents.log.retention import DEFAULT_RETENTION_SECS, LogRetention
+from clientevents.routing.router import Router
+from clientevents.store.engine import Database
+from clientevents.streams.store import StreamStore
+from clientevents.targets.base import TargetContext
+from clientevents.targets.dispatcher import Dispatchers, DispatchOptions
+
+__all__ = ["DB_FILE", "Runtime", "default_dispatch_options"]
+
+logger = logging.getLogger(__name__)
+
+DB_FILE = "clientevents.db"
+"""The database's file name inside the data directory."""
+
+Worker = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
+def default_dispatch_options(targets: int) -> DispatchOptions:
+    """Dispatch options whose idle polling stays near 500 queue checks a second in total.
+
+    Few targets poll often (every 10 ms: a delivery waits little for its dispatcher), many
+    targets poll less often (at most every 200 ms).
+    """
+    poll = min(0.2, max(0.01, targets * 0.002))
+    return DispatchOptions(poll_interval_secs=poll)
+
+
+class Runtime:
+    """Everything a configuration runs, over one database.
+
+    Args:
+        settings: the loaded configuration.
+        data_dir: holds ``clientevents.db``; relative target paths resolve against it.
+        log_retention_secs: how long routed events stay in the log
+            (:data:`~clientevents.log.retention.DEFAULT_RETENTION_SECS`, 24 hours).
+        dispatch_options: how dispatchers poll, batch and time out
+            (:func:`default_dispatch_options` by default).
+        router_batch_size: most events one routing transaction holds.
+
+    Attributes:
+        db: the shared database.
+        publisher: puts events on buses (PutEvents).
+        streams: the named streams.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        data_dir: str | Path,
+        *,
+        log_retention_secs: float = DEFAULT_RETENTION_SECS,
+        dispatch_options: DispatchOptions | None = None,
+        router_batch_size: int = 500,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        if Path(settings.data_dir) != self.data_dir:
+            settings = settings.with_data_dir(self.data_dir)
+        self.settings = settings
+        self.log_retention_secs = log_retention_secs
+        self._dispatch_options = dispatch_options
+        self._router_batch_size = router_batch_size
+        self.db = Database(self.data_dir / DB_FILE)
+        try:
+            self.log = EventLog(self.db)
+            self.publisher = Publisher(self.db, settings)
+            self.streams = StreamStore(self.db, settings)
+        except BaseException:
+            self.db.close()
+            raise
+        self._closed = False
+
+    # -- worker components (built on first use) --------------------------------------------
+
+    @cached_property
+    def router(self) -> Router:
+        """The router of every bus."""
+        return Router(self.db, self.settings, batch_size=self._router_batch_size)
+
+    @cached_property
+    def target_context(self) -> TargetContext:
+        """What target factories get: the database, settings, data dir, publisher, streams."""
+        return TargetContext(self.db, self.settings, self.data_dir, self.publisher, self.streams)
+
+    @cached_property
+    def dispatchers(self) -> Dispatchers:
+        """One dispatcher per target of every rule."""
+        options = self._dispatch_options
+        if options is None:
+            options = default_dispatch_options(sum(len(r.targets) for r in self.settings.rules))
+        return Dispatchers(self.db, self.settings, self.target_context, options=options)
+
+    @cached_property
+    def retention(self) -> LogRetention:
+        """Trims routed events older than ``log_retention_secs``."""
+        return LogRetention(
+            self.log, self.settings.bus_names(), retention_secs=self.log_retention_secs
+        )
+
+    def workers(self) -> dict[str, Worker]:
+        """The worker loops :meth:`run_workers` runs, by name."""
+        return {
+            "router": self.router.run,
+            "dispatchers": self.dispatchers.run,
+            "log-retention": self.retention.run,
+        }
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def run_workers(self, stop: asyncio.Event) -> None:
+        """Run the router, the dispatchers and log retention until ``stop`` is set.
+
+        If one of them fails, ``stop`` is set so the others finish their batch, and the
+        failure is raised once all have returned.
+        """
+        tasks: dict[asyncio.Task[None], str] = {
+            asyncio.create_task(worker(stop), name=f"clientevents-{name}"): name
+            for name, worker in self.workers().items()
+        }
+        failure: BaseException | None = None
+        pending = set(tasks)
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task.cancelled() or task.exception() is None:
+                    continue
+                exc = task.exception()
+                logger.error("Worker %s failed; stopping the others.", tasks[task], exc_info=exc)
+                failure = failure or exc
+                stop.set()
+            if not stop.is_set() and not pending:
+                break
+        if failure is not None:
+            raise failure
+
+    def close(self) -> None:
+        """Close the database (pending writes finish first). Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self.db.close()
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -20,17 +20,19 @@ writers with its file lock and ``busy_timeout``.
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 import sqlite3
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
 from clientevents.errors import StoreError
 
 T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
 
 WriteFn = Callable[[sqlite3.Connection], Any]
 
@@ -45,30 +47,51 @@ def register_schema(name: str, ddl: str) -> None:
     _SCHEMAS[name] = ddl
 
 
+DoneFn = Callable[[Any, BaseException | None], None]
+
+
 class _Job:
-    __slots__ = ("fn", "future", "loop")
+    """One write function waiting for the next group commit, and how its caller learns the end.
+
+    Exactly one of: ``lock`` (a blocking caller waits on a bare lock the writer releases, far
+    cheaper than a ``concurrent.futures.Future``), ``future`` + ``loop`` (an asyncio caller), or
+    ``callback`` (called on the writer thread, see :meth:`Database.submit`).
+    """
+
+    __slots__ = ("callback", "error", "fn", "future", "lock", "loop", "result")
 
     def __init__(
         self,
         fn: WriteFn,
-        future: Future[Any] | asyncio.Future[Any],
-        loop: asyncio.AbstractEventLoop | None,
+        *,
+        future: asyncio.Future[Any] | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+        callback: DoneFn | None = None,
     ) -> None:
         self.fn = fn
         self.future = future
         self.loop = loop
+        self.callback = callback
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.lock: threading.Lock | None = None
+        if loop is None and callback is None:
+            self.lock = threading.Lock()
+            self.lock.acquire()
 
     def resolve(self, result: Any, error: BaseException | None) -> None:
-        fut = self.future
-        if self.loop is None:
-            assert isinstance(fut, Future)
-            if error is not None:
-                fut.set_exception(error)
-            else:
-                fut.set_result(result)
+        if self.lock is not None:
+            self.result = result
+            self.error = error
+            self.lock.release()
+        elif self.callback is not None:
+            try:
+                self.callback(result, error)
+            except Exception:  # a callback's bug must not stop the writer thread
+                logger.exception("A write completion callback failed.")
         else:
-            assert isinstance(fut, asyncio.Future)
-            self.loop.call_soon_threadsafe(_resolve_async, fut, result, error)
+            assert self.future is not None and self.loop is not None
+            self.loop.call_soon_threadsafe(_resolve_async, self.future, result, error)
 
 
 def _resolve_async(fut: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
@@ -122,16 +145,31 @@ class Database:
 
     def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` in the next group commit; return its result once it is on disk."""
-        fut: Future[T] = Future()
-        self._submit(_Job(fn, fut, None))
-        return fut.result()
+        job = _Job(fn)
+        self._submit(job)
+        assert job.lock is not None
+        job.lock.acquire()
+        if job.error is not None:
+            raise job.error
+        result: T = job.result
+        return result
 
     async def awrite(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """The asyncio twin of :meth:`write`: the event loop is never blocked."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[T] = loop.create_future()
-        self._submit(_Job(fn, fut, loop))
+        self._submit(_Job(fn, future=fut, loop=loop))
         return await fut
+
+    def submit(self, fn: WriteFn, on_done: DoneFn) -> None:
+        """Queue ``fn`` for the next group commit and return at once.
+
+        ``on_done(result, error)`` runs on the writer thread once the commit holding ``fn`` is
+        on disk (``error`` is None) or failed. It must be quick and must not block or write:
+        it is how a component wakes its own waiters (e.g. by releasing locks) without a
+        thread of its own waiting on every write.
+        """
+        self._submit(_Job(fn, callback=on_done))
 
     def _submit(self, job: _Job) -> None:
         if self._closed:

@@ -7,8 +7,10 @@ import click
 from clientevents.cli.config import config
 from clientevents.cli.dlq import dlq
 from clientevents.cli.validate import validate
+from clientevents.cli.worker import worker
 
 COMMANDS: list[click.Command] = []
 COMMANDS.append(validate)
 COMMANDS.append(config)
+COMMANDS.append(worker)
 COMMANDS.append(dlq)

@@ -123,7 +123,7 @@ class Authenticator:
         config = remote.config
         alg = check_algorithm(parsed, config.algorithms)
         key = await remote.key_for(parsed.kid, alg)
-        claims = verify(parsed, key, alg)
+        claims = verify(parsed, key, alg, now=self._clock())
         _check_audience(claims, config)
         use = claims.get("token_use")
         if config.token_use is not None:
@@ -205,7 +205,7 @@ def _token_from_header(header: str | None) -> str:
     scheme, _, rest = value.partition(" ")
     if rest and scheme.lower() == "bearer":
         value = rest.strip()
-    if not value or any(c.isspace() for c in value):
+    if not value or len(value.split(None, 1)) > 1:  # any whitespace inside, at C speed
         raise AuthError.refuse(
             "malformed", "The Authorization header must be '<token>' or 'Bearer <token>'."
         )

@@ -17,8 +17,6 @@ from typing import Any
 import jwt
 from jwt.exceptions import (
     DecodeError,
-    ExpiredSignatureError,
-    ImmatureSignatureError,
     InvalidAlgorithmError,
     InvalidKeyError,
     InvalidSignatureError,
@@ -29,7 +27,15 @@ from jwt.exceptions import (
 
 from clientevents.identity.principal import AuthError
 
-__all__ = ["LEEWAY_SECS", "MAX_TOKEN_CHARS", "UnverifiedToken", "parse_unverified", "verify"]
+__all__ = [
+    "LEEWAY_SECS",
+    "MAX_TOKEN_CHARS",
+    "UnverifiedToken",
+    "check_algorithm",
+    "check_times",
+    "parse_unverified",
+    "verify",
+]
 
 LEEWAY_SECS = 5.0
 """Clock skew tolerated on ``exp``, ``nbf`` and ``iat``."""
@@ -102,28 +108,30 @@ def verify(
     key: Any,
     algorithm: str,
     *,
+    now: float,
     require: Sequence[str] = ("exp",),
     leeway: float = LEEWAY_SECS,
 ) -> dict[str, Any]:
-    """Check the signature with ``key`` and the time claims; return the claims."""
+    """Check the signature with ``key``, then the time claims against ``now``; return the claims.
+
+    The time claims are checked here rather than by PyJWT so that the clock is the caller's.
+    """
     try:
         claims = jwt.decode(
             parsed.token,
             key,
             algorithms=[algorithm],
-            leeway=leeway,
             options={
                 "require": list(require),
+                "verify_exp": False,
+                "verify_nbf": False,
+                "verify_iat": False,
                 "verify_aud": False,
                 "verify_iss": False,
                 "verify_sub": False,
                 "verify_jti": False,
             },
         )
-    except ExpiredSignatureError:
-        raise AuthError.refuse("expired", "The token has expired.") from None
-    except ImmatureSignatureError:
-        raise AuthError.refuse("not_yet_valid", "The token is not valid yet.") from None
     except InvalidSignatureError:
         raise AuthError.refuse("bad_signature", "The token's signature is wrong.") from None
     except InvalidAlgorithmError:
@@ -138,4 +146,25 @@ def verify(
         raise AuthError.refuse("malformed", f"The token cannot be decoded: {exc}.") from None
     except InvalidTokenError as exc:
         raise AuthError.refuse("malformed", f"The token is invalid: {exc}.") from None
+    check_times(claims, now=now, leeway=leeway)
     return claims
+
+
+def _number(claims: dict[str, Any], name: str) -> float | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise AuthError.refuse("malformed", f"The token's {name!r} claim is not a number.")
+    return float(value)
+
+
+def check_times(claims: dict[str, Any], *, now: float, leeway: float = LEEWAY_SECS) -> None:
+    """Refuse a token past ``exp`` or before ``nbf`` / ``iat`` (with ``leeway`` seconds)."""
+    exp = _number(claims, "exp")
+    if exp is not None and now >= exp + leeway:
+        raise AuthError.refuse("expired", "The token has expired.")
+    for name in ("nbf", "iat"):
+        start = _number(claims, name)
+        if start is not None and start > now + leeway:
+            raise AuthError.refuse("not_yet_valid", f"The token is not valid yet ({name}).")

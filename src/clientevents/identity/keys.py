@@ -29,7 +29,7 @@ from jwt.algorithms import RSAAlgorithm
 
 from clientevents.store.engine import Database
 
-__all__ = ["ALGORITHM", "KeyRing", "SigningKey"]
+__all__ = ["ALGORITHM", "KeyRing", "SigningKey", "generate_rsa_key"]
 
 ALGORITHM = "RS256"
 RSA_BITS = 2048
@@ -52,9 +52,13 @@ def _b64(value: int) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
-def _new_key_row(now: float) -> tuple[str, str, str]:
-    """(kid, private PEM, public JWK JSON) of a fresh RSA key."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
+def generate_rsa_key() -> rsa.RSAPrivateKey:
+    """A fresh 2048-bit RSA key (what Cognito signs with)."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
+
+
+def _new_key_row(key: rsa.RSAPrivateKey) -> tuple[str, str, str]:
+    """(kid, private PEM, public JWK JSON) of ``key``."""
     numbers = key.public_key().public_numbers()
     e, n = _b64(numbers.e), _b64(numbers.n)
     thumb_input = json.dumps({"e": e, "kty": "RSA", "n": n}, separators=(",", ":"))
@@ -87,13 +91,16 @@ class KeyRing:
         retention_secs: float,
         reload_interval_secs: float = 10.0,
         clock: Callable[[], float] = time.time,
+        new_key: Callable[[], rsa.RSAPrivateKey] = generate_rsa_key,
     ) -> None:
         self._db = db
+        self._new_key = new_key
         self._retention = retention_secs
         self._reload_interval = reload_interval_secs
         self._clock = clock
         self._lock = threading.Lock()
         self._keys: dict[str, SigningKey] = {}
+        self._made_here: dict[str, rsa.RSAPrivateKey] = {}  # saves re-parsing our own PEM
         self._public: dict[str, Any] = {}
         self._current: SigningKey | None = None
         self._loaded_at = float("-inf")
@@ -121,7 +128,8 @@ class KeyRing:
             private = (
                 known.private_key
                 if known is not None
-                else serialization.load_pem_private_key(pem.encode("ascii"), password=None)
+                else self._made_here.get(kid)
+                or serialization.load_pem_private_key(pem.encode("ascii"), password=None)
             )
             if not isinstance(private, rsa.RSAPrivateKey):
                 continue
@@ -145,7 +153,9 @@ class KeyRing:
             self.reload()
 
     def _create_first(self) -> None:
-        kid, pem, jwk = _new_key_row(self._clock())
+        key = self._new_key()
+        kid, pem, jwk = _new_key_row(key)
+        self._made_here[kid] = key
 
         def insert_unless_present(conn: sqlite3.Connection) -> None:
             row = conn.execute(
@@ -198,7 +208,9 @@ class KeyRing:
         return {
             "keys": [
                 dict(k.public_jwk)
-                for k in sorted(self._keys.values(), key=lambda k: -k.created_at)
+                for k in sorted(
+                    self._keys.values(), key=lambda k: (k.retired_at is not None, -k.created_at)
+                )
                 if k.publish_until is None or k.publish_until > now
             ]
         }
@@ -206,7 +218,9 @@ class KeyRing:
     def rotate(self) -> SigningKey:
         """Start signing with a new key; the previous ones stay published for the retention."""
         now = self._clock()
-        kid, pem, jwk = _new_key_row(now)
+        key = self._new_key()
+        kid, pem, jwk = _new_key_row(key)
+        self._made_here[kid] = key
         retention = self._retention
 
         def swap(conn: sqlite3.Connection) -> None:

@@ -91,7 +91,10 @@ def encode_page_token(last_username: str) -> str:
 def decode_page_token(token: str) -> str:
     """The username a pagination token continues after."""
     try:
-        return base64.urlsafe_b64decode(token.encode("ascii")).decode("utf-8")
+        name = base64.b64decode(token.encode("ascii"), altchars=b"-_", validate=True)
+        if not name:
+            raise ValueError("empty")
+        return name.decode("utf-8")
     except (ValueError, binascii.Error, UnicodeError):
         raise CognitoError(
             "InvalidParameterException", "The pagination token is not valid."

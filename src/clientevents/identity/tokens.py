@@ -169,7 +169,9 @@ class PoolTokens:
             raise AuthError.refuse(
                 "unknown_kid", "The token was signed by a key this pool does not publish."
             )
-        claims = verify(parsed, key, alg, require=("exp", "iat", "sub", "token_use"))
+        claims = verify(
+            parsed, key, alg, now=self._clock(), require=("exp", "iat", "sub", "token_use")
+        )
         if not self.accepts_issuer(claims.get("iss")):
             raise AuthError.refuse("wrong_issuer", "The token was not issued by this user pool.")
         return claims

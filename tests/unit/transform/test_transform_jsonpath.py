@@ -128,6 +128,10 @@ def test_definite_paths_find_the_value(path: str, expected: Any) -> None:
         "$.detail[0]",  # an index step on an object
         "$.resources.x",  # a key step on an array
         "$.detail.n.x",  # a key step on null
+        "$.resources[0].x",  # paths mixing names and indexes take the checked walk
+        "$.detail.items[0].nope",
+        "$.nope[0]",
+        "$.detail.items[9].sku",
     ],
 )
 def test_definite_paths_find_missing_where_the_event_has_nothing(path: str) -> None:

@@ -134,6 +134,14 @@ class Target(abc.ABC):
     kind: ClassVar[str] = ""
     """The configuration ``type`` this class implements."""
 
+    max_batch_size: int | None = None
+    """Most deliveries per ``send_batch`` call; ``None``: the dispatcher's ``batch_size``.
+    A rate-limited target sets it so that a batch fits in its send timeout."""
+
+    send_timeout_secs: float | None = None
+    """How long a batch may take; ``None``: the dispatcher's ``send_timeout_secs``. The claim's
+    lease is stretched to at least twice this."""
+
     @abc.abstractmethod
     async def send_batch(self, deliveries: Sequence[ClaimedDelivery]) -> list[Outcome]:
         """Deliver a batch; return one outcome per delivery, in the same order.

@@ -120,6 +120,9 @@ class Dispatcher:
         self.limits = limits
         self.keep_dead_letters = keep_dead_letters
         self.options = options
+        self.batch_size = min(options.batch_size, target.max_batch_size or options.batch_size)
+        self.send_timeout_secs = target.send_timeout_secs or options.send_timeout_secs
+        self.lease_secs = max(options.lease_secs, 2 * self.send_timeout_secs)
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -155,8 +158,8 @@ class Dispatcher:
                 conn,
                 self.key,
                 now=opts.clock(),
-                lease_secs=opts.lease_secs,
-                limit=opts.batch_size,
+                lease_secs=self.lease_secs,
+                limit=self.batch_size,
                 only_ids=only_ids,
             )
         )
@@ -228,12 +231,12 @@ class Dispatcher:
     async def _send(self, target: Target, batch: list[ClaimedDelivery]) -> list[Outcome]:
         try:
             outcomes = await asyncio.wait_for(
-                target.send_batch(batch), timeout=self.options.send_timeout_secs
+                target.send_batch(batch), timeout=self.send_timeout_secs
             )
         except TimeoutError:
             timeout = Retry(
                 "Timeout",
-                f"The target did not finish the batch in {self.options.send_timeout_secs} s.",
+                f"The target did not finish the batch in {self.send_timeout_secs} s.",
             )
             return [timeout] * len(batch)
         except Exception as exc:
@@ -370,7 +373,8 @@ class Dispatchers:
         ]
         try:
             await stop.wait()
-            grace = self.options.send_timeout_secs + 5.0
+            slowest = max((d.send_timeout_secs for d in self.dispatchers.values()), default=0.0)
+            grace = slowest + 5.0
             _, pending = await asyncio.wait(tasks, timeout=grace) if tasks else (set(), set())
             for task in pending:
                 task.cancel()  # its claims expire with their lease: nothing is lost
@@ -395,7 +399,7 @@ class Dispatchers:
         ids = await asyncio.to_thread(
             self.db.read, lambda conn: due_ids(conn, dispatcher.key, now)
         )
-        size = self.options.batch_size
+        size = dispatcher.batch_size
         done = 0
         for start in range(0, len(ids), size):
             done += await dispatcher.process(only_ids=ids[start : start + size])

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from delivery_helpers import (
     Controlled,
+    ControlledTarget,
     FakeClock,
     MaxRandom,
     delivery,
@@ -21,7 +22,7 @@ from delivery_helpers import (
 
 from clientevents.errors import PermanentDeliveryError, RetryableDeliveryError
 from clientevents.store.engine import Database
-from clientevents.targets.base import Ok, Permanent, Retry, TargetContext
+from clientevents.targets.base import Ok, Outcome, Permanent, Retry, TargetContext
 from clientevents.targets.dispatcher import Dispatchers, DispatchOptions
 from clientevents.targets.dlq import DeadLetterQueue
 from clientevents.targets.queue import claim_due, queue_depths, target_key
@@ -60,7 +61,7 @@ def test_transient_failures_are_retried_until_success(
     # Given a target that fails twice, then takes the delivery
     dispatchers = _dispatchers(db, controlled, clock)
     target = controlled.targets["t1"]
-    answers = [Retry("HTTP503", "busy"), Retry("Timeout", "slow"), Ok()]
+    answers: list[Outcome] = [Retry("HTTP503", "busy"), Retry("Timeout", "slow"), Ok()]
     target.script = lambda d: answers[d.attempt - 1]
     put(db, [delivery("a", enqueued_at=NOW)])
     # When it is delivered once: it is rescheduled by the backoff (10 s here)
@@ -312,3 +313,22 @@ def test_options_are_checked() -> None:
         DispatchOptions(batch_size=0)
     with pytest.raises(ValueError, match="poll_interval_secs"):
         DispatchOptions(poll_interval_secs=0)
+
+
+def test_a_target_can_ask_for_smaller_batches_and_a_longer_timeout(
+    db: Database, controlled: Controlled, clock: FakeClock
+) -> None:
+    # Given a target that takes at most three deliveries per batch and up to 200 s a batch
+    slow = ControlledTarget()
+    slow.max_batch_size = 3
+    slow.send_timeout_secs = 200.0
+    controlled.targets["t1"] = slow
+    dispatchers = _dispatchers(db, controlled, clock, batch_size=100)
+    dispatcher = dispatchers.dispatchers[KEY]
+    # I expect its claims sized and leased for it
+    assert (dispatcher.batch_size, dispatcher.send_timeout_secs, dispatcher.lease_secs) == (
+        3, 200.0, 400.0,
+    )
+    put(db, [delivery(str(i), enqueued_at=NOW) for i in range(7)])
+    assert asyncio.run(dispatchers.drain_once()) == 7
+    assert [len(call) for call in slow.calls] == [3, 3, 1]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from pathlib import Path
 
+import pytest
 from delivery_helpers import Controlled, delivery, log_target, make_settings, put, rows, wait_until
 
 from clientevents.store.engine import Database
@@ -94,3 +96,20 @@ def test_stop_while_idle_returns_and_closes_targets(db: Database, controlled: Co
 
     asyncio.run(main())
     assert all(t.closed for t in controlled.targets.values())
+
+
+def test_deliveries_of_unconfigured_targets_are_reported_and_kept(
+    db: Database, controlled: Controlled, caplog: pytest.LogCaptureFixture
+) -> None:
+    dispatchers = _dispatchers(db, controlled)
+    put(db, [delivery("lost", target_id="removed", enqueued_at=time.time())])
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        stop.set()
+        await dispatchers.run(stop)
+
+    with caplog.at_level(logging.WARNING, logger="clientevents.targets"):
+        asyncio.run(main())
+    assert any("b1/r1/removed" in r.getMessage() for r in caplog.records)
+    assert db.read(queue_depths) == {"b1/r1/removed": 1}

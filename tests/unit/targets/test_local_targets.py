@@ -22,11 +22,12 @@ from clientevents.targets.bus import InvalidEvent, entry_for
 from clientevents.targets.dispatcher import Dispatchers
 from clientevents.targets.dlq import DeadLetterQueue
 from clientevents.targets.queue import queue_depths
-from clientevents.targets.registry import build_target
+from clientevents.targets.registry import TARGET_TYPES, build_target
 
-EVENT = {
+EVENT_ID = "6a7e8feb-b491-4cf7-a9f1-bf3703467718"
+EVENT: dict[str, Any] = {
     "version": "0",
-    "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+    "id": EVENT_ID,
     "detail-type": "prod",
     "source": "clientevents",
     "account": "000000000000",
@@ -51,7 +52,7 @@ def test_the_bus_target_puts_the_event_on_the_other_bus_with_its_id(db: Database
     settings = _bus_settings()
     ctx = _context(db, settings, publisher=Publisher(db, settings))
     dispatchers = Dispatchers(db, settings, ctx)
-    put(db, [delivery(json.dumps(EVENT), target_id="fwd", event_id=EVENT["id"],
+    put(db, [delivery(json.dumps(EVENT), target_id="fwd", event_id=EVENT_ID,
                       enqueued_at=time.time())])
     assert asyncio.run(dispatchers.drain_once()) == 1
     (record,) = EventLog(db).read_after("b2", 0, 10)
@@ -143,6 +144,6 @@ def test_unknown_target_types_are_named(db: Database) -> None:
     settings = _stream_settings()
     with pytest.raises(ConfigError, match="unknown target type 'stream'; known types: log"):
         build_target(
-            settings.rules[0].targets[0], _context(db, settings), registry={"log": lambda c, x: 1},
-            where="rules[0].targets[0]",
+            settings.rules[0].targets[0], _context(db, settings),
+            registry={"log": TARGET_TYPES["log"]}, where="rules[0].targets[0]",
         )

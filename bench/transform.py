@@ -76,31 +76,36 @@ def cases() -> dict[str, Callable[[], str]]:
     }
 
 
-def measure(call: Callable[[], str], loops: int, repeats: int) -> float:
-    """Median renders per second over ``repeats`` runs of ``loops`` calls."""
-    rates = []
+def measure(calls: dict[str, Callable[[], str]], loops: int, repeats: int) -> dict[str, float]:
+    """Median renders per second of each call over ``repeats`` runs of ``loops`` calls.
+
+    The runs are interleaved (one run of every case, then the next round) so that a machine
+    whose load changes during the benchmark weighs on every case alike.
+    """
+    rates: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(loops):
-            call()
-        rates.append(loops / (time.perf_counter() - start))
-    return statistics.median(rates)
+        for name, call in calls.items():
+            start = time.perf_counter()
+            for _ in range(loops):
+                call()
+            rates[name].append(loops / (time.perf_counter() - start))
+    return {name: statistics.median(runs) for name, runs in rates.items()}
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer loops, for a smoke run")
     args = parser.parse_args(argv)
-    loops, repeats = (2_000, 3) if args.quick else (50_000, 7)
+    loops, repeats = (2_000, 3) if args.quick else (20_000, 15)
     measured = cases()
     for call in measured.values():  # warm caches and the interpreter
-        call()
-    print(f"input shaping, {loops} renders x {repeats} repeats, median per case")
+        for _ in range(1_000):
+            call()
+    rates = measure(measured, loops, repeats)
+    floor = next(iter(rates.values()))
+    print(f"input shaping, {loops} renders x {repeats} interleaved repeats, median per case")
     print(f"{'case':<30} {'renders/s':>12} {'us/render':>10} {'x floor':>8}")
-    floor = 0.0
-    for name, call in measured.items():
-        rate = measure(call, loops, repeats)
-        floor = floor or rate
+    for name, rate in rates.items():
         print(f"{name:<30} {rate:>12,.0f} {1e6 / rate:>10.2f} {floor / rate:>8.2f}")
 
 

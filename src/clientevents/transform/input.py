@@ -139,16 +139,16 @@ class InputTransformer:
                 object inside a JSON string), so the output would not be valid JSON.
         """
         # Hot path: one list of values, one list of parts, one join; no per-call closures.
-        values = [find(event) for find in self._finders]
+        values = [find(event) for find in self._finders] if self._finders else []
         index = len(values)  # the variable being computed or written, named if that fails
         try:
             for kind in self._predefined:
-                if kind == _RULE_NAME:
+                if kind == _EVENT_JSON:
+                    values.append(event)
+                elif kind == _RULE_NAME:
                     values.append(rule_name)
                 elif kind == _RULE_ARN:
                     values.append(rule_arn)
-                elif kind == _EVENT_JSON:
-                    values.append(event)
                 elif kind == _EVENT:
                     values.append(render.event_without_detail(event))
                 else:

@@ -34,11 +34,11 @@ def worker(config_file: Path | None, data_dir: Path | None,
     """Route and deliver events until SIGTERM or SIGINT, then stop cleanly."""
     from clientevents.runtime import Runtime, run_until_signalled
 
-    _setup_logging()
     try:
         settings = load_config(config_file) if config_file else default_settings()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    _setup_logging()
     data_path = Path(data_dir) if data_dir is not None else Path(settings.data_dir)
     retention = (
         DEFAULT_RETENTION_SECS if log_retention_hours is None else log_retention_hours * 3600.0

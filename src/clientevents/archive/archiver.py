@@ -1,0 +1,285 @@
+"""The archiver: copies each archive's matching events out of the log and trims expired copies.
+
+Every configured archive is a consumer group ``archive:<name>`` of its bus's log. A pass reads
+the next batch of the bus after the archive's committed offset, keeps the events that match the
+archive's event pattern (every event when it has none) and were not put on the bus by a replay
+(EventBridge never archives replayed events), and, in one write transaction, inserts them into
+``archive_events``, adds them to the archive's count and size, and commits the new offset
+(compare-and-set, like the router). A crash before the commit archives the batch again from the
+same offset; a crash after it never copies it twice.
+
+Registration: when the archiver is built (before any worker runs) each archive seen for the
+first time gets its ``archives_state`` row and commits its starting offset, the router's
+position on the bus (0 when the bus was never routed). From then on the log's retention
+(``clientevents.log.retention``) never deletes an event this archive has not read: it deletes
+only what every consumer group has passed. A new archive therefore keeps every event its bus
+had not yet routed when the archive appeared, and every later one.
+
+Retention: an archive with ``retention_days > 0`` deletes copies whose *ingestion* time is more
+than that many days old (the time they reached the bus, so the age of a copy in the archive),
+in chunks of :data:`TRIM_CHUNK` rows, every ``trim_interval_secs``. Ingestion time, not the
+event's ``time``: a producer may set ``Time`` far in the past, and such an event would
+otherwise be deleted as soon as it is archived.
+
+Example::
+
+    archiver = Archiver(db, settings)      # registers new archives
+    archiver.archive_pass()                # tests: one batch of every bus
+    archiver.trim_once()                   # tests: delete expired copies
+    await archiver.run(stop)               # workers: until stop is set
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import orjson
+
+from clientevents.archive.schema import SCHEMA, archive_group
+from clientevents.config.model import ArchiveConfig, Settings
+from clientevents.errors import Conflict
+from clientevents.log.eventlog import EventLog, LogRecord
+from clientevents.log.retention import ROUTER_GROUP
+from clientevents.patterns import EventPattern
+from clientevents.store.engine import Database
+
+__all__ = ["DAY_SECS", "TRIM_CHUNK", "Archiver"]
+
+logger = logging.getLogger(__name__)
+
+DAY_SECS = 86_400.0
+TRIM_CHUNK = 5_000
+"""Most copies one trim write deletes."""
+
+ArchiveRow = tuple[str, int, str, float, float, str]
+
+
+@dataclass(slots=True)
+class _Archive:
+    name: str
+    bus: str
+    group: str
+    pattern: EventPattern | None
+    retention_secs: float
+    offset: int | None = None
+
+
+def _build(cfg: ArchiveConfig) -> _Archive:
+    pattern = None if cfg.event_pattern is None else EventPattern(cfg.event_pattern)
+    return _Archive(
+        name=cfg.name,
+        bus=cfg.bus,
+        group=archive_group(cfg.name),
+        pattern=pattern,
+        retention_secs=cfg.retention_days * DAY_SECS,
+    )
+
+
+class Archiver:
+    """Fills and trims every configured archive.
+
+    Args:
+        db: the shared database.
+        settings: the ``archives`` to keep.
+        batch_size: most log events one archive reads per write.
+        poll_interval_secs: how often an idle archiver looks for new events.
+        trim_interval_secs: seconds between retention passes of :meth:`run`.
+        clock: the time source (epoch seconds) for retention and ``CreationTime``.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        batch_size: int = 500,
+        poll_interval_secs: float = 0.05,
+        trim_interval_secs: float = 300.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}.")
+        self.db = db
+        db.ensure_schema(SCHEMA)
+        self.log = EventLog(db)
+        self.batch_size = batch_size
+        self.poll_interval_secs = poll_interval_secs
+        self.trim_interval_secs = trim_interval_secs
+        self.clock = clock
+        self.archives = [_build(cfg) for cfg in settings.archives]
+        if self.archives:
+            self.db.write(self._register)
+
+    # -- registration ----------------------------------------------------------------------
+
+    def _register(self, conn: sqlite3.Connection) -> None:
+        now = self.clock()
+        for archive in self.archives:
+            conn.execute(
+                "INSERT INTO archives_state (archive, bus, created_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (archive) DO UPDATE SET bus = excluded.bus",
+                (archive.name, archive.bus, now),
+            )
+            if _offset_in(conn, archive.group, archive.bus) is not None:
+                continue
+            start = _offset_in(conn, ROUTER_GROUP, archive.bus) or 0
+            EventLog.commit_offset(conn, archive.group, archive.bus, start)
+            logger.info(
+                "Archive registered. archive=%s bus=%s start_seq=%d",
+                archive.name, archive.bus, start,
+            )
+
+    # -- copying ---------------------------------------------------------------------------
+
+    async def archive_once(self) -> int:
+        """One batch of every archive (in a thread); return how many log events were read."""
+        return await asyncio.to_thread(self.archive_pass)
+
+    def archive_pass(self) -> int:
+        """Blocking :meth:`archive_once`."""
+        return sum(self.archive_batch(archive) for archive in self.archives)
+
+    def archive_batch(self, archive: _Archive) -> int:
+        """Copy the next batch of ``archive``'s bus; return how many events it read."""
+        if archive.offset is None:
+            archive.offset = self.log.offset(archive.group, archive.bus)
+        offset = archive.offset
+        records = self.log.read_after(archive.bus, offset, self.batch_size)
+        if not records:
+            return 0
+        rows = self._select(archive, records)
+        last = records[-1].seq
+        size = sum(len(row[5].encode()) for row in rows)
+
+        def commit(conn: sqlite3.Connection) -> None:
+            if rows:
+                conn.executemany(
+                    "INSERT OR IGNORE INTO archive_events "
+                    "(archive, seq, event_id, time, ingested_at, body) VALUES (?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+                conn.execute(
+                    "UPDATE archives_state SET event_count = event_count + ?, "
+                    "size_bytes = size_bytes + ? WHERE archive = ?",
+                    (len(rows), size, archive.name),
+                )
+            EventLog.commit_offset(conn, archive.group, archive.bus, last, expected=offset)
+
+        try:
+            self.db.write(commit)
+        except Conflict as exc:
+            logger.warning("Archive offset moved by another archiver; reloading. %s", exc)
+            archive.offset = None
+            return 0
+        archive.offset = last
+        return len(records)
+
+    @staticmethod
+    def _select(archive: _Archive, records: list[LogRecord]) -> list[ArchiveRow]:
+        rows: list[ArchiveRow] = []
+        pattern = archive.pattern
+        for record in records:
+            if record.replay_name is not None:
+                continue  # replayed events are never archived
+            if pattern is not None:
+                try:
+                    matched = pattern.matches(orjson.loads(record.body))
+                except Exception:  # one unreadable record must not stop the archive
+                    logger.exception(
+                        "Event not archived: it could not be matched. archive=%s seq=%d",
+                        archive.name, record.seq,
+                    )
+                    continue
+                if not matched:
+                    continue
+            rows.append(
+                (archive.name, record.seq, record.event_id, record.time, record.ingested_at,
+                 record.body)
+            )
+        return rows
+
+    # -- retention -------------------------------------------------------------------------
+
+    def trim_once(self) -> int:
+        """Delete every copy older than its archive's retention; return how many."""
+        deleted = 0
+        for archive in self.archives:
+            if archive.retention_secs <= 0:
+                continue  # retention_days 0: kept forever
+            now = self.clock()
+            cutoff = now - archive.retention_secs
+            while True:
+                n = self.db.write(_trimmer(archive.name, cutoff, now))
+                deleted += n
+                if n < TRIM_CHUNK:
+                    break
+        if deleted:
+            logger.info("Archives trimmed. deleted=%d", deleted)
+        return deleted
+
+    # -- the worker loop -------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Archive new events and trim expired ones until ``stop`` is set."""
+        if not self.archives:
+            await stop.wait()
+            return
+        loop = asyncio.get_running_loop()
+        next_trim = loop.time()
+        while not stop.is_set():
+            busy = 0
+            try:
+                busy = await self.archive_once()
+                if loop.time() >= next_trim:
+                    next_trim = loop.time() + self.trim_interval_secs
+                    await asyncio.to_thread(self.trim_once)
+            except Exception:  # e.g. the database is locked too long; try again shortly
+                logger.exception("Archiving failed; retrying in 1 second.")
+                for archive in self.archives:
+                    archive.offset = None
+                await _wait(stop, 1.0)
+                continue
+            if busy == 0:
+                await _wait(stop, self.poll_interval_secs)
+
+
+def _offset_in(conn: sqlite3.Connection, group: str, bus: str) -> int | None:
+    row = conn.execute(
+        "SELECT seq FROM consumer_offsets WHERE grp = ? AND bus = ?", (group, bus)
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
+def _trimmer(archive: str, cutoff: float, now: float) -> Callable[[sqlite3.Connection], int]:
+    return lambda conn: _trim_chunk(conn, archive, cutoff, now)
+
+
+def _trim_chunk(conn: sqlite3.Connection, archive: str, cutoff: float, now: float) -> int:
+    doomed = conn.execute(
+        "SELECT seq, length(CAST(body AS BLOB)) FROM archive_events "
+        "WHERE archive = ? AND ingested_at < ? LIMIT ?",
+        (archive, cutoff, TRIM_CHUNK),
+    ).fetchall()
+    if doomed:
+        conn.executemany(
+            "DELETE FROM archive_events WHERE archive = ? AND seq = ?",
+            [(archive, seq) for seq, _ in doomed],
+        )
+    conn.execute(
+        "UPDATE archives_state SET event_count = event_count - ?, size_bytes = size_bytes - ?, "
+        "last_trimmed_at = ? WHERE archive = ?",
+        (len(doomed), sum(size for _, size in doomed), now, archive),
+    )
+    return len(doomed)
+
+
+async def _wait(stop: asyncio.Event, secs: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=secs)
+    except TimeoutError:
+        pass

@@ -11,9 +11,10 @@ import pytest
 from delivery_helpers import Controlled, delivery, log_target, make_settings, put, rows, wait_until
 
 from clientevents.store.engine import Database
-from clientevents.targets.base import TargetContext
+from clientevents.targets.base import Ok, Retry, TargetContext
 from clientevents.targets.dispatcher import Dispatchers, DispatchOptions
 from clientevents.targets.queue import queue_depths
+from clientevents.targets.retry import Backoff
 
 
 def _dispatchers(db: Database, controlled: Controlled, *, batch_size: int = 100) -> Dispatchers:
@@ -113,3 +114,27 @@ def test_deliveries_of_unconfigured_targets_are_reported_and_kept(
         asyncio.run(main())
     assert any("b1/r1/removed" in r.getMessage() for r in caplog.records)
     assert db.read(queue_depths) == {"b1/r1/removed": 1}
+
+
+def test_running_dispatchers_retry_after_the_backoff(db: Database, controlled: Controlled) -> None:
+    # Given a target that fails its first attempt, and a backoff of at most 20 ms
+    settings = make_settings([log_target("t1")])
+    options = DispatchOptions(poll_interval_secs=30, backoff=Backoff(0.02, 0.02))
+    context = TargetContext(db=db, settings=settings, data_dir=Path("."))
+    dispatchers = Dispatchers(db, settings, context, options=options,
+                              registry=controlled.registry)
+    target = controlled.targets["t1"]
+    target.script = lambda d: Ok() if d.attempt > 1 else Retry("HTTP503", "busy")
+    put(db, [delivery("a", enqueued_at=time.time())])
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(dispatchers.run(stop))
+        # I expect the retry at its due time, not at the next poll (30 s away)
+        await wait_until(lambda: len(target.calls) == 2)
+        stop.set()
+        await task
+
+    asyncio.run(main())
+    assert [d.attempt for call in target.calls for d in call] == [1, 2]
+    assert db.read(queue_depths) == {}

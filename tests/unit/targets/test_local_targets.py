@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +19,11 @@ from clientevents.events.publisher import Publisher
 from clientevents.log.eventlog import EventLog
 from clientevents.store.engine import Database
 from clientevents.streams import StreamStore
-from clientevents.targets.base import TargetContext
+from clientevents.targets.base import LocalTarget, Ok, Outcome, TargetContext
 from clientevents.targets.bus import InvalidEvent, entry_for
 from clientevents.targets.dispatcher import Dispatchers
 from clientevents.targets.dlq import DeadLetterQueue
-from clientevents.targets.queue import queue_depths
+from clientevents.targets.queue import ClaimedDelivery, queue_depths
 from clientevents.targets.registry import TARGET_TYPES, build_target
 
 EVENT_ID = "6a7e8feb-b491-4cf7-a9f1-bf3703467718"
@@ -147,3 +149,53 @@ def test_unknown_target_types_are_named(db: Database) -> None:
             settings.rules[0].targets[0], _context(db, settings),
             registry={"log": TARGET_TYPES["log"]}, where="rules[0].targets[0]",
         )
+
+
+def test_events_the_other_bus_refuses_are_dead_lettered_with_its_error(db: Database) -> None:
+    settings = _bus_settings()
+    ctx = _context(db, settings, publisher=Publisher(db, settings))
+    dispatchers = Dispatchers(db, settings, ctx)
+    refused = dict(EVENT, source="")
+    put(db, [
+        delivery(json.dumps(refused), target_id="fwd", enqueued_at=time.time()),
+        delivery(json.dumps(EVENT), target_id="fwd", event_id=EVENT_ID, enqueued_at=time.time()),
+    ])
+    asyncio.run(dispatchers.drain_once())
+    (entry,) = DeadLetterQueue(db).list()
+    assert (entry.exhausted, entry.error_code) == ("Permanent", "InvalidArgument")
+    assert "Source" in entry.error_message
+    assert [r.event_id for r in EventLog(db).read_after("b2", 0, 10)] == [EVENT_ID]
+
+
+class _BrokenWrite(LocalTarget):
+    """A database target whose write fails, to show the whole batch is retried."""
+
+    def write_in(
+        self, conn: sqlite3.Connection, deliveries: Sequence[ClaimedDelivery]
+    ) -> list[Outcome]:
+        conn.execute("INSERT INTO stream_records (stream, payload, appended_at) VALUES "
+                     "('x', 'half-done', 0)")
+        raise sqlite3.OperationalError("disk I/O error")
+
+
+def test_a_failed_database_write_rolls_back_and_is_retried(db: Database) -> None:
+    settings = _stream_settings()
+    streams = StreamStore(db, settings)
+    ctx = _context(db, settings, streams=streams)
+    registry = {**TARGET_TYPES, "stream": lambda cfg, c: _BrokenWrite(c.db)}
+    dispatchers = Dispatchers(db, settings, ctx, registry=registry)
+    put(db, [delivery("a", target_id="s", enqueued_at=time.time())])
+    asyncio.run(dispatchers.drain_once())
+    assert rows(db, "SELECT attempts, last_error_code FROM deliveries") == [(1, "TargetError")]
+    assert rows(db, "SELECT count(*) FROM stream_records") == [(0,)]
+
+
+def test_a_database_target_can_be_used_directly(db: Database) -> None:
+    settings = _stream_settings()
+    streams = StreamStore(db, settings)
+    target = build_target(settings.rules[0].targets[0], _context(db, settings, streams=streams))
+    claimed = [
+        ClaimedDelivery("b1/r1/s", "b1", "r1", "s", "e1", "direct", 0.0, 0.0, delivery_id=1)
+    ]
+    assert asyncio.run(target.send_batch(claimed)) == [Ok()]
+    assert [r.payload for r in asyncio.run(streams.read("clicks", "g"))] == ["direct"]

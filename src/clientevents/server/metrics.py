@@ -75,6 +75,7 @@ class GatewayMetrics:
         # Label children are cached: looking them up costs a lock and a dict per request.
         self._request_children: dict[tuple[str, str, int], Counter] = {}
         self._latency_children: dict[str, Histogram] = {}
+        self._entry_children: dict[tuple[str, str, str], Counter] = {}
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one answered request and its latency."""
@@ -89,6 +90,15 @@ class GatewayMetrics:
             hist = self.latency.labels(route)
             self._latency_children[route] = hist
         hist.observe(seconds)
+
+    def count_entries(self, stage: str, result: str, reason: str, count: int) -> None:
+        """Count ``count`` ingested entries of one stage, result and reason."""
+        key = (stage, result, reason)
+        child = self._entry_children.get(key)
+        if child is None:
+            child = self.entries.labels(stage, result, reason)
+            self._entry_children[key] = child
+        child.inc(count)
 
     def render(self) -> bytes:
         """The text exposition format of every metric."""

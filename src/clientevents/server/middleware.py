@@ -2,13 +2,9 @@
 
 Every answer carries a request id in the ``x-amzn-RequestId`` header (API Gateway's name, so
 clients written for the blueprint find it where they expect it). One access-log line per request
-goes to the ``clientevents.access`` logger, in the spirit of API Gateway's CLF access log format::
-
-    127.0.0.1 - 0f6c3c0e-... [27/Nov/2026:05:00:00 +0000] "POST /prod/event HTTP/1.1" 200 312 \
-6a7e8feb-... 2.41ms
-
-(source IP, ``-``, clientId or ``-``, time, request line, status, response body bytes, request
-id, latency). Routes put the clientId in ``scope["state"]["client_id"]`` once they know it.
+goes to the ``clientevents.access`` logger (:mod:`clientevents.server.accesslog`: source IP,
+clientId, time, request line, status, size, request id, latency). Routes put the clientId in
+``scope["state"]["client_id"]`` once they know it.
 
 An exception that escapes a route is logged with its request id and answered with a JSON 500, so
 a client never sees a dropped connection; the fuzz tests assert that no client input gets there.
@@ -17,22 +13,33 @@ a client never sees a dropped connection; the fuzz tests assert that no client i
 from __future__ import annotations
 
 import logging
+import random
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from clientevents.server.accesslog import ACCESS_LOGGER, access_line
 from clientevents.server.metrics import GatewayMetrics
 
-access_logger = logging.getLogger("clientevents.access")
+access_logger = logging.getLogger(ACCESS_LOGGER)
 error_logger = logging.getLogger("clientevents.server")
 
 REQUEST_ID_HEADER = "x-amzn-RequestId"
 _REQUEST_ID_HEADER_BYTES = REQUEST_ID_HEADER.lower().encode("ascii")
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _INTERNAL_ERROR = b'{"message":"Internal server error. The request id names it in the server log."}'
+
+
+def new_request_id() -> str:
+    """A random version-4 UUID as text (not for secrets: ids only need to be unique)."""
+    # os.urandom costs a system call per id; the Mersenne Twister is ample for log ids.
+    h = f"{random.getrandbits(128):032x}"
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+
+
+_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
 
 
 class RequestContextMiddleware:
@@ -60,7 +67,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = str(uuid.uuid4())
+        request_id = new_request_id()
         state = scope.get("state")
         if state is None:
             state = scope["state"] = {}
@@ -107,31 +114,3 @@ class RequestContextMiddleware:
                 access_logger.info(
                     access_line(scope, state.get("client_id"), status, size, request_id, elapsed)
                 )
-
-
-def access_line(
-    scope: Scope,
-    client_id: str | None,
-    status: int,
-    size: int,
-    request_id: str,
-    elapsed: float,
-) -> str:
-    """One access-log line (CLF-like, see the module docstring)."""
-    client = scope.get("client")
-    ip = client[0] if client else "-"
-    stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
-    path = _printable(scope.get("path", ""))
-    method = _printable(scope.get("method", "-"))
-    version = scope.get("http_version", "1.1")
-    return (
-        f'{ip} - {client_id or "-"} [{stamp}] "{method} {path} HTTP/{version}" '
-        f"{status} {size} {request_id} {elapsed * 1000:.2f}ms"
-    )
-
-
-def _printable(text: str) -> str:
-    # Client-chosen text must not forge log lines or break the quoted field.
-    if text.isprintable() and '"' not in text and "\\" not in text:
-        return text
-    return text.encode("unicode_escape").decode("ascii").replace('"', '\\"')

@@ -15,8 +15,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from clientevents.server.accesslog import access_line
 from clientevents.server.metrics import GatewayMetrics
-from clientevents.server.middleware import RequestContextMiddleware, access_line
+from clientevents.server.middleware import RequestContextMiddleware
 
 
 async def hello(request: Request) -> Response:

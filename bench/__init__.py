@@ -1,0 +1,1 @@
+"""Benchmarks: one module per measurement, each printing its figures and ratios."""

@@ -1,0 +1,426 @@
+"""Ingest throughput: the gateway against a bare endpoint (the ceiling) and against moto.
+
+Run ``.venv/bin/python -m bench.ingest`` (or ``--quick`` for a short smoke run). It starts:
+
+- a server process (uvicorn + uvloop + httptools, exactly as ``clientevents serve`` runs it)
+  serving the gateway on the blueprint's configuration *and*, in the same process, a bare
+  endpoint ``POST /bench/bare`` that only reads and parses the body and answers 200: the
+  ceiling of this server stack on this machine;
+- moto's server (``moto_server``) on loopback, answering ``PutEvents`` with the same 10 entries;
+- a load generator on loopback: ``wrk`` with a Lua script when it is installed
+  (``apt-get install -y wrk``), else an asyncio + httpx client. It shares the machine's cores
+  with the servers, so every figure is a loopback figure on this machine, not a network one.
+
+Every request carries the blueprint body with 10 entries; the gateway requests carry a real
+access token from the built-in user pool (signed up, confirmed and signed in through the
+Cognito API at the start), so authentication, validation and the durable group-committed
+append are all on. The per-client rate limit is on, with a bucket large enough not to refuse.
+It prints requests/s, events/s, p50 and p99 latency per target and concurrency, and the
+gateway's ratio to the ceiling and to moto. The workers (router, dispatchers) are not running:
+this measures ingest alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+SAMPLE_ENTRIES = [
+    {"eventType": "shopping", "schemaVersion": 1, "data": {"itemSku": 123}},
+    {"eventType": "searching", "schemaVersion": 1, "data": {"searchTerm": "games"}},
+    {"eventType": "paging", "schemaVersion": 2, "data": {"searchTerm": "games", "page": 3}},
+    {"eventType": "purchase", "schemaVersion": 2, "data": {"itemSku": 123}},
+    {"eventType": "loyaltypurchase", "schemaVersion": 2, "data": {"itemSku": 123},
+     "ticket": {"ticket": {"subject": "Loyalty customer purchase",
+                           "comment": {"body": "This customer has made a loyalty purchase"}}}},
+]
+ENTRIES_PER_REQUEST = 10
+BARE_PATH = "/bench/bare"
+PASSWORD = "Bench-passw0rd!"
+
+
+def ingest_body() -> bytes:
+    """The blueprint's request body with 10 entries (each a JSON string, as clients send)."""
+    entries = [
+        {"entry": json.dumps(SAMPLE_ENTRIES[i % len(SAMPLE_ENTRIES)])}
+        for i in range(ENTRIES_PER_REQUEST)
+    ]
+    return json.dumps({"entries": entries}).encode()
+
+
+def moto_body() -> bytes:
+    """The same 10 events as a PutEvents request to moto's default bus."""
+    entries = [
+        {"Source": "clientevents", "DetailType": "prod", "EventBusName": "default",
+         "Resources": ["0f6c3c0e-1b7a-4a8e-9d61-2f5c7a8b9e10"],
+         "Detail": json.dumps(SAMPLE_ENTRIES[i % len(SAMPLE_ENTRIES)])}
+        for i in range(ENTRIES_PER_REQUEST)
+    ]
+    return json.dumps({"Entries": entries}).encode()
+
+
+# -- the server process -----------------------------------------------------------------------
+
+
+def bench_settings(data_dir: Path) -> Any:
+    """The blueprint with a rate limit that is on but never refuses this benchmark."""
+    from clientevents.config import validate_settings
+    from clientevents.config.defaults import BLUEPRINT
+
+    config = json.loads(json.dumps(BLUEPRINT))
+    for stage in config["stages"]:
+        stage["rate_limit"] = {"requests_per_sec": 1_000_000.0, "burst": 1_000_000}
+    config["data_dir"] = str(data_dir)
+    return validate_settings(config, file="<bench>", environ={})
+
+
+def build_server_app(data_dir: Path) -> Any:
+    """The gateway plus the bare ceiling endpoint, in one ASGI app."""
+    import orjson
+
+    from clientevents.server.accesslog import configure_access_log
+    from clientevents.server.app import create_app
+
+    # As `clientevents serve` logs (block-buffered, flushed on a timer), into a file.
+    configure_access_log(open(data_dir / "access.log", "a", encoding="utf-8"))  # noqa: SIM115
+    gateway = create_app(bench_settings(data_dir), data_dir=data_dir)
+    ok = b'{"ok":true}'
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == BARE_PATH:
+            chunks = []
+            more = True
+            while more:
+                message = await receive()
+                chunks.append(message.get("body", b""))
+                more = message.get("more_body", False)
+            orjson.loads(b"".join(chunks))
+            await send({"type": "http.response.start", "status": 200, "headers": [
+                (b"content-type", b"application/json"), (b"content-length", b"11")]})
+            await send({"type": "http.response.body", "body": ok})
+            return
+        await gateway(scope, receive, send)
+
+    return app
+
+
+def serve(port: int, data_dir: Path) -> None:
+    """Run the benchmark's server process (called with ``--serve``)."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        build_server_app(data_dir), host="127.0.0.1", port=port, loop="uvloop",
+        http="httptools", ws="none", lifespan="on", access_log=False, log_level="warning",
+        server_header=False,
+    )
+    uvicorn.Server(config).run()
+
+
+# -- load generation --------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    """One load run against one target at one concurrency."""
+
+    target: str
+    concurrency: int
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    failures: int
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def eps(self) -> float:
+        return self.rps * ENTRIES_PER_REQUEST
+
+
+_WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.body = io.open("{body}", "rb"):read("*a")
+{headers}
+done = function(summary, latency, requests)
+  io.write(string.format("WRK %d %d %d %d %d %d %d\\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write, summary.errors.timeout))
+end
+"""
+
+
+def run_wrk(
+    target: str, url: str, body: bytes, headers: dict[str, str], concurrency: int,
+    seconds: float, workdir: Path,
+) -> Result:
+    """One wrk run; non-2xx answers and socket errors count as failures."""
+    body_file = workdir / f"{target}.body"
+    body_file.write_bytes(body)
+    script = workdir / f"{target}.lua"
+    lines = "\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items())
+    script.write_text(_WRK_SCRIPT.format(body=body_file, headers=lines))
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
+         "-s", str(script), url],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    line = next(x for x in out.splitlines() if x.startswith("WRK "))
+    requests, duration_us, p50, p99, status_errors, socket_errors, timeouts = map(
+        int, line.split()[1:]
+    )
+    return Result(target, concurrency, requests, duration_us / 1e6, p50 / 1000, p99 / 1000,
+                  status_errors + socket_errors + timeouts)
+
+
+async def _httpx_load(
+    url: str, body: bytes, headers: dict[str, str], concurrency: int, seconds: float
+) -> tuple[list[float], int, float]:
+    latencies: list[float] = []
+    failures = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=30.0) as client:
+        deadline = time.perf_counter() + seconds
+
+        async def one_connection() -> None:
+            nonlocal failures
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                try:
+                    response = await client.post(url, content=body, headers=headers)
+                    ok = response.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                latencies.append(time.perf_counter() - started)
+                failures += 0 if ok else 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one_connection() for _ in range(concurrency)))
+        return latencies, failures, time.perf_counter() - started
+
+
+def run_httpx(
+    target: str, url: str, body: bytes, headers: dict[str, str], concurrency: int,
+    seconds: float,
+) -> Result:
+    """One run of the asyncio + httpx load generator (when wrk is not installed)."""
+    latencies, failures, elapsed = asyncio.run(
+        _httpx_load(url, body, headers, concurrency, seconds)
+    )
+    latencies.sort()
+
+    def pct(q: float) -> float:
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000 if latencies \
+            else 0.0
+
+    return Result(target, concurrency, len(latencies), elapsed, pct(0.50), pct(0.99), failures)
+
+
+# -- set-up: processes, token ------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_http(url: str, timeout: float = 30.0) -> None:
+    """Wait until ``url`` answers any HTTP status."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            httpx.get(url, timeout=1.0)
+            return
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not answer within {timeout} s.") from None
+            time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def process(command: list[str], **kwargs: Any) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``command`` for the duration of the block, then stop it (SIGTERM, then SIGKILL)."""
+    proc = subprocess.Popen(command, **kwargs)
+    try:
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def user_pool_token(base_url: str, data_dir: Path, username: str = "bench-user") -> str:
+    """Sign up, confirm (code read from the data folder) and sign in; return the access token."""
+    import boto3
+
+    from clientevents.config.identity import DEFAULT_CLIENT_ID
+
+    client = boto3.client(
+        "cognito-idp", endpoint_url=base_url, region_name="local",
+        aws_access_key_id="none", aws_secret_access_key="none",
+    )
+    client.sign_up(ClientId=DEFAULT_CLIENT_ID, Username=username, Password=PASSWORD,
+                   UserAttributes=[{"Name": "email", "Value": f"{username}@example.com"}])
+    code = latest_code(data_dir, username)
+    client.confirm_sign_up(ClientId=DEFAULT_CLIENT_ID, Username=username, ConfirmationCode=code)
+    answer = client.initiate_auth(
+        ClientId=DEFAULT_CLIENT_ID, AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": username, "PASSWORD": PASSWORD},
+    )
+    token: str = answer["AuthenticationResult"]["AccessToken"]
+    return token
+
+
+def latest_code(data_dir: Path, username: str) -> str:
+    """The last confirmation code the file notifier wrote for ``username``."""
+    path = data_dir / "codes" / "messages.jsonl"
+    codes = [
+        record["code"]
+        for record in map(json.loads, path.read_text().splitlines())
+        if record["username"] == username
+    ]
+    if not codes:
+        raise RuntimeError(f"No confirmation code for {username!r} in {path}.")
+    code: str = codes[-1]
+    return code
+
+
+def stored_events(data_dir: Path) -> int:
+    """Events in the log (a count of what was durably appended)."""
+    conn = sqlite3.connect(data_dir / "clientevents.db")
+    try:
+        return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+    finally:
+        conn.close()
+
+
+# -- the run ----------------------------------------------------------------------------------
+
+
+def run(quick: bool, levels: list[int], seconds: float, use_wrk: bool) -> list[Result]:
+    """Start the servers, measure every target at every level, print the table."""
+    workdir = Path(tempfile.mkdtemp(prefix="clientevents-bench-"))
+    data_dir = workdir / "data"
+    data_dir.mkdir()
+    port, moto_port = free_port(), free_port()
+    base = f"http://127.0.0.1:{port}"
+    moto_url = f"http://127.0.0.1:{moto_port}"
+    results: list[Result] = []
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path.cwd()), *sys.path])}
+    moto_server = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
+    try:
+        with process([sys.executable, "-m", "bench.ingest", "--serve", "--port", str(port),
+                      "--data-dir", str(data_dir)], env=env), \
+             process([moto_server, "-H", "127.0.0.1", "-p", str(moto_port)],
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
+            wait_http(base + "/health")
+            wait_http(moto_url)
+            token = user_pool_token(base, data_dir)
+            body = ingest_body()
+            gw_headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+            check = httpx.post(base + "/prod/event", content=body, headers=gw_headers).json()
+            assert check["FailedEntryCount"] == 0, check
+            m_body = moto_body()
+            m_headers = {
+                "Content-Type": "application/x-amz-json-1.1",
+                "X-Amz-Target": "AWSEvents.PutEvents",
+                "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/"
+                                 "events/aws4_request, SignedHeaders=host, Signature=0",
+            }
+            moto_check = httpx.post(moto_url + "/", content=m_body, headers=m_headers).json()
+            assert moto_check["FailedEntryCount"] == 0, moto_check
+            before = stored_events(data_dir)
+            targets = [
+                ("ceiling", base + BARE_PATH, body, {"Content-Type": "application/json"}),
+                ("gateway", base + "/prod/event", body, gw_headers),
+                ("moto", moto_url + "/", m_body, m_headers),
+            ]
+            for level in levels:
+                for name, url, payload, headers in targets:
+                    if use_wrk:
+                        result = run_wrk(name, url, payload, headers, level, seconds, workdir)
+                    else:
+                        result = run_httpx(name, url, payload, headers, level, seconds)
+                    results.append(result)
+                    print(_row(result), flush=True)
+            gateway_requests = sum(r.requests - r.failures for r in results
+                                   if r.target == "gateway")
+            durable = stored_events(data_dir) - before
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    _summary(results, gateway_requests, durable, use_wrk)
+    return results
+
+
+def _row(r: Result) -> str:
+    return (f"{r.target:8} c={r.concurrency:<4} {r.rps:10.0f} req/s {r.eps:10.0f} events/s "
+            f"p50 {r.p50_ms:7.2f} ms  p99 {r.p99_ms:7.2f} ms  failures {r.failures}")
+
+
+def _summary(results: list[Result], gateway_ok: int, durable: int, use_wrk: bool) -> None:
+    print()
+    print(f"load generator: {'wrk (1 thread)' if use_wrk else 'asyncio + httpx'} on loopback, "
+          f"sharing {os.cpu_count()} cores with the servers")
+    by_key = {(r.target, r.concurrency): r for r in results}
+    for level in sorted({r.concurrency for r in results}):
+        gw, ceil, moto = (by_key.get((t, level)) for t in ("gateway", "ceiling", "moto"))
+        if gw is None or ceil is None or moto is None:
+            continue
+        print(f"c={level:<4} gateway/ceiling {gw.rps / ceil.rps if ceil.rps else 0:6.3f}   "
+              f"gateway/moto {gw.rps / moto.rps if moto.rps else 0:6.2f}")
+    best = max((r for r in results if r.target == "gateway"), key=lambda r: r.rps, default=None)
+    if best is not None:
+        print(f"best gateway: {best.rps:.0f} req/s = {best.eps:.0f} events/s "
+              f"at c={best.concurrency}")
+    print(f"durable events appended during the runs: {durable} "
+          f"(gateway 200s x {ENTRIES_PER_REQUEST} = {gateway_ok * ENTRIES_PER_REQUEST}; "
+          "wrk may count a request cut at the end of its window)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="One short run at one level.")
+    parser.add_argument("--levels", default="16,64,128", help="Concurrency levels.")
+    parser.add_argument("--seconds", type=float, default=10.0, help="Seconds a run.")
+    parser.add_argument("--client", choices=("auto", "wrk", "httpx"), default="auto")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", type=Path, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        serve(args.port, args.data_dir)
+        return
+    levels = [8] if args.quick else [int(x) for x in args.levels.split(",")]
+    seconds = 1.0 if args.quick else args.seconds
+    use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
+    run(args.quick, levels, seconds, use_wrk)
+
+
+if __name__ == "__main__":
+    main()

@@ -6,6 +6,7 @@ import click
 
 from clientevents.cli.config import config
 from clientevents.cli.dlq import dlq
+from clientevents.cli.serve import serve
 from clientevents.cli.validate import validate
 from clientevents.cli.worker import worker
 
@@ -14,3 +15,4 @@ COMMANDS.append(validate)
 COMMANDS.append(config)
 COMMANDS.append(worker)
 COMMANDS.append(dlq)
+COMMANDS.append(serve)

@@ -51,7 +51,8 @@ def test_an_archive_without_pattern_keeps_every_event_with_count_and_size(db: Da
 def test_the_event_pattern_filters_what_is_archived(db: Database) -> None:
     settings = make_settings(
         [
-            {"name": "big", "bus": BUS, "event_pattern": {"detail": {"n": [{"numeric": [">=", 3]}]}}},
+            {"name": "big", "bus": BUS,
+             "event_pattern": {"detail": {"n": [{"numeric": [">=", 3]}]}}},
             {"name": "from_y", "bus": BUS, "event_pattern": {"source": ["y"]}},
             {"name": "all", "bus": BUS},
         ]

@@ -280,4 +280,4 @@ def test_run_loop_completes_replays_and_stops(db: Database, settings: Settings) 
 
     asyncio.run(asyncio.wait_for(scenario(), timeout=30))
     assert len(replayed(db, "loop")) == 5
-    assert BUS == replays.describe("loop").bus
+    assert replays.describe("loop").bus == BUS

@@ -130,7 +130,7 @@ def trim_in(conn: sqlite3.Connection, stream: str, cutoff: float) -> int:
     """
     last = conn.execute(
         "SELECT max(id) FROM (SELECT id FROM stream_records WHERE stream = ? AND appended_at < ? "
-        "ORDER BY id LIMIT ?)",
+        "ORDER BY appended_at LIMIT ?)",
         (stream, cutoff, TRIM_CHUNK),
     ).fetchone()[0]
     if last is None:

@@ -71,7 +71,7 @@ class Authenticator:
         self._cache: dict[str, _Verified] = {}
         self._cache_size = cache_size
         self.issuers: dict[str, RemoteKeySet] = {
-            issuer.issuer: RemoteKeySet(issuer, min_refresh_secs=jwks_min_refresh_secs)
+            issuer.issuer: RemoteKeySet(issuer, min_refresh_secs=jwks_min_refresh_secs, clock=clock)
             for issuer in issuers
         }
 

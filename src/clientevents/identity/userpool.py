@@ -22,7 +22,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from clientevents.config.identity import UserPoolSettings
+from clientevents.config.identity import SmtpNotifierConfig, UserPoolSettings
 from clientevents.identity import codes, sessions
 from clientevents.identity.errors import CognitoError, Messages
 from clientevents.identity.jwtcheck import parse_unverified
@@ -132,6 +132,12 @@ class UserPool:
             )
         check_password_policy(self.settings.password_policy, password)
         attrs = _sign_up_attributes(attributes)
+        if isinstance(self.settings.notifier, SmtpNotifierConfig) and "email" not in attrs:
+            raise CognitoError(
+                "InvalidParameterException",
+                "Attributes did not conform to the schema: email: The attribute is required "
+                "(confirmation codes are sent by e-mail).",
+            )
         now = self._clock()
         user = UserRecord(
             sub=str(uuid.uuid4()),

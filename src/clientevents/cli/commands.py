@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import click
 
+from clientevents.cli.archive import archive
 from clientevents.cli.config import config
 from clientevents.cli.dlq import dlq
+from clientevents.cli.replay import replay
 from clientevents.cli.serve import serve
+from clientevents.cli.users import users
 from clientevents.cli.validate import validate
 from clientevents.cli.worker import worker
 
@@ -16,3 +19,6 @@ COMMANDS.append(config)
 COMMANDS.append(worker)
 COMMANDS.append(dlq)
 COMMANDS.append(serve)
+COMMANDS.append(replay)
+COMMANDS.append(archive)
+COMMANDS.append(users)

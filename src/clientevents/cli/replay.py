@@ -1,0 +1,165 @@
+"""``clientevents replay``: start, watch, cancel and list replays of archived events.
+
+Every subcommand takes ``--data-dir DIR`` (the folder holding ``clientevents.db``; default: the
+configuration's ``data_dir``) and ``--config FILE`` (archives and rules are checked against it;
+default: the embedded blueprint). ``start`` only records the replay; the workers
+(``clientevents worker`` or ``serve``) run it. Output is JSON in EventBridge's field names
+(``DescribeReplay``, ``ListReplays``); an error exits with status 1 and names its EventBridge
+error code.
+
+::
+
+    clientevents replay start --name fix-42 --archive client_event_archive \\
+        --from 2026-11-27T05:00:00Z --to 2026-11-27T06:00:00Z --rule to_lake
+    clientevents replay status fix-42
+    clientevents replay cancel fix-42
+    clientevents replay list --state RUNNING
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import orjson
+
+from clientevents.archive import REPLAY_STATES, Replays
+from clientevents.config import Settings, default_settings, load_config
+from clientevents.errors import ClientEventsError, ConfigError
+from clientevents.events.envelope import parse_time
+from clientevents.store.engine import Database
+
+__all__ = ["common_options", "echo_json", "open_database", "replay"]
+
+DB_FILE = "clientevents.db"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def common_options(fn: F) -> F:
+    """``--data-dir`` and ``--config``, as every archive and replay command takes them."""
+    fn = click.option(
+        "--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+        default=None, help="Configuration file [default: the embedded blueprint].",
+    )(fn)
+    fn = click.option(
+        "--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+        help="Folder of the database [default: data_dir of the configuration, ./data].",
+    )(fn)
+    return fn
+
+
+@contextmanager
+def open_database(
+    data_dir: Path | None, config_file: Path | None
+) -> Iterator[tuple[Database, Settings]]:
+    """The configuration and the service's database (which must exist)."""
+    try:
+        settings = load_config(config_file) if config_file else default_settings()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    folder = data_dir if data_dir is not None else Path(settings.data_dir)
+    path = folder / DB_FILE
+    if not path.is_file():
+        raise click.ClickException(
+            f"There is no database at {path}. Pass --data-dir with the folder the service "
+            "uses (the one holding clientevents.db)."
+        )
+    db = Database(path)
+    try:
+        yield db, settings
+    finally:
+        db.close()
+
+
+def echo_json(data: Any) -> None:
+    """Print ``data`` as indented JSON."""
+    click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+
+
+def _fail(exc: ClientEventsError) -> click.ClickException:
+    code = getattr(exc, "code", type(exc).__name__)
+    return click.ClickException(f"{code}: {exc}")
+
+
+def _time(value: str, option: str) -> float:
+    try:
+        return parse_time(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
+
+
+@click.group("replay")
+def replay() -> None:
+    """Replay archived events back onto their bus (EventBridge StartReplay)."""
+
+
+@replay.command("start")
+@click.option("--name", required=True, help="Replay name: 1-64 of A-Z a-z 0-9 . - _; unique.")
+@click.option("--archive", required=True, help="Archive name or ARN; its bus gets the events.")
+@click.option("--from", "start", required=True,
+              help="EventStartTime, RFC 3339 (2026-11-27T05:00:00Z), inclusive.")
+@click.option("--to", "end", required=True,
+              help="EventEndTime, RFC 3339, exclusive.")
+@click.option("--rule", "rules", multiple=True,
+              help="Replay only to this rule (name or ARN); repeat for several [default: all].")
+@click.option("--description", default="", help="Free text, at most 512 characters.")
+@common_options
+def start(name: str, archive: str, start: str, end: str, rules: tuple[str, ...],
+          description: str, data_dir: Path | None, config_file: Path | None) -> None:
+    """Record a replay; the workers run it. Prints the replay (State STARTING)."""
+    start_secs = _time(start, "--from")
+    end_secs = _time(end, "--to")
+    with open_database(data_dir, config_file) as (db, settings):
+        try:
+            started = Replays(db, settings).start_replay(
+                name, archive, start_secs, end_secs, rules=list(rules) or None,
+                description=description,
+            )
+        except ClientEventsError as exc:
+            raise _fail(exc) from None
+        echo_json(started.to_dict())
+
+
+@replay.command("status")
+@click.argument("name")
+@common_options
+def status(name: str, data_dir: Path | None, config_file: Path | None) -> None:
+    """Print replay NAME (DescribeReplay): state, window and progress."""
+    with open_database(data_dir, config_file) as (db, settings):
+        try:
+            echo_json(Replays(db, settings).describe(name).to_dict())
+        except ClientEventsError as exc:
+            raise _fail(exc) from None
+
+
+@replay.command("cancel")
+@click.argument("name")
+@common_options
+def cancel(name: str, data_dir: Path | None, config_file: Path | None) -> None:
+    """Cancel replay NAME (STARTING or RUNNING); prints it, State CANCELLING."""
+    with open_database(data_dir, config_file) as (db, settings):
+        try:
+            echo_json(Replays(db, settings).cancel(name).to_dict())
+        except ClientEventsError as exc:
+            raise _fail(exc) from None
+
+
+@replay.command("list")
+@click.option("--state", type=click.Choice(REPLAY_STATES), default=None,
+              help="Only replays in this state.")
+@click.option("--archive", default=None, help="Only replays of this archive (name or ARN).")
+@click.option("--name-prefix", default=None, help="Only replays whose name starts so.")
+@common_options
+def list_replays(state: str | None, archive: str | None, name_prefix: str | None,
+                 data_dir: Path | None, config_file: Path | None) -> None:
+    """List replays, newest first (ListReplays): {"Replays": [...]}."""
+    with open_database(data_dir, config_file) as (db, settings):
+        try:
+            found = Replays(db, settings).list(state, archive=archive, name_prefix=name_prefix)
+        except ClientEventsError as exc:
+            raise _fail(exc) from None
+        echo_json({"Replays": [r.to_dict() for r in found]})

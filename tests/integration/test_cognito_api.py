@@ -490,3 +490,34 @@ def test_smtp_notifier_sends_the_code(tmp_path: Path) -> None:
         smtp.shutdown()
         smtp.server_close()
         db.close()
+
+
+# -- clientevents users ----------------------------------------------------------------------------
+
+
+def test_users_command_line_against_the_server(server: Server) -> None:
+    from click.testing import CliRunner
+
+    from clientevents.cli import main
+
+    runner = CliRunner()
+    name = unique("cmd")
+    common = ["--endpoint-url", server.url]
+    signed = runner.invoke(main, ["users", "sign-up", name, "--password", PASSWORD,
+                                  "--email", f"{name}@example.com", *common])
+    assert signed.exit_code == 0, signed.output
+    assert json.loads(signed.output)["UserConfirmed"] is False
+    code = runner.invoke(main, ["users", "code", name, "--data-dir", str(server.data_dir)])
+    assert code.exit_code == 0, code.output
+    confirmed = runner.invoke(main, ["users", "confirm", name, code.output.strip(), *common])
+    assert confirmed.exit_code == 0, confirmed.output
+    token = runner.invoke(main, ["users", "login", name, "--password", PASSWORD,
+                                 "--access-token-only", *common])
+    assert token.exit_code == 0, token.output
+    assert server.client().get_user(AccessToken=token.output.strip())["Username"] == name
+    wrong = runner.invoke(main, ["users", "login", name, "--password", "Wrong-passw0rd", *common])
+    assert wrong.exit_code == 1
+    assert "NotAuthorizedException: Incorrect username or password." in wrong.output
+    nowhere = runner.invoke(main, ["users", "login", name, "--password", PASSWORD,
+                                   "--endpoint-url", "http://127.0.0.1:9"])
+    assert nowhere.exit_code == 1 and "Cannot reach" in nowhere.output

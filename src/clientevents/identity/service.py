@@ -77,6 +77,10 @@ class IdentityService:
             clock=clock,
         )
 
+    def close(self) -> None:
+        """Forget cached verifications (nothing else holds resources)."""
+        self.authenticator.forget()
+
     def routes(self) -> list[BaseRoute]:
         """The Cognito JSON API (``POST /``), JWKS and discovery routes (none without a pool)."""
         from clientevents.server.routes.cognito import cognito_routes

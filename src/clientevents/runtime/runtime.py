@@ -22,6 +22,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from clientevents.archive import Archiver, ReplayRunner
 from clientevents.config.model import Settings
 from clientevents.events.publisher import Publisher
 from clientevents.log.eventlog import EventLog
@@ -123,12 +124,24 @@ class Runtime:
             self.log, self.settings.bus_names(), retention_secs=self.log_retention_secs
         )
 
+    @cached_property
+    def archiver(self) -> Archiver:
+        """Fills and trims the archives; building it registers new archives' log offsets."""
+        return Archiver(self.db, self.settings)
+
+    @cached_property
+    def replay_runner(self) -> ReplayRunner:
+        """Runs the replays recorded in the ``replays`` table."""
+        return ReplayRunner(self.db, self.settings, publisher=self.publisher)
+
     def workers(self) -> dict[str, Worker]:
         """The worker loops :meth:`run_workers` runs, by name."""
         return {
             "router": self.router.run,
             "dispatchers": self.dispatchers.run,
             "log-retention": self.retention.run,
+            "archiver": self.archiver.run,
+            "replays": self.replay_runner.run,
         }
 
     # -- lifecycle -------------------------------------------------------------------------

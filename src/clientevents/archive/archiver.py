@@ -13,7 +13,9 @@ first time gets its ``archives_state`` row and commits its starting offset, the 
 position on the bus (0 when the bus was never routed). From then on the log's retention
 (``clientevents.log.retention``) never deletes an event this archive has not read: it deletes
 only what every consumer group has passed. A new archive therefore keeps every event its bus
-had not yet routed when the archive appeared, and every later one.
+had not yet routed when the archive appeared, and every later one. An archive removed from the
+configuration leaves its offset behind, which holds the log's retention back; the archiver
+logs a warning naming it at every start.
 
 Retention: an archive with ``retention_days > 0`` deletes copies whose *ingestion* time is more
 than that many days old (the time they reached the bus, so the age of a copy in the archive),
@@ -112,13 +114,13 @@ class Archiver:
         self.trim_interval_secs = trim_interval_secs
         self.clock = clock
         self.archives = [_build(cfg) for cfg in settings.archives]
-        if self.archives:
-            self.db.write(self._register)
+        self.db.write(self._register)
 
     # -- registration ----------------------------------------------------------------------
 
     def _register(self, conn: sqlite3.Connection) -> None:
         now = self.clock()
+        _warn_stale_groups(conn, {(a.group, a.bus) for a in self.archives})
         for archive in self.archives:
             conn.execute(
                 "INSERT INTO archives_state (archive, bus, created_at) VALUES (?, ?, ?) "
@@ -246,6 +248,21 @@ class Archiver:
                 continue
             if busy == 0:
                 await _wait(stop, self.poll_interval_secs)
+
+
+def _warn_stale_groups(conn: sqlite3.Connection, configured: set[tuple[str, str]]) -> None:
+    """Warn about archive groups left by archives no longer configured: the log's retention
+    keeps every event they have not read, so the log grows until their offsets are removed."""
+    rows = conn.execute(
+        "SELECT grp, bus FROM consumer_offsets WHERE grp LIKE 'archive:%'"
+    ).fetchall()
+    for group, bus in rows:
+        if (group, bus) not in configured:
+            logger.warning(
+                "Consumer group %s on bus %s belongs to an archive that is no longer configured; "
+                "the log keeps every event it has not read. Restore the archive, or remove its "
+                "offset from consumer_offsets.", group, bus,
+            )
 
 
 def _offset_in(conn: sqlite3.Connection, group: str, bus: str) -> int | None:

@@ -201,3 +201,16 @@ def test_an_unregistered_archive_is_creating(db: Database) -> None:
     answer = info.to_dict()
     assert answer["EventCount"] == 0
     assert answer["CreationTime"] is None
+
+
+def test_an_archive_no_longer_configured_is_reported(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    Archiver(db, make_settings([{"name": "old", "bus": BUS}]))
+
+    with caplog.at_level("WARNING", logger="clientevents.archive.archiver"):
+        Archiver(db, make_settings(archives=()))
+
+    assert "archive:old on bus b1 belongs to an archive that is no longer configured" in (
+        caplog.text
+    )

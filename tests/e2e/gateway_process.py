@@ -1,0 +1,154 @@
+"""``clientevents serve`` as a subprocess on a free loopback port, and a newcomer's client.
+
+Shared by the end-to-end tests (imported by name: pytest puts this folder on ``sys.path``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+
+from clientevents.config.identity import DEFAULT_CLIENT_ID
+
+SAMPLE_REQUEST = Path(__file__).with_name("samples") / "ingest-request.json"
+MALFORMED_ENTRY = {
+    "entry": '{"eventType": "shopping", "schemaVersion":1, "data": {"itemSku":123}}}'
+}
+PASSWORD = "Passw0rd!-e2e"
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class ServeProcess:
+    """``clientevents serve`` in its own process group (so the workers can be killed with it)."""
+
+    def __init__(self, data_dir: Path, *, port: int | None = None,
+                 config: Path | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.config = config
+        self.proc: subprocess.Popen[str] | None = None
+        self.log = data_dir.parent / f"serve-{self.port}.log"
+        self._log_file: Any = None
+
+    def start(self) -> str:
+        """Start and wait until ``/ready`` answers; return what the command printed."""
+        command = [sys.executable, "-m", "clientevents", "serve", "--port", str(self.port),
+                   "--data-dir", str(self.data_dir)]
+        if self.config is not None:
+            command += ["--config", str(self.config)]
+        self._log_file = open(self.log, "a")  # noqa: SIM115 - closed with the process
+        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=self._log_file,
+                                     text=True, start_new_session=True, env={**os.environ})
+        self.banner = ""
+        banner: list[str] = []
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            banner.append(line)
+            if line.startswith("Press Ctrl-C"):
+                break
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(self.url + "/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"serve did not become ready; see {self.log}")
+            time.sleep(0.1)
+        while "Workers started." not in self.log.read_text():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the workers did not start; see {self.log}")
+            time.sleep(0.1)
+        self.banner = "".join(banner)
+        return self.banner
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        """Signal the command (SIGTERM: clean stop) and wait; return its exit status."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=60)
+        finally:
+            self._drain()
+
+    def kill_all(self) -> None:
+        """SIGKILL the gateway and its workers at once, as a power cut would."""
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
+        self._drain()
+
+    def _drain(self) -> None:
+        if self.proc is not None and self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self._log_file.close()
+
+
+class Newcomer:
+    """What a new user does: sign up, read the code in the data folder, confirm, sign in."""
+
+    def __init__(self, url: str, data_dir: Path) -> None:
+        self.url = url
+        self.data_dir = data_dir
+        self.cognito = boto3.client("cognito-idp", endpoint_url=url, region_name="local",
+                                    aws_access_key_id="none", aws_secret_access_key="none")
+
+    def code(self, username: str) -> str:
+        path = self.data_dir / "codes" / "messages.jsonl"
+        records = [json.loads(line) for line in path.read_text().splitlines()]
+        codes = [r["code"] for r in records if r["username"] == username]
+        assert codes, f"no code for {username} in {path}"
+        code: str = codes[-1]
+        return code
+
+    def access_token(self, username: str) -> str:
+        self.cognito.sign_up(ClientId=DEFAULT_CLIENT_ID, Username=username, Password=PASSWORD,
+                             UserAttributes=[{"Name": "email",
+                                              "Value": f"{username}@example.com"}])
+        self.cognito.confirm_sign_up(ClientId=DEFAULT_CLIENT_ID, Username=username,
+                                     ConfirmationCode=self.code(username))
+        answer = self.cognito.initiate_auth(
+            ClientId=DEFAULT_CLIENT_ID, AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": username, "PASSWORD": PASSWORD})
+        token: str = answer["AuthenticationResult"]["AccessToken"]
+        return token
+
+
+def sample_request() -> dict[str, Any]:
+    """A fresh copy of the sample request (five entries, one per event type)."""
+    body: dict[str, Any] = json.loads(SAMPLE_REQUEST.read_text())
+    return body
+
+
+def lake_events(data_dir: Path) -> list[dict[str, Any]]:
+    """Every whole line of the default pipeline's lake file, parsed."""
+    path = data_dir / "lake" / "events.jsonl"
+    if not path.exists():
+        return []
+    events = []
+    for line in path.read_text().splitlines():
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            continue  # a line torn by a crash mid-write; its event is delivered again
+    return events

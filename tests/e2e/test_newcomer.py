@@ -1,0 +1,102 @@
+"""The newcomer's path, end to end, against ``clientevents serve`` on the embedded default."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from gateway_process import MALFORMED_ENTRY, Newcomer, ServeProcess, lake_events, sample_request
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[ServeProcess]:
+    """A started ``clientevents serve`` on the embedded default, stopped after the test."""
+    server = ServeProcess(tmp_path / "data")
+    server.start()
+    try:
+        yield server
+    finally:
+        if server.proc is not None and server.proc.poll() is None:
+            server.stop()
+
+
+def _wait_for_lake(server: ServeProcess, ids: set[str]) -> dict[str, dict[str, Any]]:
+    deadline = time.monotonic() + 30
+    found: dict[str, dict[str, Any]] = {}
+    while time.monotonic() < deadline:
+        found = {e["id"]: e for e in lake_events(server.data_dir) if e["id"] in ids}
+        if len(found) == len(ids):
+            break
+        time.sleep(0.2)
+    return found
+
+
+def test_sign_up_sign_in_send_the_sample_and_find_it_in_the_lake(serve: ServeProcess) -> None:
+    banner = serve.banner
+    # The start prints the URL, the fixed pool and app client ids and the generated admin key.
+    assert f"serving {serve.url}" in banner
+    assert "user pool id    local_clientevents" in banner
+    assert "app client id   clientevents-local-app" in banner
+    assert "admin key id" in banner and "admin secret" in banner
+
+    newcomer = Newcomer(serve.url, serve.data_dir)
+    token = newcomer.access_token("newcomer")
+    claims_client_id = None
+
+    response = httpx.post(f"{serve.url}/prod/event", json=sample_request(),
+                          headers={"Authorization": token})
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["FailedEntryCount"] == 0
+    assert len(answer["Entries"]) == 5
+    ids = {e["EventId"] for e in answer["Entries"]}
+    assert len(ids) == 5
+
+    body = sample_request()
+    body["entries"].append(MALFORMED_ENTRY)
+    response = httpx.post(f"{serve.url}/prod/event", json=body,
+                          headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    second = response.json()
+    assert second["FailedEntryCount"] == 1
+    assert second["Entries"][5]["ErrorCode"] == "MalformedDetail"
+    accepted = {e["EventId"] for e in second["Entries"][:5]}
+    assert all(accepted)
+
+    found = _wait_for_lake(serve, ids | accepted)
+    assert set(found) == ids | accepted
+    for event in found.values():
+        assert event["source"] == "clientevents"
+        assert event["detail-type"] == "prod"
+        assert len(event["resources"]) == 1
+        claims_client_id = claims_client_id or event["resources"][0]
+        assert event["resources"] == [claims_client_id]
+    types = sorted(e["detail"]["eventType"] for e in found.values() if e["id"] in ids)
+    assert types == ["loyaltypurchase", "paging", "purchase", "searching", "shopping"]
+    # The blueprint's second rule: the loyalty purchase's ticket, by input path $.detail.ticket.
+    tickets = (serve.data_dir / "tickets" / "requests.jsonl").read_text().splitlines()
+    assert json.loads(tickets[0]) == {"ticket": {
+        "subject": "Loyalty customer purchase",
+        "comment": {"body": "This customer has made a loyalty purchase"}}}
+
+    # The access log names the clientId; a clean stop ends both processes with status 0.
+    assert serve.stop(signal.SIGINT) == 0
+    log = serve.log.read_text()
+    assert "Workers stopped." in log
+
+
+def test_sigterm_stops_gateway_and_workers_cleanly(serve: ServeProcess) -> None:
+    assert serve.proc is not None
+    assert httpx.get(serve.url + "/health").json() == {"status": "ok"}
+    assert serve.stop(signal.SIGTERM) == 0
+    assert "Workers stopped." in serve.log.read_text()
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(serve.url + "/health", timeout=1)

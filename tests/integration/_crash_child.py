@@ -4,8 +4,8 @@ Usage: ``python _crash_child.py CONFIG DATA_DIR THREADS``
 
 Runs the runtime's workers (router, dispatchers; a 10 s delivery lease) on a background event
 loop and ``THREADS`` publisher threads that call ``Publisher.put_events`` with 10 entries at a
-time, forever. Right
-after each call returns, it writes one line per acknowledged entry to standard output::
+time, forever. Right after each call returns, it writes one line per acknowledged entry to
+standard output::
 
     ACK <event id> <n>
 

@@ -402,33 +402,68 @@ def test_aws_cli_flow(server: Server) -> None:
 
 # -- across processes ----------------------------------------------------------------------------
 
+_AUTHENTICATE = """
+import asyncio, json, sys
+from pathlib import Path
+from clientevents.config.identity import AdminCredentials, IdentitySettings
+from clientevents.identity import AuthError, IdentityService
+from clientevents.store.engine import Database
+
+data_dir, key_id, secret = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+db = Database(data_dir / "clientevents.db")
+admin = AdminCredentials(access_key_id=key_id, secret_access_key=secret)
+service = IdentityService(IdentitySettings(admin=admin), db, data_dir)
+for line in sys.stdin:
+    try:
+        principal = asyncio.run(service.authenticator.authenticate(line.strip()))
+        print(json.dumps({"ok": principal.username}), flush=True)
+    except AuthError as error:
+        print(json.dumps({"status": error.status, "reason": error.reason}), flush=True)
+db.close()
+"""
+
+
+class OtherProcess:
+    """A second Python process authenticating tokens against the same data folder."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _AUTHENTICATE, str(data_dir), ADMIN.access_key_id,
+             ADMIN.secret_access_key],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+
+    def authenticate(self, token: str) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(token + "\n")
+        self.proc.stdin.flush()
+        answer: dict[str, Any] = json.loads(self.proc.stdout.readline())
+        return answer
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+        self.proc.stdout.close()
+
 
 def test_sign_out_and_disable_reach_another_process_at_once(server: Server) -> None:
-    # Another IdentityService over its own connection to the same file stands for a second
-    # process (the gateway in another worker).
-    other_db = Database(server.db_path)
+    other = OtherProcess(server.data_dir)
     try:
-        other = IdentityService(IdentitySettings(admin=ADMIN), other_db, server.data_dir)
         name = unique()
         sign_up(server, name)
         tokens = login(server, name)
-        import asyncio
-
-        principal = asyncio.run(other.authenticator.authenticate(tokens["AccessToken"]))
-        assert principal.username == name
+        assert other.authenticate(tokens["AccessToken"]) == {"ok": name}  # now cached there
         server.admin().admin_disable_user(UserPoolId=POOL_ID, Username=name)
-        with pytest.raises(Exception) as caught:
-            asyncio.run(other.authenticator.authenticate(tokens["AccessToken"]))
-        assert getattr(caught.value, "reason", None) == "user_disabled"
+        assert other.authenticate(tokens["AccessToken"]) == {"status": 403,
+                                                             "reason": "user_disabled"}
         server.admin().admin_enable_user(UserPoolId=POOL_ID, Username=name)
         fresh = login(server, name)
-        asyncio.run(other.authenticator.authenticate(fresh["AccessToken"]))
+        assert other.authenticate(fresh["AccessToken"]) == {"ok": name}
         server.client().global_sign_out(AccessToken=fresh["AccessToken"])
-        with pytest.raises(Exception) as caught:
-            asyncio.run(other.authenticator.authenticate(fresh["AccessToken"]))
-        assert getattr(caught.value, "reason", None) == "revoked"
+        assert other.authenticate(fresh["AccessToken"]) == {"status": 401, "reason": "revoked"}
     finally:
-        other_db.close()
+        other.close()
 
 
 # -- e-mail delivery -----------------------------------------------------------------------------

@@ -7,8 +7,9 @@ request — lets every process see that on the very next request.
 
 Lockout follows Cognito: the first :data:`FREE_FAILURES` - 1 failed sign-ins cost nothing; from
 the fifth on, each failure locks the user out for 1, 2, 4, ... seconds, at most
-:data:`MAX_LOCK_SECS` (15 minutes). A failure more than 15 minutes after the previous one
-starts the count afresh; a successful sign-in resets it.
+:data:`MAX_LOCK_SECS` (15 minutes). A failure more than 15 minutes after both the previous
+failure and the end of the last lock starts the count afresh; a successful sign-in or a password
+reset resets it.
 """
 
 from __future__ import annotations
@@ -45,12 +46,13 @@ def lock_secs(failures: int) -> float:
 def register_failure(conn: sqlite3.Connection, sub: str, now: float) -> int:
     """Count a failed sign-in of ``sub`` and lock as due; return the failure count."""
     row = conn.execute(
-        "SELECT failed_logins, last_failed_at FROM users WHERE sub = ?", (sub,)
+        "SELECT failed_logins, last_failed_at, locked_until FROM users WHERE sub = ?", (sub,)
     ).fetchone()
     if row is None:
         return 0
-    failures, last = row
-    if last is None or now - last > MAX_LOCK_SECS:
+    failures, last, locked_until = row
+    quiet_since = max(last or 0.0, locked_until or 0.0)
+    if last is None or now - quiet_since > MAX_LOCK_SECS:
         failures = 0
     failures += 1
     lock = lock_secs(failures)

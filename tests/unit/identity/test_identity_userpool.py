@@ -402,3 +402,29 @@ def test_list_users_pages_and_filters(pool: UserPool, tmp_path: Path) -> None:
     assert error_of(pool.list_users, filter_text="username ~ x").error_type == (
         "InvalidParameterException"
     )
+
+
+def test_lockout_count_restarts_only_after_15_quiet_minutes(
+    pool: UserPool, tmp_path: Path, clock: FakeClock
+) -> None:
+    signed_up(pool, tmp_path)
+    for _ in range(8):
+        error_of(login, pool, "alice", "Wrong-passw0rd")
+        clock.advance(901)  # more than 15 minutes after the failure (there was no lock)
+    user = pool.find_user("alice")
+    assert user is not None and user.failed_logins == 1 and user.locked_until is None
+    # Now without quiet gaps: the count climbs and the lock reaches its 15-minute cap.
+    for _ in range(15):
+        error_of(login, pool, "alice", "Wrong-passw0rd")
+        user = pool.find_user("alice")
+        assert user is not None
+        if user.locked_until is not None:
+            clock.advance(user.locked_until - clock.now + 1)
+    user = pool.find_user("alice")
+    assert user is not None and user.failed_logins == 15
+    assert user.locked_until is not None
+    clock.advance(user.locked_until - clock.now + 60)  # lock over, but not 15 quiet minutes
+    error_of(login, pool, "alice", "Wrong-passw0rd")
+    user = pool.find_user("alice")
+    assert user is not None and user.failed_logins == 16
+    assert user.locked_until == clock.now + 900

@@ -31,6 +31,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from clientevents.config import Settings
 from clientevents.identity import build_identity
@@ -128,15 +129,58 @@ def create_app(settings: Settings, *, data_dir: str | Path, run_workers: bool = 
                 await workers
             close_app(app)
 
-    app = Starlette(
+    ingest = routes[0]
+    assert isinstance(ingest, Route)
+    app = GatewayApp(
         routes=routes,
         middleware=middleware,
         exception_handlers={HTTPException: _http_error},  # type: ignore[dict-item]
         lifespan=lifespan,
     )
+    app.fast_ingest = RequestContextMiddleware(
+        ingest.app,
+        metrics=gateway.metrics,
+        route_of=route_of,
+        access_log=settings.server.access_log,
+    )
+    app.fast_ingest_endpoint = ingest.endpoint
     app.state.gateway = gateway
     app.state.closed = False
     return app
+
+
+class GatewayApp(Starlette):
+    """The gateway's Starlette app, with a short way in for the hot route.
+
+    ``POST /<stage>/event`` without an ``Origin`` header (no CORS to apply) goes straight to the
+    request-context middleware around the ingest endpoint: the same code the router would reach,
+    without the router, the exception layers and their per-request work. Everything else takes
+    the normal path.
+    """
+
+    fast_ingest: ASGIApp | None = None
+    fast_ingest_endpoint: Any = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        fast = self.fast_ingest
+        if (
+            fast is not None
+            and scope["type"] == "http"
+            and scope["method"] == "POST"
+            and not scope.get("root_path")
+        ):
+            path: str = scope["path"]
+            if path.endswith("/event") and path.count("/") == 2 and len(path) > 7:
+                for name, _ in scope["headers"]:
+                    if name == b"origin":
+                        break
+                else:
+                    scope["app"] = self
+                    scope["path_params"] = {"stage": path[1:-6]}
+                    scope["endpoint"] = self.fast_ingest_endpoint
+                    await fast(scope, receive, send)
+                    return
+        await super().__call__(scope, receive, send)
 
 
 def close_app(app: Starlette) -> None:

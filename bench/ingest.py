@@ -121,6 +121,22 @@ def build_server_app(data_dir: Path) -> Any:
     return app
 
 
+def granian_factory() -> Any:
+    """The same app for granian (``--server granian``), which imports its target by name."""
+    return build_server_app(Path(os.environ["BENCH_INGEST_DATA_DIR"]))
+
+
+def server_command(server: str, port: int, data_dir: Path) -> list[str]:
+    """How the benchmark starts its server process, under uvicorn or granian."""
+    if server == "granian":
+        granian = shutil.which("granian") or str(Path(sys.executable).parent / "granian")
+        return [granian, "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
+                "--workers", "1", "--loop", "uvloop", "--http", "1", "--no-ws",
+                "--log-level", "warning", "--factory", "bench.ingest:granian_factory"]
+    return [sys.executable, "-m", "bench.ingest", "--serve", "--port", str(port),
+            "--data-dir", str(data_dir)]
+
+
 def serve(port: int, data_dir: Path) -> None:
     """Run the benchmark's server process (called with ``--serve``)."""
     import uvicorn
@@ -322,7 +338,10 @@ def stored_events(data_dir: Path) -> int:
 # -- the run ----------------------------------------------------------------------------------
 
 
-def run(quick: bool, levels: list[int], seconds: float, use_wrk: bool) -> list[Result]:
+def run(
+    quick: bool, levels: list[int], seconds: float, use_wrk: bool, server: str = "uvicorn",
+    repeats: int = 1,
+) -> list[Result]:
     """Start the servers, measure every target at every level, print the table."""
     workdir = Path(tempfile.mkdtemp(prefix="clientevents-bench-"))
     data_dir = workdir / "data"
@@ -331,11 +350,11 @@ def run(quick: bool, levels: list[int], seconds: float, use_wrk: bool) -> list[R
     base = f"http://127.0.0.1:{port}"
     moto_url = f"http://127.0.0.1:{moto_port}"
     results: list[Result] = []
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path.cwd()), *sys.path])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path.cwd()), *sys.path]),
+           "BENCH_INGEST_DATA_DIR": str(data_dir)}
     moto_server = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
     try:
-        with process([sys.executable, "-m", "bench.ingest", "--serve", "--port", str(port),
-                      "--data-dir", str(data_dir)], env=env), \
+        with process(server_command(server, port, data_dir), env=env), \
              process([moto_server, "-H", "127.0.0.1", "-p", str(moto_port)],
                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
             wait_http(base + "/health")
@@ -360,12 +379,20 @@ def run(quick: bool, levels: list[int], seconds: float, use_wrk: bool) -> list[R
                 ("gateway", base + "/prod/event", body, gw_headers),
                 ("moto", moto_url + "/", m_body, m_headers),
             ]
+            print(f"server: {server} (one process); {seconds:g} s a run, {repeats} "
+                  f"repeat(s) interleaved; medians", flush=True)
             for level in levels:
                 for name, url, payload, headers in targets:
-                    if use_wrk:
-                        result = run_wrk(name, url, payload, headers, level, seconds, workdir)
-                    else:
-                        result = run_httpx(name, url, payload, headers, level, seconds)
+                    runs = []
+                    for _ in range(repeats):
+                        if use_wrk:
+                            runs.append(run_wrk(name, url, payload, headers, level, seconds,
+                                                workdir))
+                        else:
+                            runs.append(run_httpx(name, url, payload, headers, level, seconds))
+                    runs.sort(key=lambda r: r.rps)
+                    result = runs[len(runs) // 2]
+                    result.failures = sum(r.failures for r in runs)
                     results.append(result)
                     print(_row(result), flush=True)
             gateway_requests = sum(r.requests - r.failures for r in results
@@ -409,6 +436,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--levels", default="16,64,128", help="Concurrency levels.")
     parser.add_argument("--seconds", type=float, default=10.0, help="Seconds a run.")
     parser.add_argument("--client", choices=("auto", "wrk", "httpx"), default="auto")
+    parser.add_argument("--server", choices=("uvicorn", "granian"), default="uvicorn",
+                        help="ASGI server of the measured process (granian: pip install it).")
+    parser.add_argument("--repeats", type=int, default=1, help="Runs per point (median).")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", type=Path, default=None, help=argparse.SUPPRESS)
@@ -419,7 +449,7 @@ def main(argv: list[str] | None = None) -> None:
     levels = [8] if args.quick else [int(x) for x in args.levels.split(",")]
     seconds = 1.0 if args.quick else args.seconds
     use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
-    run(args.quick, levels, seconds, use_wrk)
+    run(args.quick, levels, seconds, use_wrk, args.server, 1 if args.quick else args.repeats)
 
 
 if __name__ == "__main__":

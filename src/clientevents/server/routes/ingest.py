@@ -10,6 +10,7 @@ order; request-level problems are 4xx ``{"message"}`` answers (see ``docs/gatewa
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from starlette.types import Receive, Scope, Send
@@ -40,6 +41,23 @@ _PUBLISHER_REASONS = {
     "InternalFailure": "internal_failure",
     "ThrottlingException": "throttled",
 }
+
+
+def event_ids(count: int) -> list[str]:
+    """``count`` random version-4 UUIDs (EventBridge's event id form) from one system call.
+
+    The publisher would draw one ``os.urandom(16)`` per event; the ingest path draws the ids of
+    a whole request at once (the same kernel randomness, a tenth of the system calls).
+    """
+    hexed = os.urandom(16 * count).hex()
+    ids = []
+    for start in range(0, 32 * count, 32):
+        h = hexed[start:start + 32]
+        ids.append(f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}")
+    return ids
+
+
+_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
 
 
 class IngestEndpoint:
@@ -117,7 +135,8 @@ class IngestEndpoint:
         errors: list[EntryError | None] = []
         entries: list[dict[str, Any]] = []
         resources = [client_id]
-        for raw in raw_entries:
+        ids = event_ids(len(raw_entries))
+        for raw, event_id in zip(raw_entries, ids, strict=True):
             checked = validator.check(raw)
             if isinstance(checked, EntryError):
                 results.append(checked.result())
@@ -126,6 +145,7 @@ class IngestEndpoint:
                 results.append(None)
                 errors.append(None)
                 entries.append({
+                    "Id": event_id,
                     "Source": SOURCE,
                     "DetailType": stage.environment,
                     "Detail": checked,

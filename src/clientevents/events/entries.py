@@ -120,9 +120,10 @@ class EntryPreparer:
     def _known(self) -> str:
         return ", ".join(sorted(self.buses)) or "none"
 
-    def prepare(self, entry: Any, now: float) -> LogRow | EntryError:
+    def prepare(self, entry: Any, now: float, new_id: str | None = None) -> LogRow | EntryError:
         """Validate ``entry`` and build its row; ``now`` is the ingestion time (epoch seconds).
 
+        ``new_id`` is the event id to give an entry without ``Id`` (a fresh one when None).
         Never raises for bad input: every problem becomes the entry's :class:`EntryError`.
         """
         if not isinstance(entry, dict):
@@ -194,7 +195,7 @@ class EntryPreparer:
 
         event_id = get("Id")
         if event_id is None:
-            event_id = new_event_id()
+            event_id = new_id if new_id is not None else new_event_id()
         elif not isinstance(event_id, str) or not 0 < len(event_id) <= MAX_EVENT_ID_CHARS:
             return _invalid("Id", f"Id must be a string of 1 to {MAX_EVENT_ID_CHARS} characters.")
 

@@ -26,6 +26,7 @@ __all__ = [
     "encode_envelope",
     "format_time",
     "new_event_id",
+    "new_event_ids",
     "parse_time",
 ]
 
@@ -101,11 +102,22 @@ def parse_time(value: Any) -> float:
 
 def new_event_id() -> str:
     """A random (version 4) UUID as text, the form EventBridge event ids take."""
-    b = bytearray(os.urandom(16))
-    b[6] = (b[6] & 0x0F) | 0x40
-    b[8] = (b[8] & 0x3F) | 0x80
-    h = b.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return new_event_ids(1)[0]
+
+
+_VARIANT = "89ab89ab89ab89ab"  # the RFC 4122 variant: the nibble's top bits are 10
+
+
+def new_event_ids(count: int) -> list[str]:
+    """``count`` random (version 4) UUIDs as text, from one read of the system's randomness."""
+    h = os.urandom(16 * count).hex()
+    ids = []
+    for i in range(0, 32 * count, 32):
+        ids.append(
+            f"{h[i:i + 8]}-{h[i + 8:i + 12]}-4{h[i + 13:i + 16]}-"
+            f"{_VARIANT[int(h[i + 16], 16)]}{h[i + 17:i + 20]}-{h[i + 20:i + 32]}"
+        )
+    return ids
 
 
 def encode_envelope(

@@ -28,6 +28,7 @@ from typing import Any
 from clientevents.config.model import Settings
 from clientevents.errors import ClientEventsError, StoreError
 from clientevents.events.entries import EntryError, EntryPreparer, LogRow
+from clientevents.events.envelope import new_event_ids
 from clientevents.log.appender import LogAppender
 from clientevents.log.eventlog import EventLog
 from clientevents.store.engine import Database
@@ -135,7 +136,8 @@ class Publisher:
     def _prepare(self, entries: Sequence[Any]) -> tuple[list[LogRow], list[LogRow | EntryError]]:
         now = self.clock()
         prepare = self.preparer.prepare
-        slots = [prepare(entry, now) for entry in entries]
+        ids = new_event_ids(len(entries))
+        slots = [prepare(entry, now, new_id) for entry, new_id in zip(entries, ids, strict=True)]
         rows = [slot for slot in slots if isinstance(slot, LogRow)]
         return rows, slots
 

@@ -22,6 +22,7 @@ reference assignment.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from clientevents.patterns.compile import Field, Path
 from clientevents.patterns.conditions import Condition, Exists
@@ -29,6 +30,8 @@ from clientevents.patterns.field_matcher import FieldMatcher
 from clientevents.patterns.flatten import Fields, Membership
 
 EdgeKey = tuple[Path, frozenset[Condition]]
+_EMPTY: dict[Any, Any] = {}  # shared by states without such transitions; never mutated
+_NO_NAMES: frozenset[str] = frozenset()
 
 
 class NameState:
@@ -37,19 +40,20 @@ class NameState:
     __slots__ = ("absent", "absent_by_path", "edges", "fms", "fms_by_path", "names")
 
     def __init__(self) -> None:
-        self.names: frozenset[str] = frozenset()
-        self.edges: dict[EdgeKey, NameState] = {}
-        self.fms_by_path: dict[Path, FieldMatcher] = {}
-        self.absent_by_path: dict[Path, tuple[NameState, ...]] = {}
+        self.names: frozenset[str] = _NO_NAMES
+        self.edges: dict[EdgeKey, NameState] = _EMPTY
+        self.fms_by_path: dict[Path, FieldMatcher] = _EMPTY
+        self.absent_by_path: dict[Path, tuple[NameState, ...]] = _EMPTY
         self.fms: tuple[tuple[Path, FieldMatcher], ...] = ()
         self.absent: tuple[tuple[Path, tuple[NameState, ...]], ...] = ()
 
     def copy(self) -> NameState:
+        """A copy sharing every table (the writer copies a table before changing it)."""
         other = NameState.__new__(NameState)
         other.names = self.names
-        other.edges = dict(self.edges)
-        other.fms_by_path = dict(self.fms_by_path)
-        other.absent_by_path = dict(self.absent_by_path)
+        other.edges = self.edges
+        other.fms_by_path = self.fms_by_path
+        other.absent_by_path = self.absent_by_path
         other.fms = self.fms
         other.absent = self.absent
         return other
@@ -67,6 +71,7 @@ class NameState:
         """Point the edge ``(path, conditions)`` from ``old`` to ``new`` (either may be None)."""
         values = [c for c in conditions if not (isinstance(c, Exists) and not c.present)]
         if values:
+            self.fms_by_path = dict(self.fms_by_path)
             current = self.fms_by_path.get(path)
             fm = current.clone() if current is not None else FieldMatcher()
             for c in values:
@@ -81,6 +86,7 @@ class NameState:
                 self.fms_by_path[path] = fm
             self.fms = tuple(self.fms_by_path.items())
         if len(values) != len(conditions):
+            self.absent_by_path = dict(self.absent_by_path)
             kids = tuple(k for k in self.absent_by_path.get(path, ()) if k is not old)
             if new is not None:
                 kids = (*kids, new)
@@ -101,7 +107,7 @@ def add_branch(state: NameState, fields: Sequence[Field], name: str, i: int = 0)
     key = (field.path, field.conditions)
     old = state.edges.get(key)
     child = add_branch(old if old is not None else NameState(), fields, name, i + 1)
-    new.edges[key] = child
+    new.edges = {**state.edges, key: child}
     new.relink(field.path, field.conditions, old, child)
     return new
 
@@ -125,6 +131,7 @@ def remove_branch(
     if child is old:
         return state
     new = state.copy()
+    new.edges = dict(state.edges)
     if child is None:
         del new.edges[key]
     else:

@@ -93,6 +93,21 @@ _TABLES = (
 )
 
 
+_TABLE_NAMES = frozenset(_TABLES)
+_STRING_TABLES = frozenset(
+    ("ignore_case", "prefix", "prefix_ic", "suffix", "suffix_ic", "ip", "cidrs", "wildcards")
+)
+_ANYTHING_BUT_TABLES = frozenset(
+    (
+        "anything_but",
+        "anything_but_prefix",
+        "anything_but_suffix",
+        "anything_but_ignore_case",
+        "anything_but_wildcard",
+    )
+)
+
+
 def _table_and_key(c: Condition) -> tuple[str, Any]:
     if isinstance(c, Exact):
         return "exact", c.key
@@ -107,108 +122,63 @@ def _table_and_key(c: Condition) -> tuple[str, Any]:
     return _TABLE[type(c)], c
 
 
+_EMPTY: dict[Any, Any] = {}  # shared by every matcher that has no such table; never mutated
+
+
 class FieldMatcher:
-    """The conditions on one path at one state, indexed (see the module docstring)."""
+    """The conditions on one path at one state, indexed (see the module docstring).
 
-    __slots__ = (
-        # derived, rebuilt by finish()
-        "_ab",
-        "_ab_excluded",
-        "_abi",
-        "_abi_map",
-        "_abp",
-        "_abp_lens",
-        "_abp_map",
-        "_abs",
-        "_abs_lens",
-        "_abs_map",
-        "_abw",
-        "_any",
-        "_cidr_index",
-        "_has_anything_but",
-        "_num_points",
-        "_num_segments",
-        "_owned",
-        "_prefix_ic_lens",
-        "_prefix_lens",
-        "_strings",
-        "_suffix_ic_lens",
-        "_suffix_lens",
-        "_wild",
-        "anything_but",
-        "anything_but_ignore_case",
-        "anything_but_prefix",
-        "anything_but_suffix",
-        "anything_but_wildcard",
-        "cidrs",
-        "exact",
-        "exact_only",
-        "exists",
-        "ignore_case",
-        "ip",
-        "prefix",
-        "prefix_ic",
-        "ranges",
-        "suffix",
-        "suffix_ic",
-        "wildcards",
-    )
+    Tables and derived indexes default to shared empty class attributes, so a matcher only
+    pays memory for the kinds of condition it holds.
+    """
 
-    exact: dict[Any, Children]
-    ignore_case: dict[str, Children]
-    prefix: dict[str, Children]
-    prefix_ic: dict[str, Children]
-    suffix: dict[str, Children]
-    suffix_ic: dict[str, Children]
-    ip: dict[tuple[int, int], Children]
-    ranges: dict[Range, Children]
-    cidrs: dict[Cidr, Children]
-    wildcards: dict[Wildcard, Children]
-    anything_but: dict[AnythingBut, Children]
-    anything_but_prefix: dict[AnythingButPrefix, Children]
-    anything_but_suffix: dict[AnythingButSuffix, Children]
-    anything_but_ignore_case: dict[AnythingButIgnoreCase, Children]
-    anything_but_wildcard: dict[AnythingButWildcard, Children]
-    exists: dict[Exists, Children]
-    exact_only: bool
-    _owned: set[str]
-    _ab: tuple[Pair, ...]
-    _ab_excluded: dict[Any, frozenset[Pair]]
-    _abp: tuple[Pair, ...]
-    _abp_map: dict[Any, frozenset[Pair]]
-    _abp_lens: tuple[int, ...]
-    _abs: tuple[Pair, ...]
-    _abs_map: dict[Any, frozenset[Pair]]
-    _abs_lens: tuple[int, ...]
-    _abi: tuple[Pair, ...]
-    _abi_map: dict[Any, frozenset[Pair]]
-    _abw: tuple[tuple[frozenset[tuple[str, ...]], Children], ...]
-    _any: Children
-    _cidr_index: dict[int, tuple[list[Any], list[tuple[Any, ...]]]]
-    _num_points: list[Any]
-    _num_segments: list[tuple[Any, ...]]
-    _prefix_lens: tuple[int, ...]
-    _prefix_ic_lens: tuple[int, ...]
-    _suffix_lens: tuple[int, ...]
-    _suffix_ic_lens: tuple[int, ...]
-    _wild: tuple[tuple[tuple[str, ...], Children], ...]
-    _has_anything_but: bool
-    _strings: bool
-
-    def __init__(self) -> None:
-        for name in _TABLES:
-            setattr(self, name, {})
-        self._owned: set[str] = set(_TABLES)
-        self._derive(set(_TABLES))
+    exact: dict[Any, Children] = _EMPTY
+    ignore_case: dict[str, Children] = _EMPTY
+    prefix: dict[str, Children] = _EMPTY
+    prefix_ic: dict[str, Children] = _EMPTY
+    suffix: dict[str, Children] = _EMPTY
+    suffix_ic: dict[str, Children] = _EMPTY
+    ip: dict[tuple[int, int], Children] = _EMPTY
+    ranges: dict[Range, Children] = _EMPTY
+    cidrs: dict[Cidr, Children] = _EMPTY
+    wildcards: dict[Wildcard, Children] = _EMPTY
+    anything_but: dict[AnythingBut, Children] = _EMPTY
+    anything_but_prefix: dict[AnythingButPrefix, Children] = _EMPTY
+    anything_but_suffix: dict[AnythingButSuffix, Children] = _EMPTY
+    anything_but_ignore_case: dict[AnythingButIgnoreCase, Children] = _EMPTY
+    anything_but_wildcard: dict[AnythingButWildcard, Children] = _EMPTY
+    exists: dict[Exists, Children] = _EMPTY
+    exact_only: bool = True
+    _owned: set[str] | frozenset[str] = frozenset()
+    _ab: tuple[Pair, ...] = ()
+    _ab_excluded: dict[Any, frozenset[Pair]] = _EMPTY
+    _abp: tuple[Pair, ...] = ()
+    _abp_map: dict[Any, frozenset[Pair]] = _EMPTY
+    _abp_lens: tuple[int, ...] = ()
+    _abs: tuple[Pair, ...] = ()
+    _abs_map: dict[Any, frozenset[Pair]] = _EMPTY
+    _abs_lens: tuple[int, ...] = ()
+    _abi: tuple[Pair, ...] = ()
+    _abi_map: dict[Any, frozenset[Pair]] = _EMPTY
+    _abw: tuple[tuple[frozenset[tuple[str, ...]], Children], ...] = ()
+    _any: Children = ()
+    _cidr_index: dict[int, tuple[list[Any], list[tuple[Any, ...]]]] = _EMPTY
+    _num_points: list[Any] = []  # noqa: RUF012 - shared empty default, never mutated
+    _num_segments: list[tuple[Any, ...]] = []  # noqa: RUF012
+    _prefix_lens: tuple[int, ...] = ()
+    _prefix_ic_lens: tuple[int, ...] = ()
+    _suffix_lens: tuple[int, ...] = ()
+    _suffix_ic_lens: tuple[int, ...] = ()
+    _wild: tuple[tuple[tuple[str, ...], Children], ...] = ()
+    _has_anything_but: bool = False
+    _strings: bool = False
 
     # -- writer side -------------------------------------------------------------------
 
     def clone(self) -> FieldMatcher:
         """A copy sharing every table; tables are copied when first changed."""
         other = FieldMatcher.__new__(FieldMatcher)
-        for name in self.__slots__:
-            if name != "_owned":
-                setattr(other, name, getattr(self, name))
+        other.__dict__.update(self.__dict__)
         other._owned = set()
         return other
 
@@ -217,7 +187,10 @@ class FieldMatcher:
         if name not in self._owned:
             table = dict(table)
             setattr(self, name, table)
-            self._owned.add(name)
+            owned = self._owned
+            if isinstance(owned, frozenset):
+                owned = self._owned = set()
+            owned.add(name)
         return table
 
     def add(self, condition: Condition, child: NameState) -> None:
@@ -235,16 +208,19 @@ class FieldMatcher:
             table[key] = remaining
         else:
             table.pop(key, None)
+        if not table:
+            delattr(self, name)  # back to the shared empty table
+            self._owned.discard(name)  # type: ignore[union-attr]
 
     def finish(self) -> None:
         """Rebuild the derived indexes of the tables changed since :meth:`clone`."""
         self._derive(self._owned)
-        self._owned = set(_TABLES)  # nothing is shared with a published matcher any more
+        self.__dict__.pop("_owned", None)  # published: nothing may change it any more
 
     def is_empty(self) -> bool:
-        return not any(getattr(self, name) for name in _TABLES)
+        return not self.__dict__.keys() & _TABLE_NAMES
 
-    def _derive(self, changed: set[str]) -> None:
+    def _derive(self, changed: set[str] | frozenset[str]) -> None:
         if "prefix" in changed:
             self._prefix_lens = _lengths(self.prefix)
         if "prefix_ic" in changed:
@@ -281,25 +257,13 @@ class FieldMatcher:
             self._abi = self._pairs(self.anything_but_ignore_case)
             self._abi_map = _exclusion_map(self.anything_but_ignore_case, lambda c: c.lowered)
         if "anything_but_wildcard" in changed:
-            self._abw = tuple((c.wildcards, kids) for c, kids in self.anything_but_wildcard.items())
-        self._strings = bool(
-            self.ignore_case
-            or self.prefix
-            or self.prefix_ic
-            or self.suffix
-            or self.suffix_ic
-            or self.ip
-            or self.cidrs
-            or self.wildcards
-        )
-        self._has_anything_but = bool(
-            self.anything_but
-            or self.anything_but_prefix
-            or self.anything_but_suffix
-            or self.anything_but_ignore_case
-            or self.anything_but_wildcard
-        )
-        self.exact_only = not any(getattr(self, n) for n in _TABLES if n != "exact")
+            self._abw = tuple(
+                (c.wildcards, kids) for c, kids in self.anything_but_wildcard.items()
+            )
+        present = self.__dict__.keys() & _TABLE_NAMES
+        self._strings = not present.isdisjoint(_STRING_TABLES)
+        self._has_anything_but = not present.isdisjoint(_ANYTHING_BUT_TABLES)
+        self.exact_only = present <= {"exact"}
 
     @staticmethod
     def _pairs(table: dict[Any, Children]) -> tuple[Pair, ...]:

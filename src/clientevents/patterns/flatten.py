@@ -71,17 +71,26 @@ def flatten(event: dict[str, Any], root: PathNode) -> Fields:
 def _walk_object(
     obj: dict[str, Any], node: PathNode, membership: Membership, fields: Fields
 ) -> None:
-    # Hot path: called once per object on a used path; no allocation beyond the leaves.
+    # Hot path: called once per object on a used path. Leaves are handled inline (no call per
+    # leaf); strings, the common case, are their own key.
     children = node.children
     if len(children) <= len(obj):
-        for key, child in children.items():
-            if key in obj:
-                _walk_value(obj[key], child, membership, fields)
+        pairs = [(obj[key], child) for key, child in children.items() if key in obj]
     else:
-        for key, value in obj.items():
-            found = children.get(key)
-            if found is not None:
-                _walk_value(value, found, membership, fields)
+        pairs = [(value, children[key]) for key, value in obj.items() if key in children]
+    for value, child in pairs:
+        t = type(value)
+        if t is str or t is int or t is float or t is bool or value is None:
+            path = child.path
+            if path is not None:
+                leaf = (value if t is str else leaf_key(value), value, membership)
+                leaves = fields.get(path)
+                if leaves is None:
+                    fields[path] = [leaf]
+                else:
+                    leaves.append(leaf)
+        else:
+            _walk_value(value, child, membership, fields)
 
 
 def _walk_value(value: Any, node: PathNode, membership: Membership, fields: Fields) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 from clientevents.patterns.automaton import NameState, add_branch, remove_branch, run
 from clientevents.patterns.compile import Path
 from clientevents.patterns.flatten import PathNode, build_path_tree, flatten
-from clientevents.patterns.pattern import EventPattern, check_event, ordered
+from clientevents.patterns.pattern import EventPattern, check_event
 
 
 class _Snapshot:
@@ -63,8 +63,8 @@ class Matcher:
             previous = self._rules.get(name)
             if previous is not None:
                 root = self._without(root, name, previous)
-            for branch in compiled.branches:
-                root = add_branch(root, ordered(branch), name)
+            for steps in compiled.steps:
+                root = add_branch(root, steps, name)
             self._rules[name] = compiled
             tree = self._track_paths(compiled.paths, previous.paths if previous else frozenset())
             self._snapshot = _Snapshot(root, tree or snapshot.tree)
@@ -102,8 +102,8 @@ class Matcher:
 
     @staticmethod
     def _without(root: NameState, name: str, pattern: EventPattern) -> NameState:
-        for branch in pattern.branches:
-            root = remove_branch(root, ordered(branch), name) or NameState()
+        for steps in pattern.steps:
+            root = remove_branch(root, steps, name) or NameState()
         return root
 
     def _track_paths(self, added: frozenset[Path], removed: frozenset[Path]) -> PathNode | None:

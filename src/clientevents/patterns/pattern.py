@@ -4,20 +4,59 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from itertools import product
+from typing import Any, Final
 
 from clientevents.patterns.automaton import NameState, add_branch, run
 from clientevents.patterns.compile import Branch, Field, Path, compile_branches, load_pattern
-from clientevents.patterns.conditions import Exists, selectivity_rank
+from clientevents.patterns.conditions import (
+    EqualsIgnoreCase,
+    Exact,
+    Exists,
+    IpEqual,
+    selectivity_rank,
+)
 from clientevents.patterns.errors import format_location
 from clientevents.patterns.flatten import PathNode, build_path_tree, flatten
 
 _SELF = "pattern"
+_EQUALITIES = (Exact, IpEqual, EqualsIgnoreCase)
+
+
+MAX_SPLIT: Final = 64
 
 
 def ordered(branch: Branch) -> tuple[Field, ...]:
     """The order in which the automaton steps a branch's fields: selective ones first."""
     return tuple(sorted(branch, key=lambda f: (selectivity_rank(f.conditions), f.path)))
+
+
+def automaton_steps(branches: tuple[Branch, ...]) -> tuple[tuple[Field, ...], ...]:
+    """The field sequences the automaton stores for a pattern.
+
+    A field whose values are all plain equalities (``["a", "b"]``) is split into one sequence
+    per value (as long as a branch yields at most :data:`MAX_SPLIT` sequences). OR within a
+    field is OR between sequences, so the meaning is unchanged, but the edges become
+    ``(path, {"a"})`` and ``(path, {"b"})``, which every rule naming ``"a"`` or ``"b"`` shares:
+    rules listing different combinations of the same values reuse states instead of each
+    adding its own.
+    """
+    steps: dict[tuple[Field, ...], None] = {}
+    for branch in branches:
+        options: list[list[Field]] = []
+        count = 1
+        for f in ordered(branch):
+            splittable = len(f.conditions) > 1 and all(
+                isinstance(c, _EQUALITIES) for c in f.conditions
+            )
+            if splittable and count * len(f.conditions) <= MAX_SPLIT:
+                count *= len(f.conditions)
+                options.append([Field(f.path, frozenset((c,)), f.source) for c in f.conditions])
+            else:
+                options.append([f])
+        for combination in product(*options):
+            steps[combination] = None
+    return tuple(steps)
 
 
 def check_event(event: object) -> dict[str, Any]:
@@ -45,15 +84,16 @@ class EventPattern:
         p.explain(event)   # [] when it matches, else what failed, field by field
     """
 
-    __slots__ = ("_root", "_tree", "branches", "paths", "source")
+    __slots__ = ("_root", "_tree", "branches", "paths", "source", "steps")
 
     def __init__(self, pattern: Mapping[str, Any] | str) -> None:
         self.source: dict[str, Any] = load_pattern(pattern)
         self.branches: tuple[Branch, ...] = compile_branches(self.source)
         self.paths: frozenset[Path] = frozenset(f.path for b in self.branches for f in b)
+        self.steps: tuple[tuple[Field, ...], ...] = automaton_steps(self.branches)
         root = NameState()
-        for branch in self.branches:
-            root = add_branch(root, ordered(branch), _SELF)
+        for steps in self.steps:
+            root = add_branch(root, steps, _SELF)
         self._root = root
         self._tree: PathNode = build_path_tree(self.paths)
 

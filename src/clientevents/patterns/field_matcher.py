@@ -184,7 +184,7 @@ class FieldMatcher:
 
     def _table(self, name: str) -> dict[Any, Children]:
         table: dict[Any, Children] = getattr(self, name)
-        if name not in self._owned:
+        if name not in self._owned or name not in self.__dict__:
             table = dict(table)
             setattr(self, name, table)
             owned = self._owned
@@ -210,7 +210,6 @@ class FieldMatcher:
             table.pop(key, None)
         if not table:
             delattr(self, name)  # back to the shared empty table
-            self._owned.discard(name)  # type: ignore[union-attr]
 
     def finish(self) -> None:
         """Rebuild the derived indexes of the tables changed since :meth:`clone`."""

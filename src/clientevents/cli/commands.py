@@ -9,6 +9,7 @@ from clientevents.cli.config import config
 from clientevents.cli.dlq import dlq
 from clientevents.cli.replay import replay
 from clientevents.cli.serve import serve
+from clientevents.cli.test_pattern import pattern_tester
 from clientevents.cli.users import users
 from clientevents.cli.validate import validate
 from clientevents.cli.worker import worker
@@ -22,3 +23,4 @@ COMMANDS.append(serve)
 COMMANDS.append(replay)
 COMMANDS.append(archive)
 COMMANDS.append(users)
+COMMANDS.append(pattern_tester)

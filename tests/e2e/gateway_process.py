@@ -39,7 +39,8 @@ class ServeProcess:
     """``clientevents serve`` in its own process group (so the workers can be killed with it)."""
 
     def __init__(self, data_dir: Path, *, port: int | None = None,
-                 config: Path | None = None) -> None:
+                 config: Path | None = None, args: tuple[str, ...] = ()) -> None:
+        self.args = args
         self.data_dir = data_dir
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -54,6 +55,7 @@ class ServeProcess:
                    "--data-dir", str(self.data_dir)]
         if self.config is not None:
             command += ["--config", str(self.config)]
+        command += self.args
         self._log_file = open(self.log, "a")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=self._log_file,
                                      text=True, start_new_session=True, env={**os.environ})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 from collections.abc import Iterator
@@ -100,3 +101,27 @@ def test_sigterm_stops_gateway_and_workers_cleanly(serve: ServeProcess) -> None:
     assert "Workers stopped." in serve.log.read_text()
     with pytest.raises(httpx.HTTPError):
         httpx.get(serve.url + "/health", timeout=1)
+
+
+def test_uvicorn_serves_the_same_gateway(tmp_path: Path) -> None:
+    server = ServeProcess(tmp_path / "data", args=("--http-server", "uvicorn"))
+    server.start()
+    try:
+        assert "http server     uvicorn" in server.banner
+        token = Newcomer(server.url, server.data_dir).access_token("uvicorn-user")
+        response = httpx.post(f"{server.url}/prod/event", json=sample_request(),
+                              headers={"Authorization": token})
+        assert response.status_code == 200
+        assert response.json()["FailedEntryCount"] == 0
+    finally:
+        assert server.stop(signal.SIGTERM) == 0
+
+
+def test_gateway_stops_with_status_1_when_the_workers_die(serve: ServeProcess) -> None:
+    line = next(x for x in serve.banner.splitlines() if x.strip().startswith("workers"))
+    worker_pid = int(line.split()[-1])
+    os.kill(worker_pid, signal.SIGKILL)
+    assert serve.proc is not None
+    assert serve.proc.wait(timeout=60) == 1
+    serve.stop()
+    assert "The worker process exited" in serve.log.read_text()

@@ -1,11 +1,19 @@
-"""``clientevents serve``: the gateway (uvicorn) and the workers, on one machine.
+"""``clientevents serve``: the gateway and the workers, on one machine.
 
-The gateway runs in this process under uvicorn (uvloop + httptools); the workers (router,
-dispatchers, archiver) run in a second process started with ``clientevents worker``, so both
-cores work. SIGINT or SIGTERM stops the gateway gracefully (in-flight requests finish), then the
+The gateway runs under granian (its HTTP in Rust threads, the ASGI app on a uvloop event loop
+in one granian worker process) or, with ``--http-server uvicorn``, under uvicorn (uvloop +
+httptools) in this process; ``docs/gateway.md`` gives the measurements behind the default. The
+workers (router, dispatchers, archiver) run in another process started with ``clientevents
+worker``, so both cores work.
+
+Before anything serves, this process opens the database once (every component's tables exist
+before two processes race to create them) and builds the identity component (the admin key is
+generated on the first start), so it can print the URL, the user pool's ids and the new admin
+key. SIGINT or SIGTERM stops the gateway gracefully (in-flight requests finish), then the
 workers (SIGTERM, then SIGKILL after a grace period). If the worker process dies on its own, the
 gateway stops too and the command exits with status 1, so a supervisor restarts both. On Linux
-the worker is also told to stop if this process dies without cleaning up (``PR_SET_PDEATHSIG``).
+the worker process is also told to stop if this process dies without cleaning up
+(``PR_SET_PDEATHSIG``).
 """
 
 from __future__ import annotations
@@ -32,6 +40,11 @@ logger = logging.getLogger("clientevents.serve")
 #: Seconds the worker process gets to finish after SIGTERM before it is killed.
 WORKER_STOP_GRACE_SECS = 30.0
 
+#: How the granian worker process learns what to serve (set by this command, read by
+#: :func:`gateway_app`).
+ENV_CONFIG = "CLIENTEVENTS_SERVE_CONFIG"
+ENV_DATA_DIR = "CLIENTEVENTS_SERVE_DATA_DIR"
+
 
 @click.command("serve")
 @click.option("--host", default=None, help="Address to listen on [default: server.host].")
@@ -43,12 +56,15 @@ WORKER_STOP_GRACE_SECS = 30.0
               default=None, help="Configuration file [default: the embedded blueprint].")
 @click.option("--workers/--no-workers", default=True, show_default=True,
               help="Also run the workers (in a second process).")
+@click.option("--http-server", type=click.Choice(["granian", "uvicorn"]), default="granian",
+              show_default=True, help="The ASGI server that runs the gateway.")
 def serve(
     host: str | None,
     port: int | None,
     data_dir: Path | None,
     config_file: Path | None,
     workers: bool,
+    http_server: str,
 ) -> None:
     """Run the HTTP gateway and the workers until SIGINT or SIGTERM."""
     _setup_logging()
@@ -64,17 +80,26 @@ def serve(
     if not 0 <= port <= 65535:
         raise click.BadParameter(f"{port} is not a TCP port (0..65535).", param_hint="--port")
     try:
-        sock = socket.create_server((host, port), reuse_port=False)
+        sock = socket.create_server((host, port))
     except OSError as exc:
         raise click.ClickException(f"Cannot listen on {host}:{port}: {exc}.") from None
+    port = sock.getsockname()[1]
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _raise_stop)
-    # The worker starts before any thread exists here (the runtime starts one): a forked
-    # child with a pre-exec hook must not inherit locks held by other threads.
+    banner = _prepare(settings, data_path)
+    # The worker process starts while this process has no other thread (the pre-exec hook
+    # runs in a forked child, which must not inherit locks held by other threads).
     worker = _start_worker(config_file, data_path) if workers else None
+    url = f"http://{host}:{port}"
     code = 0
     try:
-        code = _run_gateway(settings, data_path, sock, worker)
+        click.echo(_banner_text(settings, data_path, url, banner, worker, http_server))
+        sys.stdout.flush()
+        if http_server == "uvicorn":
+            code = _run_uvicorn(settings, data_path, sock, worker)
+        else:
+            sock.close()  # granian binds the address itself
+            code = _run_granian(config_file, data_path, host, port, worker)
     except _Stop:
         pass
     finally:
@@ -91,31 +116,97 @@ def _raise_stop(signum: int, frame: Any) -> None:
     raise _Stop(signum)
 
 
-def _run_gateway(
-    settings: Settings, data_path: Path, sock: socket.socket, worker: subprocess.Popen[bytes] | None
+def _prepare(settings: Settings, data_path: Path) -> dict[str, Any]:
+    """Create every table and the identity's keys once; return what the banner shows."""
+    from clientevents.identity import build_identity
+    from clientevents.runtime import Runtime
+
+    runtime = Runtime(settings, data_path)
+    try:
+        identity = build_identity(settings, runtime.db, data_path)
+        return {
+            "admin": identity.admin_credentials,
+            "admin_generated": identity.admin_credentials_generated,
+        }
+    finally:
+        runtime.close()
+
+
+# -- granian ------------------------------------------------------------------------------
+
+
+def gateway_app() -> Any:
+    """The app factory granian's worker process calls (see :data:`ENV_CONFIG`)."""
+    from clientevents.server.app import create_app
+
+    _setup_logging()
+    config = os.environ.get(ENV_CONFIG) or None
+    settings = load_config(config) if config else default_settings()
+    data_path = Path(os.environ[ENV_DATA_DIR])
+    return create_app(settings.with_data_dir(data_path), data_dir=data_path)
+
+
+def _run_granian(
+    config_file: Path | None,
+    data_path: Path,
+    host: str,
+    port: int,
+    worker: subprocess.Popen[bytes] | None,
+) -> int:
+    from granian import Granian
+    from granian.constants import HTTPModes, Interfaces, Loops
+
+    os.environ[ENV_CONFIG] = str(config_file.resolve()) if config_file else ""
+    os.environ[ENV_DATA_DIR] = str(data_path.resolve())
+    server = Granian(
+        "clientevents.cli.serve:gateway_app",
+        factory=True,
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        workers=1,
+        loop=Loops.uvloop,
+        http=HTTPModes.http1,
+        websockets=False,
+        backlog=1024,
+        log_access=False,
+        workers_kill_timeout=30,
+    )
+    worker_died = threading.Event()
+    if worker is not None:
+        threading.Thread(
+            target=_watch_worker, args=(worker, server.signal_handler_interrupt, worker_died),
+            daemon=True, name="clientevents-worker-watch",
+        ).start()
+    server.serve()
+    return 1 if worker_died.is_set() else 0
+
+
+# -- uvicorn ------------------------------------------------------------------------------
+
+
+def _run_uvicorn(
+    settings: Settings, data_path: Path, sock: socket.socket,
+    worker: subprocess.Popen[bytes] | None,
 ) -> int:
     import uvicorn
 
     from clientevents.server.app import create_app
 
     app = create_app(settings, data_dir=data_path)
-    bound_host, bound_port = sock.getsockname()[:2]
     config = uvicorn.Config(
-        app,
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        access_log=False,
-        log_config=None,
-        timeout_graceful_shutdown=10,
-        server_header=False,
+        app, loop="uvloop", http="httptools", ws="none", lifespan="on", access_log=False,
+        log_config=None, timeout_graceful_shutdown=10, server_header=False,
     )
     server = uvicorn.Server(config)
-    _print_banner(settings, data_path, app, f"http://{bound_host}:{bound_port}", worker)
     worker_died = threading.Event()
+
+    def stop() -> None:
+        server.should_exit = True
+
     if worker is not None:
         threading.Thread(
-            target=_watch_worker, args=(worker, server, worker_died), daemon=True,
+            target=_watch_worker, args=(worker, stop, worker_died), daemon=True,
             name="clientevents-worker-watch",
         ).start()
     try:
@@ -124,6 +215,9 @@ def _run_gateway(
         # uvicorn re-raises the signal that stopped it once it has shut down.
         pass
     return 1 if worker_died.is_set() else 0
+
+
+# -- the worker process -------------------------------------------------------------------
 
 
 def _start_worker(config_file: Path | None, data_path: Path) -> subprocess.Popen[bytes]:
@@ -150,17 +244,21 @@ def _parent_death_hook() -> Any:
     return hook
 
 
+_stopping = threading.Event()
+
+
 def _watch_worker(
-    worker: subprocess.Popen[bytes], server: Any, died: threading.Event
+    worker: subprocess.Popen[bytes], stop_gateway: Any, died: threading.Event
 ) -> None:
     code = worker.wait()
-    if not server.should_exit:
+    if not _stopping.is_set():
         logger.error("The worker process exited with status %s; stopping the gateway.", code)
         died.set()
-        server.should_exit = True
+        stop_gateway()
 
 
 def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    _stopping.set()
     if worker.poll() is not None:
         return
     worker.send_signal(signal.SIGTERM)
@@ -173,13 +271,17 @@ def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
         worker.wait()
 
 
-def _print_banner(
+# -- output -------------------------------------------------------------------------------
+
+
+def _banner_text(
     settings: Settings,
     data_path: Path,
-    app: Any,
     url: str,
+    info: dict[str, Any],
     worker: subprocess.Popen[bytes] | None,
-) -> None:
+    http_server: str,
+) -> str:
     lines = [f"clientevents {__version__} serving {url}"]
     lines.append(f"  data dir        {data_path} (database {data_path / 'clientevents.db'})")
     for stage in settings.stages:
@@ -191,26 +293,18 @@ def _print_banner(
         lines.append(f"  app client id   {pool.client_id}")
         lines.append(f"  cognito-idp     aws cognito-idp ... --endpoint-url {url} "
                      f"--client-id {pool.client_id}")
-    for line in _admin_lines(app):
-        lines.append(line)
+    creds = info.get("admin")
+    if creds is not None:
+        generated = bool(info.get("admin_generated"))
+        suffix = " (generated at first start)" if generated else ""
+        lines.append(f"  admin key id    {creds.access_key_id}{suffix}")
+        if generated:
+            lines.append(f"  admin secret    {creds.secret_access_key}")
     lines.append(f"  health          {url}/health   ready {url}/ready   metrics {url}/metrics")
+    lines.append(f"  http server     {http_server}")
     lines.append("  workers         " + (f"process {worker.pid}" if worker else "not started"))
     lines.append("Press Ctrl-C to stop.")
-    click.echo("\n".join(lines))
-    sys.stdout.flush()
-
-
-def _admin_lines(app: Any) -> list[str]:
-    identity = app.state.gateway.identity
-    creds = getattr(identity, "admin_credentials", None)
-    if creds is None:
-        return []
-    generated = bool(getattr(identity, "admin_credentials_generated", False))
-    suffix = " (generated at first start)" if generated else ""
-    lines = [f"  admin key id    {creds.access_key_id}{suffix}"]
-    if generated:
-        lines.append(f"  admin secret    {creds.secret_access_key}")
-    return lines
+    return "\n".join(lines)
 
 
 def _setup_logging() -> None:

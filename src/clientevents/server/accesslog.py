@@ -12,6 +12,7 @@ and one per request costs more than the rest of the line's work together.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -33,7 +34,7 @@ def access_line(
     """One access-log line (CLF-like: see the module docstring)."""
     client = scope.get("client")
     ip = client[0] if client else "-"
-    stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
+    stamp = _stamp(int(time.time()))
     path = _printable(scope.get("path", ""))
     method = _printable(scope.get("method", "-"))
     version = scope.get("http_version", "1.1")
@@ -41,6 +42,11 @@ def access_line(
         f'{ip} - {client_id or "-"} [{stamp}] "{method} {path} HTTP/{version}" '
         f"{status} {size} {request_id} {elapsed * 1000:.2f}ms"
     )
+
+
+@functools.lru_cache(maxsize=4)
+def _stamp(second: int) -> str:
+    return time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(second))
 
 
 def _printable(text: str) -> str:

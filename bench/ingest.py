@@ -2,8 +2,9 @@
 
 Run ``.venv/bin/python -m bench.ingest`` (or ``--quick`` for a short smoke run). It starts:
 
-- a server process (uvicorn + uvloop + httptools, exactly as ``clientevents serve`` runs it)
-  serving the gateway on the blueprint's configuration *and*, in the same process, a bare
+- a server process (granian with one worker on uvloop, as ``clientevents serve`` runs it;
+  ``--server uvicorn`` for uvicorn + uvloop + httptools) serving the gateway on the
+  blueprint's configuration *and*, in the same process, a bare
   endpoint ``POST /bench/bare`` that only reads and parses the body and answers 200: the
   ceiling of this server stack on this machine;
 - moto's server (``moto_server``) on loopback, answering ``PutEvents`` with the same 10 entries;
@@ -339,7 +340,7 @@ def stored_events(data_dir: Path) -> int:
 
 
 def run(
-    quick: bool, levels: list[int], seconds: float, use_wrk: bool, server: str = "uvicorn",
+    quick: bool, levels: list[int], seconds: float, use_wrk: bool, server: str = "granian",
     repeats: int = 1,
 ) -> list[Result]:
     """Start the servers, measure every target at every level, print the table."""
@@ -436,7 +437,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--levels", default="16,64,128", help="Concurrency levels.")
     parser.add_argument("--seconds", type=float, default=10.0, help="Seconds a run.")
     parser.add_argument("--client", choices=("auto", "wrk", "httpx"), default="auto")
-    parser.add_argument("--server", choices=("uvicorn", "granian"), default="uvicorn",
+    parser.add_argument("--server", choices=("uvicorn", "granian"), default="granian",
                         help="ASGI server of the measured process (granian: pip install it).")
     parser.add_argument("--repeats", type=int, default=1, help="Runs per point (median).")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)

@@ -21,6 +21,7 @@ from typing import Any, TextIO
 from starlette.types import Scope
 
 ACCESS_LOGGER = "clientevents.access"
+_ACCESS = logging.getLogger(ACCESS_LOGGER)
 
 
 def access_line(
@@ -87,6 +88,14 @@ class AccessLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
         except Exception:
             self.handleError(record)
 
+    def write_line(self, line: str) -> None:
+        """Write one line as :meth:`emit` would, without building a log record."""
+        try:
+            self.stream.write(line + self.terminator)
+            self._dirty = True
+        except Exception:
+            self.handleError(logging.makeLogRecord({"msg": line}))
+
     def _flush_periodically(self) -> None:
         while not self._stop.wait(self._interval):
             if self._dirty:
@@ -97,6 +106,21 @@ class AccessLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self._stop.set()
         self.flush()
         super().close()
+
+
+def log_access(line: str) -> None:
+    """Send one access line to the ``clientevents.access`` logger.
+
+    When that logger's only handler is an :class:`AccessLogHandler` (as ``clientevents serve``
+    sets it up) the line is written to it directly: a log record costs more than the line.
+    """
+    logger = _ACCESS
+    handlers = logger.handlers
+    if len(handlers) == 1 and not logger.propagate and type(handlers[0]) is AccessLogHandler:
+        if logger.isEnabledFor(logging.INFO):
+            handlers[0].write_line(line)
+        return
+    logger.info(line)
 
 
 def configure_access_log(stream: TextIO, **kwargs: Any) -> AccessLogHandler:

@@ -20,7 +20,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from clientevents.server.accesslog import ACCESS_LOGGER, access_line
+from clientevents.server.accesslog import ACCESS_LOGGER, access_line, log_access
 from clientevents.server.metrics import GatewayMetrics
 
 access_logger = logging.getLogger(ACCESS_LOGGER)
@@ -111,6 +111,6 @@ class RequestContextMiddleware:
                 route, method if method in _KNOWN_METHODS else "OTHER", status, elapsed
             )
             if self.access_log and access_logger.isEnabledFor(logging.INFO):
-                access_logger.info(
+                log_access(
                     access_line(scope, state.get("client_id"), status, size, request_id, elapsed)
                 )

@@ -100,3 +100,25 @@ def test_access_line_escapes_client_text() -> None:
     assert "\n" not in line
     assert '"GET /a\\"b\\n[c] HTTP/1.1" 404 10 rid 1.00ms' in line
     assert line.startswith("10.0.0.1 - - [")
+
+
+def test_access_log_handler_writes_lines_and_flushes_on_close() -> None:
+    import io
+
+    from clientevents.server.accesslog import AccessLogHandler, log_access
+
+    stream = io.StringIO()
+    logger = logging.getLogger("clientevents.access")
+    saved = (logger.handlers[:], logger.propagate, logger.level)
+    handler = AccessLogHandler(stream, flush_interval_secs=0.05)
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    try:
+        log_access("first line")
+        logger.info("second line")
+        handler.close()
+        assert stream.getvalue() == "first line\nsecond line\n"
+    finally:
+        logger.handlers[:], logger.propagate = saved[0], saved[1]
+        logger.setLevel(saved[2])

@@ -72,6 +72,18 @@ def test_sign_up_sign_in_send_the_sample_and_find_it_in_the_lake(serve: ServePro
     accepted = {e["EventId"] for e in second["Entries"][:5]}
     assert all(accepted)
 
+    # Under the production server too, a body over 1 MiB is refused while it streams in.
+    def big_body() -> Iterator[bytes]:
+        yield b'{"entries": [{"entry": "'
+        for _ in range(40):
+            yield b"y" * 32768
+        yield b'"}]}'
+
+    response = httpx.post(f"{serve.url}/prod/event", content=big_body(),
+                          headers={"Authorization": token, "Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert "1048576" in response.json()["message"]
+
     found = _wait_for_lake(serve, ids | accepted)
     assert set(found) == ids | accepted
     for event in found.values():

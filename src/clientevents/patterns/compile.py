@@ -13,8 +13,9 @@ Paths are tuples of keys, never dot-joined: ``{"a.b": ..}`` and ``{"a": {"b": ..
 different fields.
 
 Limits (EventBridge's): the pattern text is at most 2048 characters; ``$or`` expands to at
-most 1000 branches; the wildcard values of one field in one branch have at most
-:data:`MAX_WILDCARD_STARS` stars between them (more is "too complex").
+most 1000 branches; the wildcards of each field must keep at most
+:data:`~clientevents.patterns.complexity.MAX_WILDCARD_COMPLEXITY` match states active for any
+input (more is "too complex", see ``complexity.py``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from dataclasses import field as dc_field
 from typing import Any, Final
 
+from clientevents.patterns.complexity import MAX_WILDCARD_COMPLEXITY, Term, most_complex_field
 from clientevents.patterns.conditions import (
     AnythingBut,
     AnythingButIgnoreCase,
@@ -47,11 +49,10 @@ from clientevents.patterns.errors import InvalidEventPattern, Location
 from clientevents.patterns.ipaddr import parse_cidr, parse_ip
 from clientevents.patterns.values import FALSE, NULL, TRUE, LeafKey, is_comparable, number_problem
 from clientevents.patterns.values import number_text as _number_text
-from clientevents.patterns.wildcard import parse_wildcard, star_count
+from clientevents.patterns.wildcard import parse_wildcard
 
 MAX_PATTERN_CHARS: Final = 2048
 MAX_BRANCHES: Final = 1000
-MAX_WILDCARD_STARS: Final = 6
 OR_KEY: Final = "$or"
 
 OPERATORS: Final = (
@@ -91,11 +92,16 @@ Path = tuple[str, ...]
 
 @dataclass(frozen=True, slots=True)
 class Field:
-    """One field of a branch: its path, its conditions (OR) and the pattern text it came from."""
+    """One field of a branch: its path, its conditions (OR) and the pattern text it came from.
+
+    ``terms`` lists the match values in pattern order as the wildcard complexity check sees
+    them (see :data:`complexity.Term`).
+    """
 
     path: Path
     conditions: frozenset[Condition]
     source: tuple[Any, ...] = dc_field(compare=False, hash=False)
+    terms: tuple[Term, ...] = dc_field(default=(), compare=False, hash=False)
 
 
 Branch = tuple[Field, ...]
@@ -144,9 +150,8 @@ def compile_branches(pattern: Mapping[str, Any]) -> tuple[Branch, ...]:
     rules = _object(pattern, [], (), [{}], in_or=False)
     branches: dict[Branch, None] = {}
     for rule in rules:
-        branch = tuple(sorted(rule.values(), key=lambda f: f.path))
-        _check_complexity(branch)
-        branches[branch] = None
+        branches[tuple(sorted(rule.values(), key=lambda f: f.path))] = None
+    _check_complexity(branches)
     return tuple(branches)
 
 
@@ -212,10 +217,13 @@ def _field(path: Path, values: list[Any], loc: list[str | int]) -> Field:
     if not values:
         raise InvalidEventPattern("empty arrays are not allowed", loc)
     conditions: list[Condition] = []
+    terms: list[Term] = []
     for i, value in enumerate(values):
         here = [*loc, i]
         if isinstance(value, Mapping):
             conditions.append(_operator(value, here))
+            terms.append(_term(value, conditions[-1]))
+            continue
         elif isinstance(value, str):
             address = parse_ip(value)
             conditions.append(IpEqual(*address) if address else Exact(value))
@@ -231,7 +239,24 @@ def _field(path: Path, values: list[Any], loc: list[str | int]) -> Field:
                 f"objects, got {_json_type(value)}",
                 here,
             )
-    return Field(path, frozenset(conditions), tuple(values))
+        terms.append((conditions[-1], None))
+    return Field(path, frozenset(conditions), tuple(values), tuple(terms))
+
+
+def _term(expr: Mapping[str, Any], condition: Condition) -> Term:
+    """How an operator value counts for wildcard complexity.
+
+    A ``wildcard`` without a star compiles to an exact match but is still a wildcard pattern
+    for the complexity measure (as in EventBridge), so it keeps its own identity.
+    """
+    if isinstance(condition, AnythingButWildcard):
+        return condition, tuple(sorted(condition.wildcards))
+    if isinstance(condition, Wildcard):
+        return condition, (condition.segments,)
+    if "wildcard" in expr and isinstance(condition, Exact) and isinstance(condition.key, str):
+        segments = (condition.key,)
+        return ("wildcard", segments), (segments,)
+    return condition, None
 
 
 def _number_key(value: int | float, loc: Location) -> LeafKey:
@@ -412,21 +437,16 @@ def _operand(arg: list[Any], index: int, op: str, loc: list[str | int]) -> int |
     return number
 
 
-def _check_complexity(branch: Branch) -> None:
-    for field in branch:
-        stars = 0
-        for c in field.conditions:
-            if isinstance(c, Wildcard):
-                stars += star_count(c.segments)
-            elif isinstance(c, AnythingButWildcard):
-                stars += sum(star_count(w) for w in c.wildcards)
-        if stars > MAX_WILDCARD_STARS:
-            raise InvalidEventPattern(
-                f"the rule is too complex: the wildcards of this field have {stars} wildcard "
-                f"characters and at most {MAX_WILDCARD_STARS} are allowed; use fewer wildcard "
-                "characters or a prefix/suffix",
-                list(field.path),
-            )
+def _check_complexity(branches: Mapping[Branch, None]) -> None:
+    found = most_complex_field([(f.path, f.terms) for f in branch] for branch in branches)
+    if found is not None and found[1] > MAX_WILDCARD_COMPLEXITY:
+        raise InvalidEventPattern(
+            f"the rule is too complex: some values would keep more than "
+            f"{MAX_WILDCARD_COMPLEXITY} wildcard match states of this field active at once; try "
+            "using fewer wildcard characters or fewer repeating character sequences after a "
+            "wildcard character",
+            list(found[0]),
+        )
 
 
 def _json_type(value: Any) -> str:

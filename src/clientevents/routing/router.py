@@ -16,6 +16,7 @@ Example::
 
     router = Router(db, settings)
     await router.route_once()        # tests: route one batch of every bus
+    router.drain()                   # route everything in the logs now (pipelined)
     await router.run(stop)           # workers: until stop is set
 """
 
@@ -118,6 +119,37 @@ class Router:
             return 0
         self._offsets[bus] = batch.last_seq
         return batch.events
+
+    def drain(self) -> int:
+        """Route every event now in the logs, bus by bus; return how many were routed.
+
+        Pipelined: while one batch's write commits (page writes and fsync, which hold no
+        lock Python code needs), the next batch is read and routed; it is submitted once the
+        first has committed, with that batch's offset as the expected one. At most two
+        batches are in memory.
+        """
+        total = 0
+        for bus in self.routes:
+            total += self._drain_bus(bus)
+        return total
+
+    def _drain_bus(self, bus: str) -> int:
+        routed = 0
+        cursor = self._offset(bus)
+        inflight: _InFlight | None = None
+        while True:
+            records = self.log.read_after(bus, cursor, self.batch_size)
+            batch = self.route_records(bus, records) if records else None
+            if inflight is not None:
+                if not inflight.wait():
+                    self._offsets.pop(bus, None)  # another router moved it: reload, stop
+                    return routed
+                routed += inflight.batch.events
+                self._offsets[bus] = inflight.batch.last_seq
+            if batch is None:
+                return routed
+            inflight = _InFlight(self.db, batch, self._offsets[bus])
+            cursor = batch.last_seq
 
     def _offset(self, bus: str) -> int:
         offset = self._offsets.get(bus)
@@ -237,7 +269,7 @@ class Router:
         while not halt.is_set():
             try:
                 version = _data_version(reader)
-                if self.route_pass() > 0:
+                if self.drain() > 0:
                     continue
                 while not halt.wait(self.poll_interval_secs):
                     if _data_version(reader) != version:
@@ -246,6 +278,36 @@ class Router:
                 logger.exception("Routing failed; retrying in 1 second.")
                 self._offsets.clear()
                 halt.wait(1.0)
+
+
+class _InFlight:
+    """A batch's write, submitted to the group commit; :meth:`wait` for its outcome."""
+
+    __slots__ = ("_done", "batch", "error")
+
+    def __init__(self, db: Database, batch: RoutedBatch, offset: int) -> None:
+        self.batch = batch
+        self.error: BaseException | None = None
+        self._done = threading.Event()
+        db.submit(lambda conn: Router._commit(conn, batch, offset), self._finish)
+
+    def _finish(self, _result: Any, error: BaseException | None) -> None:
+        self.error = error
+        self._done.set()
+
+    def wait(self) -> bool:
+        """True once committed; False if another router's offset won (a conflict).
+
+        Raises:
+            StoreError: the commit failed (nothing of the batch was written).
+        """
+        self._done.wait()
+        if isinstance(self.error, Conflict):
+            logger.warning("Router offset moved by another router; reloading. %s", self.error)
+            return False
+        if self.error is not None:
+            raise self.error
+        return True
 
 
 def _data_version(conn: sqlite3.Connection) -> int:

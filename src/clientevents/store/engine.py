@@ -24,6 +24,7 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -113,6 +114,30 @@ def connect(path: str | Path, *, synchronous: str = "FULL") -> sqlite3.Connectio
     return conn
 
 
+BUSY_TIMEOUT_SECS = 30.0
+"""How long a write waits for another process's write lock before it fails."""
+
+
+def _begin(conn: sqlite3.Connection) -> None:
+    """``BEGIN IMMEDIATE``, retrying every 0.1 to 1 ms while another process writes."""
+    delay = 0.0001
+    deadline = 0.0
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                raise
+            now = time.monotonic()
+            if not deadline:
+                deadline = now + BUSY_TIMEOUT_SECS
+            elif now > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.001)
+
+
 class Database:
     """One SQLite file shared by the embedded log and stores.
 
@@ -136,6 +161,10 @@ class Database:
         self._writer_conn = connect(self.path, synchronous=synchronous)
         for ddl in _SCHEMAS.values():
             self._writer_conn.executescript(ddl)
+        # The writer waits for other processes' write locks itself (see _begin): SQLite's own
+        # busy handler sleeps 1, 2, 5, 10, 15, 20, 25 ... ms between tries, so a writer that
+        # finds the lock taken for a moment would stall for tens of milliseconds.
+        self._writer_conn.execute("PRAGMA busy_timeout=0")
         self._thread = threading.Thread(
             target=self._run, name="clientevents-db-writer", daemon=True
         )
@@ -201,7 +230,7 @@ class Database:
     def _commit_group(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
         results: list[tuple[Any, BaseException | None]] = []
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            _begin(conn)
             for job in jobs:
                 conn.execute("SAVEPOINT job")
                 try:

@@ -256,3 +256,28 @@ def test_a_second_router_of_the_same_group_never_doubles_a_batch(db: Database) -
     assert second.route_bus("shop") == 0  # its commit conflicts and rolls back
     assert len(deliveries(db)) == 1
     assert second.route_bus("shop") == 0  # reloaded: caught up
+
+
+def test_drain_routes_everything_in_pipelined_batches(db: Database) -> None:
+    settings = make_settings()
+    publisher = Publisher(db, settings)
+    for i in range(23):
+        publish(publisher, {"eventType": "search", "i": i})
+    router = Router(db, settings, batch_size=4)
+    assert router.drain() == 23
+    assert router.drain() == 0
+    payloads = [json.loads(p)["detail"]["i"] for _, _, p in deliveries(db)]
+    assert payloads == list(range(23))
+    assert EventLog(db).offset(ROUTER_GROUP, "shop") == EventLog(db).head("shop")
+
+
+def test_drain_stops_when_another_router_moved_the_offset(db: Database) -> None:
+    settings = make_settings()
+    publisher = Publisher(db, settings)
+    for i in range(5):
+        publish(publisher, {"eventType": "search", "i": i})
+    first, second = Router(db, settings, batch_size=2), Router(db, settings, batch_size=2)
+    second._offset("shop")
+    assert first.drain() == 5
+    assert second.drain() == 0
+    assert len(deliveries(db)) == 5

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,7 @@ class ServeProcess:
         self.proc: subprocess.Popen[str] | None = None
         self.log = data_dir.parent / f"serve-{self.port}.log"
         self._log_file: Any = None
+        self._reader = threading.Thread()
 
     def start(self) -> str:
         """Start and wait until ``/ready`` answers; return what the command printed."""
@@ -81,6 +83,11 @@ class ServeProcess:
                 raise RuntimeError(f"the workers did not start; see {self.log}")
             time.sleep(0.1)
         self.banner = "".join(banner)
+        # Keep reading standard output (the access log): a full pipe would stall the server.
+        self.output: list[str] = []
+        stdout = self.proc.stdout
+        self._reader = threading.Thread(target=lambda: self.output.extend(stdout), daemon=True)
+        self._reader.start()
         return self.banner
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
@@ -101,6 +108,7 @@ class ServeProcess:
         self._drain()
 
     def _drain(self) -> None:
+        self._reader.join(timeout=10)
         if self.proc is not None and self.proc.stdout is not None:
             self.proc.stdout.close()
         self._log_file.close()

@@ -100,10 +100,13 @@ def test_sign_up_sign_in_send_the_sample_and_find_it_in_the_lake(serve: ServePro
         "subject": "Loyalty customer purchase",
         "comment": {"body": "This customer has made a loyalty purchase"}}}
 
-    # The access log names the clientId; a clean stop ends both processes with status 0.
+    # A clean stop ends both processes with status 0; the access log named the clientId.
     assert serve.stop(signal.SIGINT) == 0
     log = serve.log.read_text()
     assert "Workers stopped." in log
+    ingest_lines = [line for line in serve.output if '"POST /prod/event HTTP/1.1" 200' in line]
+    assert len(ingest_lines) == 2
+    assert all(f" - {claims_client_id} [" in line for line in ingest_lines)
 
 
 def test_sigterm_stops_gateway_and_workers_cleanly(serve: ServeProcess) -> None:

@@ -6,7 +6,10 @@ thread takes all the functions that are waiting, runs them in a single transacti
 inside its own savepoint (so one failing write does not fail the others), and commits once
 with ``synchronous=FULL``. A caller returns only after the commit that holds its write is on
 disk. This is group commit: under many concurrent callers the cost of the fsync is shared,
-and a lone caller pays one commit.
+and a lone caller pays one commit. (A group of one function runs without a savepoint: each
+statement gives up the GIL and must win it back, so the writer runs as few as it can.)
+:meth:`Database.submit` queues a function with a completion callback instead of a waiting
+caller, for components that wake their own waiters (the event log's appender).
 
 Reads use one connection per thread (WAL readers never block the writer).
 
@@ -14,7 +17,9 @@ Schemas are registered by the modules that own them (:func:`register_schema`) an
 when a :class:`Database` opens, so each component keeps its own tables next to its code.
 
 Several processes may open the same file (gateway and workers): SQLite serialises their
-writers with its file lock and ``busy_timeout``.
+writers with its file lock. The writer waits for another process's lock itself, retrying
+``BEGIN IMMEDIATE`` every 0.1 to 1 ms (SQLite's busy handler sleeps 1, 2, 5, 10 ... ms, which
+would add tens of milliseconds whenever the processes meet); readers use ``busy_timeout``.
 """
 
 from __future__ import annotations

@@ -97,7 +97,7 @@ def test_run_until_signalled_stops_on_sigterm(tmp_path: Path) -> None:
 
 
 def test_dispatch_polling_slows_down_with_many_targets() -> None:
-    assert default_dispatch_options(1).poll_interval_secs == 0.005
+    assert default_dispatch_options(1).poll_interval_secs == 0.002
     assert default_dispatch_options(1).batch_size == 500
     assert default_dispatch_options(50).poll_interval_secs == pytest.approx(0.1)
     assert default_dispatch_options(5000).poll_interval_secs == 0.2

@@ -43,8 +43,7 @@ ENVELOPE_KEYS: tuple[str, ...] = (
 )
 """The envelope's keys in wire order (``replay-name`` follows ``detail`` when present)."""
 
-_last_second: int = -1
-_last_text: str = ""
+_last: tuple[int, str] = (-1, "")  # (second, its text): one reference, swapped atomically
 
 
 def format_time(epoch: float) -> str:
@@ -52,12 +51,13 @@ def format_time(epoch: float) -> str:
 
     The text of the last second formatted is cached: under load most events share it.
     """
-    global _last_second, _last_text
+    global _last
     second = int(epoch // 1)
-    if second == _last_second:
-        return _last_text
+    cached = _last
+    if cached[0] == second:
+        return cached[1]
     text = _time.strftime("%Y-%m-%dT%H:%M:%SZ", _time.gmtime(second))
-    _last_second, _last_text = second, text
+    _last = (second, text)
     return text
 
 

@@ -98,6 +98,12 @@ class _Waiter:
             following.resolve(following.error)
 
 
+def _pass_on_later(waiter: _Waiter) -> None:
+    assert waiter.lock is not None
+    waiter.lock.acquire()
+    waiter.wake_next()
+
+
 def _wake_all(waiters: list[_Waiter], error: BaseException | None) -> None:
     """Tell every waiter of a commit its outcome.
 
@@ -160,7 +166,13 @@ class LogAppender:
         waiter = _Waiter(rows)
         self._enqueue(waiter)
         assert waiter.lock is not None
-        waiter.lock.acquire()
+        try:
+            waiter.lock.acquire()
+        except BaseException:
+            # Interrupted while waiting (KeyboardInterrupt in the main thread): the callers
+            # chained behind this one must still be woken when the commit ends.
+            threading.Thread(target=_pass_on_later, args=(waiter,), daemon=True).start()
+            raise
         waiter.wake_next()
         if waiter.error is not None:
             raise waiter.error

@@ -215,3 +215,29 @@ def test_retention_run_stops_when_asked(db: Database) -> None:
 def test_retention_refuses_a_negative_age(db: Database) -> None:
     with pytest.raises(ValueError, match="retention_secs must be 0 or more"):
         LogRetention(EventLog(db), ["a"], retention_secs=-1)
+
+
+def test_appender_wakes_every_caller_of_a_drain_even_when_it_fails(db: Database) -> None:
+    appender = LogAppender(db)
+    log = EventLog(db)
+    outcomes: dict[int, str] = {}
+    barrier = threading.Barrier(16)
+
+    def worker(i: int) -> None:
+        barrier.wait()
+        rows = [("a", None, 1.0, 1.0, "{}", None, None)] if i == 7 else [row("a", i)]
+        try:
+            appender.append(rows)
+            outcomes[i] = "ok"
+        except StoreError:
+            outcomes[i] = "failed"
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads)  # nobody left waiting
+    assert outcomes[7] == "failed"
+    stored = {int(r.event_id.rsplit("-", 1)[1]) for r in log.read_after("a", 0, 100)}
+    assert stored == {i for i, outcome in outcomes.items() if outcome == "ok"}

@@ -54,12 +54,14 @@ register_schema("log", SCHEMA)
 _COLUMNS = "seq, bus, event_id, time, ingested_at, body, replay_name, replay_rules"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LogRecord:
-    """One event in a bus's log (a row of ``events``).
+    """One event in a bus's log (a row of ``events``); treat it as read-only.
 
     ``time`` and ``ingested_at`` are epoch seconds; ``body`` is the envelope's JSON text;
-    ``replay_rules`` is the JSON text of a list of rule names, or None.
+    ``replay_rules`` is the JSON text of a list of rule names, or None. (Not a frozen
+    dataclass: building a frozen one costs six times as much, and the router builds one per
+    event.)
     """
 
     seq: int

@@ -120,8 +120,9 @@ class Router:
         self._offsets[bus] = batch.last_seq
         return batch.events
 
-    def drain(self) -> int:
-        """Route every event now in the logs, bus by bus; return how many were routed.
+    def drain(self, max_batches: int = 20) -> int:
+        """Route the events now in the logs, at most ``max_batches`` batches of each bus in
+        turn (so one bus's backlog never holds the others up); return how many were routed.
 
         Pipelined: while one batch's write commits (page writes and fsync, which hold no
         lock Python code needs), the next batch is read and routed; it is submitted once the
@@ -130,15 +131,19 @@ class Router:
         """
         total = 0
         for bus in self.routes:
-            total += self._drain_bus(bus)
+            total += self._drain_bus(bus, max_batches)
         return total
 
-    def _drain_bus(self, bus: str) -> int:
+    def _drain_bus(self, bus: str, max_batches: int) -> int:
         routed = 0
         cursor = self._offset(bus)
         inflight: _InFlight | None = None
+        batches = 0
         while True:
-            records = self.log.read_after(bus, cursor, self.batch_size)
+            records = []
+            if batches < max_batches:
+                records = self.log.read_after(bus, cursor, self.batch_size)
+                batches += 1
             batch = self.route_records(bus, records) if records else None
             if inflight is not None:
                 if not inflight.wait():

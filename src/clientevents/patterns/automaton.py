@@ -1,10 +1,13 @@
 """The rule automaton: states keyed by field, stepped by an event's leaves.
 
-Every branch of every rule is a sequence of fields ``(path, conditions)``, ordered most
-selective first (see :func:`conditions.selectivity_rank`). The automaton is a trie over those
-sequences, in the manner of aws/event-ruler's NameState machine and quamina's core matcher:
-a :class:`NameState` has, per path, a :class:`FieldMatcher` from leaf values to next states,
-plus ``absent`` transitions (``exists: false``) taken when the event has no leaf at a path.
+Every branch of every rule is a sequence of steps: first, when the branch has two or more
+single-value equalities, one :class:`~compound.Compound` step holding all of them, then its
+other fields ``(path, conditions)``, most selective first (see
+:func:`conditions.selectivity_rank`). The automaton is a trie over those sequences, in the
+manner of aws/event-ruler's NameState machine and quamina's core matcher: a
+:class:`NameState` has, per tuple of paths, a table from value tuples to next states
+(compound steps), per path a :class:`FieldMatcher` from leaf values to next states, plus
+``absent`` transitions (``exists: false``) taken when the event has no leaf at a path.
 Branches that start with the same fields share states, so matching costs grow with the leaves
 the event has on used paths and with the partial matches they produce, not with the number
 of rules. A state where a branch ends carries the names of its rules.
@@ -25,11 +28,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from clientevents.patterns.compile import Field, Path
+from clientevents.patterns.compound import Compound, compound_matches, merge
 from clientevents.patterns.conditions import Condition, Exists
-from clientevents.patterns.field_matcher import FieldMatcher
-from clientevents.patterns.flatten import Fields, Membership
+from clientevents.patterns.field_matcher import EXACT_ONLY, RANGES_ONLY, FieldMatcher
+from clientevents.patterns.flatten import ANY_SEVERAL, SEVERAL, Fields, Membership, Singles
+from clientevents.patterns.values import LeafKey
 
-EdgeKey = tuple[Path, frozenset[Condition]]
+Step = Field | Compound
+EdgeKey = tuple[Path, frozenset[Condition]] | tuple[tuple[Path, ...], tuple[LeafKey, ...]]
+Table = dict[tuple[LeafKey, ...], "NameState"]
 _EMPTY: dict[Any, Any] = {}  # shared by states without such transitions; never mutated
 _NO_NAMES: frozenset[str] = frozenset()
 
@@ -37,13 +44,24 @@ _NO_NAMES: frozenset[str] = frozenset()
 class NameState:
     """One automaton state. Published states are never modified (copy, change, publish)."""
 
-    __slots__ = ("absent", "absent_by_path", "edges", "fms", "fms_by_path", "names")
+    __slots__ = (
+        "absent",
+        "absent_by_path",
+        "edges",
+        "fms",
+        "fms_by_path",
+        "names",
+        "tables",
+        "tables_by_paths",
+    )
 
     def __init__(self) -> None:
         self.names: frozenset[str] = _NO_NAMES
         self.edges: dict[EdgeKey, NameState] = _EMPTY
+        self.tables_by_paths: dict[tuple[Path, ...], Table] = _EMPTY
         self.fms_by_path: dict[Path, FieldMatcher] = _EMPTY
         self.absent_by_path: dict[Path, tuple[NameState, ...]] = _EMPTY
+        self.tables: tuple[tuple[tuple[Path, ...], Table], ...] = ()
         self.fms: tuple[tuple[Path, FieldMatcher], ...] = ()
         self.absent: tuple[tuple[Path, tuple[NameState, ...]], ...] = ()
 
@@ -52,14 +70,30 @@ class NameState:
         other = NameState.__new__(NameState)
         other.names = self.names
         other.edges = self.edges
+        other.tables_by_paths = self.tables_by_paths
         other.fms_by_path = self.fms_by_path
         other.absent_by_path = self.absent_by_path
+        other.tables = self.tables
         other.fms = self.fms
         other.absent = self.absent
         return other
 
     def is_empty(self) -> bool:
         return not self.names and not self.edges
+
+    def relink_compound(self, step: Compound, new: NameState | None) -> None:
+        """Point the compound edge ``step`` to ``new`` (None removes it)."""
+        self.tables_by_paths = dict(self.tables_by_paths)
+        table = dict(self.tables_by_paths.get(step.paths, _EMPTY))
+        if new is None:
+            table.pop(step.keys, None)
+        else:
+            table[step.keys] = new
+        if table:
+            self.tables_by_paths[step.paths] = table
+        else:
+            self.tables_by_paths.pop(step.paths, None)
+        self.tables = tuple(self.tables_by_paths.items())
 
     def relink(
         self,
@@ -97,37 +131,50 @@ class NameState:
             self.absent = tuple(self.absent_by_path.items())
 
 
-def add_branch(state: NameState, fields: Sequence[Field], name: str, i: int = 0) -> NameState:
-    """A copy of ``state`` in which the branch ``fields[i:]`` leads to a state naming ``name``."""
+def _edge_key(step: Step) -> EdgeKey:
+    if isinstance(step, Compound):
+        return step.paths, step.keys
+    return step.path, step.conditions
+
+
+def _relink(state: NameState, step: Step, old: NameState | None, new: NameState | None) -> None:
+    if isinstance(step, Compound):
+        state.relink_compound(step, new)
+    else:
+        state.relink(step.path, step.conditions, old, new)
+
+
+def add_branch(state: NameState, steps: Sequence[Step], name: str, i: int = 0) -> NameState:
+    """A copy of ``state`` in which the branch ``steps[i:]`` leads to a state naming ``name``."""
     new = state.copy()
-    if i == len(fields):
+    if i == len(steps):
         new.names = state.names | {name}
         return new
-    field = fields[i]
-    key = (field.path, field.conditions)
+    step = steps[i]
+    key = _edge_key(step)
     old = state.edges.get(key)
-    child = add_branch(old if old is not None else NameState(), fields, name, i + 1)
+    child = add_branch(old if old is not None else NameState(), steps, name, i + 1)
     new.edges = {**state.edges, key: child}
-    new.relink(field.path, field.conditions, old, child)
+    _relink(new, step, old, child)
     return new
 
 
 def remove_branch(
-    state: NameState, fields: Sequence[Field], name: str, i: int = 0
+    state: NameState, steps: Sequence[Step], name: str, i: int = 0
 ) -> NameState | None:
     """A copy of ``state`` without the branch (None when nothing would be left)."""
-    if i == len(fields):
+    if i == len(steps):
         if name not in state.names:
             return state
         new = state.copy()
         new.names = state.names - {name}
         return None if new.is_empty() else new
-    field = fields[i]
-    key = (field.path, field.conditions)
+    step = steps[i]
+    key = _edge_key(step)
     old = state.edges.get(key)
     if old is None:
         return state
-    child = remove_branch(old, fields, name, i + 1)
+    child = remove_branch(old, steps, name, i + 1)
     if child is old:
         return state
     new = state.copy()
@@ -136,67 +183,98 @@ def remove_branch(
         del new.edges[key]
     else:
         new.edges[key] = child
-    new.relink(field.path, field.conditions, old, child)
+    _relink(new, step, old, child)
     return None if new.is_empty() else new
 
 
-def _merge(committed: Membership, membership: Membership) -> Membership | None:
-    """Both memberships together, or None when they disagree on a shared array."""
-    if not committed:
-        return membership
-    merged = dict(committed)
-    for array, index in membership:
-        seen = merged.get(array)
-        if seen is None:
-            merged[array] = index
-        elif seen != index:
-            return None
-    return tuple(sorted(merged.items()))
-
-
-def run(root: NameState, fields: Fields) -> set[str]:
+def run(root: NameState, fields: Fields, singles: Singles) -> set[str]:
     """The names of all rules whose branch the flattened event completes."""
-    # Hot path: one dict lookup per (state, used path), one per leaf and index kind.
+    # Hot path: one lookup per (state, compound table), per (state, used path) and per leaf
+    # and index kind. Partial matches that have committed to no array element (nearly all)
+    # are plain states, visited once; a match that uses a leaf inside an array that matters
+    # for array consistency continues in _run_committed.
     result: set[str] = set()
-    stack: list[tuple[NameState, Membership]] = [(root, ())]
-    seen: set[object] = set()
+    stack = [root]
+    seen: set[NameState] = set()
+    committed: list[tuple[NameState, Membership]] = []
     push = stack.append
+    mark = seen.add
     get_leaves = fields.get
+    get_single = singles.get
+    several = ANY_SEVERAL in singles
     while stack:
-        state, committed = stack.pop()
+        state = stack.pop()
         if state.names:
             result.update(state.names)
+        for paths, table in state.tables:
+            keys = tuple(map(get_single, paths))
+            kid = table.get(keys)  # type: ignore[arg-type]  # a None or SEVERAL never matches
+            if kid is not None:
+                if kid not in seen:
+                    mark(kid)
+                    push(kid)
+            elif several and SEVERAL in keys:
+                for kid, merged in compound_matches(paths, table, fields, ()):
+                    if merged:
+                        committed.append((kid, merged))
+                    elif kid not in seen:
+                        mark(kid)
+                        push(kid)
         for path, fm in state.fms:
             leaves = get_leaves(path)
             if leaves is None:
                 continue
-            exact_only = fm.exact_only
+            kind = fm.kind
             for key, value, membership in leaves:
-                kids = fm.exact.get(key) if exact_only else fm.match(key, value)
+                if kind == EXACT_ONLY:
+                    kids: Sequence[NameState] | None = fm.exact.get(key)
+                elif kind == RANGES_ONLY:
+                    kids = fm.range_hits(key)
+                else:
+                    kids = fm.match(key, value)
                 if not kids:
                     continue
                 if membership:
-                    merged = _merge(committed, membership)
-                    if merged is None:
-                        continue
-                else:
-                    merged = committed
-                if merged:
-                    for kid in kids:
-                        pair = (kid, merged)
-                        if pair not in seen:
-                            seen.add(pair)
-                            push((kid, merged))
-                else:
-                    for kid in kids:
-                        if kid not in seen:
-                            seen.add(kid)
-                            push((kid, merged))
-        for path, kids in state.absent:
-            if path not in fields:
+                    committed.extend((kid, membership) for kid in kids)
+                    continue
                 for kid in kids:
-                    mark: object = (kid, committed) if committed else kid
-                    if mark not in seen:
-                        seen.add(mark)
-                        push((kid, committed))
+                    if kid not in seen:
+                        mark(kid)
+                        push(kid)
+        for path, absent_kids in state.absent:
+            if path not in fields:
+                for kid in absent_kids:
+                    if kid not in seen:
+                        mark(kid)
+                        push(kid)
+    if committed:
+        _run_committed(committed, fields, result)
     return result
+
+
+def _run_committed(
+    stack: list[tuple[NameState, Membership]], fields: Fields, result: set[str]
+) -> None:
+    """Continue the partial matches that have committed to array elements (see ``run``)."""
+    seen = set(stack)
+    push = stack.append
+    while stack:
+        state, committed = stack.pop()
+        if state.names:
+            result.update(state.names)
+        following: list[tuple[NameState, Membership]] = []
+        for paths, table in state.tables:
+            following.extend(compound_matches(paths, table, fields, committed))
+        for path, fm in state.fms:
+            for key, value, membership in fields.get(path, ()):
+                kids = fm.match(key, value)
+                merged = merge(committed, membership) if kids else None
+                if merged is not None:
+                    following.extend((kid, merged) for kid in kids)
+        for path, absent_kids in state.absent:
+            if path not in fields:
+                following.extend((kid, committed) for kid in absent_kids)
+        for pair in following:
+            if pair not in seen:
+                seen.add(pair)
+                push(pair)

@@ -124,6 +124,13 @@ def _table_and_key(c: Condition) -> tuple[str, Any]:
 
 _EMPTY: dict[Any, Any] = {}  # shared by every matcher that has no such table; never mutated
 
+EXACT_ONLY = 0
+"""``FieldMatcher.kind``: only exact values; ``exact.get(key)`` is the whole match."""
+RANGES_ONLY = 1
+"""Only numeric ranges; ``range_hits(key)`` is the whole match."""
+GENERAL = 2
+"""Anything else; use ``match(key, value)``."""
+
 
 class FieldMatcher:
     """The conditions on one path at one state, indexed (see the module docstring).
@@ -148,7 +155,7 @@ class FieldMatcher:
     anything_but_ignore_case: dict[AnythingButIgnoreCase, Children] = _EMPTY
     anything_but_wildcard: dict[AnythingButWildcard, Children] = _EMPTY
     exists: dict[Exists, Children] = _EMPTY
-    exact_only: bool = True
+    kind: int = 0  # EXACT_ONLY, RANGES_ONLY or GENERAL: lets the matcher loop skip match()
     _owned: set[str] | frozenset[str] = frozenset()
     _ab: tuple[Pair, ...] = ()
     _ab_excluded: dict[Any, frozenset[Pair]] = _EMPTY
@@ -164,7 +171,7 @@ class FieldMatcher:
     _any: Children = ()
     _cidr_index: dict[int, tuple[list[Any], list[tuple[Any, ...]]]] = _EMPTY
     _num_points: list[Any] = []  # noqa: RUF012 - shared empty default, never mutated
-    _num_segments: list[tuple[Any, ...]] = []  # noqa: RUF012
+    _num_segments: list[Children] = []  # noqa: RUF012 - next states per elementary segment
     _prefix_lens: tuple[int, ...] = ()
     _prefix_ic_lens: tuple[int, ...] = ()
     _suffix_lens: tuple[int, ...] = ()
@@ -229,9 +236,11 @@ class FieldMatcher:
         if "suffix_ic" in changed:
             self._suffix_ic_lens = _lengths(self.suffix_ic)
         if "ranges" in changed:
-            self._num_points, self._num_segments = _segments(
+            points, segments = _segments(
                 [(r.low, r.low_open, r.high, r.high_open, r) for r in self.ranges]
             )
+            self._num_points = points
+            self._num_segments = [tuple(k for r in seg for k in self.ranges[r]) for seg in segments]
         if "cidrs" in changed:
             by_family: dict[int, list[tuple[Any, bool, Any, bool, Cidr]]] = {}
             for c in self.cidrs:
@@ -262,13 +271,29 @@ class FieldMatcher:
         present = self.__dict__.keys() & _TABLE_NAMES
         self._strings = not present.isdisjoint(_STRING_TABLES)
         self._has_anything_but = not present.isdisjoint(_ANYTHING_BUT_TABLES)
-        self.exact_only = present <= {"exact"}
+        if present <= {"exact"}:
+            self.kind = EXACT_ONLY
+        elif present == {"ranges"}:
+            self.kind = RANGES_ONLY
+        else:
+            self.kind = GENERAL
 
     @staticmethod
     def _pairs(table: dict[Any, Children]) -> tuple[Pair, ...]:
         return tuple((c, kid) for c, kids in table.items() for kid in kids)
 
     # -- reader side (hot path: no locks, no allocation when nothing matches) --------------
+
+    def range_hits(self, key: LeafKey) -> Children:
+        """The next states of the numeric ranges holding ``key`` (a leaf key)."""
+        t = type(key)
+        if t is not int and t is not float:
+            return ()
+        points = self._num_points
+        i = bisect_left(points, key)
+        if i < len(points) and points[i] == key:
+            return self._num_segments[2 * i + 1]
+        return self._num_segments[2 * i]
 
     def match(self, key: LeafKey, value: object) -> list[NameState]:
         """Every next state one leaf leads to (with repetitions)."""
@@ -280,9 +305,9 @@ class FieldMatcher:
             if self._strings:
                 self._match_string(value, out)
         elif self._num_points and (type(key) is int or type(key) is float):
-            segment = _segment_of(self._num_points, key)
-            for r in self._num_segments[segment]:
-                out.extend(self.ranges[r])
+            hit = self._num_segments[_segment_of(self._num_points, key)]
+            if hit:
+                out.extend(hit)
         if self._any:
             out.extend(self._any)
         if self._has_anything_but:

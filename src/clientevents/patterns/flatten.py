@@ -15,7 +15,7 @@ possible and the leaf keeps the empty membership, which keeps the common case fr
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from clientevents.patterns.values import LeafKey, leaf_key
 
@@ -23,6 +23,22 @@ Path = tuple[str, ...]
 Membership = tuple[tuple[int, int], ...]
 Leaf = tuple[LeafKey, object, Membership]
 Fields = dict[Path, list[Leaf]]
+
+class _Several:
+    """Marks a path with several leaves, or with a leaf inside an array that matters."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "SEVERAL"
+
+
+SEVERAL: Final = _Several()
+Singles = dict[Path, LeafKey | _Several]
+"""Per path with leaves: the key of its only leaf when it has exactly one and that leaf has no
+array membership, else :data:`SEVERAL` (the fast path of compound steps). The empty path
+:data:`ANY_SEVERAL` (never a field) is present when some path is SEVERAL."""
+ANY_SEVERAL: Final[Path] = ()
 
 _NO_MEMBERSHIP: Membership = ()
 
@@ -63,13 +79,19 @@ def _count(node: PathNode) -> int:
 
 def flatten(event: dict[str, Any], root: PathNode) -> Fields:
     """The used leaves of ``event``, grouped by path (paths without leaves are absent)."""
+    return flatten_with_singles(event, root)[0]
+
+
+def flatten_with_singles(event: dict[str, Any], root: PathNode) -> tuple[Fields, Singles]:
+    """:func:`flatten`, and the :data:`Singles` of the event."""
     fields: Fields = {}
-    _walk_object(event, root, _NO_MEMBERSHIP, fields)
-    return fields
+    singles: Singles = {}
+    _walk_object(event, root, _NO_MEMBERSHIP, fields, singles)
+    return fields, singles
 
 
 def _walk_object(
-    obj: dict[str, Any], node: PathNode, membership: Membership, fields: Fields
+    obj: dict[str, Any], node: PathNode, membership: Membership, fields: Fields, singles: Singles
 ) -> None:
     # Hot path: called once per object on a used path. Leaves are handled inline (no call per
     # leaf); strings, the common case, are their own key.
@@ -83,40 +105,53 @@ def _walk_object(
         if t is str or t is int or t is float or t is bool or value is None:
             path = child.path
             if path is not None:
-                leaf = (value if t is str else leaf_key(value), value, membership)
+                key = value if t is str else leaf_key(value)
                 leaves = fields.get(path)
                 if leaves is None:
-                    fields[path] = [leaf]
+                    fields[path] = [(key, value, membership)]
+                    if membership:
+                        singles[path] = singles[ANY_SEVERAL] = SEVERAL
+                    else:
+                        singles[path] = key
                 else:
-                    leaves.append(leaf)
+                    leaves.append((key, value, membership))
+                    singles[path] = singles[ANY_SEVERAL] = SEVERAL
         else:
-            _walk_value(value, child, membership, fields)
+            _walk_value(value, child, membership, fields, singles)
 
 
-def _walk_value(value: Any, node: PathNode, membership: Membership, fields: Fields) -> None:
+def _walk_value(
+    value: Any, node: PathNode, membership: Membership, fields: Fields, singles: Singles
+) -> None:
     t = type(value)
     if t is dict:
         if node.children:
-            _walk_object(value, node, membership, fields)
+            _walk_object(value, node, membership, fields, singles)
     elif t is list:
         if node.multi:
             array = id(value)
             for index, element in enumerate(value):
-                _walk_value(element, node, (*membership, (array, index)), fields)
+                _walk_value(element, node, (*membership, (array, index)), fields, singles)
         else:
             for element in value:
-                _walk_value(element, node, membership, fields)
+                _walk_value(element, node, membership, fields, singles)
     elif t is str or t is int or t is float or t is bool or value is None:
-        if node.path is not None:
-            leaves = fields.get(node.path)
-            leaf = (leaf_key(value), value, membership)
+        path = node.path
+        if path is not None:
+            key = leaf_key(value)
+            leaves = fields.get(path)
             if leaves is None:
-                fields[node.path] = [leaf]
+                fields[path] = [(key, value, membership)]
+                if membership:
+                    singles[path] = singles[ANY_SEVERAL] = SEVERAL
+                else:
+                    singles[path] = key
             else:
-                leaves.append(leaf)
+                leaves.append((key, value, membership))
+                singles[path] = singles[ANY_SEVERAL] = SEVERAL
     elif isinstance(value, dict):
-        _walk_value(dict(value), node, membership, fields)
+        _walk_value(dict(value), node, membership, fields, singles)
     elif isinstance(value, list | tuple):
-        _walk_value(list(value), node, membership, fields)
+        _walk_value(list(value), node, membership, fields, singles)
     elif node.path is not None:
         leaf_key(value)  # raises TypeError naming the unsupported value

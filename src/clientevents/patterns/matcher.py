@@ -17,7 +17,7 @@ from typing import Any
 
 from clientevents.patterns.automaton import NameState, add_branch, remove_branch, run
 from clientevents.patterns.compile import Path
-from clientevents.patterns.flatten import PathNode, build_path_tree, flatten
+from clientevents.patterns.flatten import PathNode, build_path_tree, flatten_with_singles
 from clientevents.patterns.pattern import EventPattern, check_event
 
 
@@ -84,7 +84,7 @@ class Matcher:
     def matches_for_event(self, event: dict[str, Any]) -> set[str]:
         """The names of every rule that matches the event (a parsed JSON object)."""
         snapshot = self._snapshot  # the one read of shared state
-        return run(snapshot.root, flatten(check_event(event), snapshot.tree))
+        return run(snapshot.root, *flatten_with_singles(check_event(event), snapshot.tree))
 
     def names(self) -> list[str]:
         """The rule names, in the order they were first added."""

@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from itertools import product
 from typing import Any, Final
 
-from clientevents.patterns.automaton import NameState, add_branch, run
+from clientevents.patterns.automaton import NameState, Step, add_branch, run
 from clientevents.patterns.compile import Branch, Field, Path, compile_branches, load_pattern
+from clientevents.patterns.compound import Compound
 from clientevents.patterns.conditions import (
     EqualsIgnoreCase,
     Exact,
@@ -17,7 +18,7 @@ from clientevents.patterns.conditions import (
     selectivity_rank,
 )
 from clientevents.patterns.errors import format_location
-from clientevents.patterns.flatten import PathNode, build_path_tree, flatten
+from clientevents.patterns.flatten import PathNode, build_path_tree, flatten, flatten_with_singles
 
 _SELF = "pattern"
 _EQUALITIES = (Exact, IpEqual, EqualsIgnoreCase)
@@ -31,17 +32,18 @@ def ordered(branch: Branch) -> tuple[Field, ...]:
     return tuple(sorted(branch, key=lambda f: (selectivity_rank(f.conditions), f.path)))
 
 
-def automaton_steps(branches: tuple[Branch, ...]) -> tuple[tuple[Field, ...], ...]:
-    """The field sequences the automaton stores for a pattern.
+def automaton_steps(branches: tuple[Branch, ...]) -> tuple[tuple[Step, ...], ...]:
+    """The step sequences the automaton stores for a pattern.
 
     A field whose values are all plain equalities (``["a", "b"]``) is split into one sequence
     per value (as long as a branch yields at most :data:`MAX_SPLIT` sequences). OR within a
     field is OR between sequences, so the meaning is unchanged, but the edges become
     ``(path, {"a"})`` and ``(path, {"b"})``, which every rule naming ``"a"`` or ``"b"`` shares:
     rules listing different combinations of the same values reuse states instead of each
-    adding its own.
+    adding its own. Then, when a sequence has two or more single-value exact fields, they
+    become one :class:`Compound` step in front (see :func:`compound_first`).
     """
-    steps: dict[tuple[Field, ...], None] = {}
+    steps: dict[tuple[Step, ...], None] = {}
     for branch in branches:
         options: list[list[Field]] = []
         count = 1
@@ -55,8 +57,29 @@ def automaton_steps(branches: tuple[Branch, ...]) -> tuple[tuple[Field, ...], ..
             else:
                 options.append([f])
         for combination in product(*options):
-            steps[combination] = None
+            steps[compound_first(combination)] = None
     return tuple(steps)
+
+
+def compound_first(fields: tuple[Field, ...]) -> tuple[Step, ...]:
+    """The fields with all single-value exact ones merged into one leading compound step.
+
+    AND is commutative, so the order of steps does not change the meaning; a compound step
+    costs one lookup per event instead of one state per field (``compound.py``).
+    """
+    exact: list[tuple[Path, Exact]] = []
+    rest: list[Field] = []
+    for f in fields:
+        (only,) = f.conditions if len(f.conditions) == 1 else (None,)
+        if type(only) is Exact:
+            exact.append((f.path, only))
+        else:
+            rest.append(f)
+    if len(exact) < 2:
+        return fields
+    exact.sort(key=lambda item: item[0])
+    compound = Compound(tuple(p for p, _ in exact), tuple(c.key for _, c in exact))
+    return (compound, *rest)
 
 
 def check_event(event: object) -> dict[str, Any]:
@@ -90,7 +113,7 @@ class EventPattern:
         self.source: dict[str, Any] = load_pattern(pattern)
         self.branches: tuple[Branch, ...] = compile_branches(self.source)
         self.paths: frozenset[Path] = frozenset(f.path for b in self.branches for f in b)
-        self.steps: tuple[tuple[Field, ...], ...] = automaton_steps(self.branches)
+        self.steps: tuple[tuple[Step, ...], ...] = automaton_steps(self.branches)
         root = NameState()
         for steps in self.steps:
             root = add_branch(root, steps, _SELF)
@@ -99,7 +122,7 @@ class EventPattern:
 
     def matches(self, event: dict[str, Any]) -> bool:
         """True when the event matches (the same automaton and semantics as :class:`Matcher`)."""
-        return bool(run(self._root, flatten(check_event(event), self._tree)))
+        return bool(run(self._root, *flatten_with_singles(check_event(event), self._tree)))
 
     def explain(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         """Why the event does not match: ``[]`` when it does.

@@ -24,13 +24,19 @@ reference assignment.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from typing import Any
 
 from clientevents.patterns.compile import Field, Path
 from clientevents.patterns.compound import Compound, compound_matches, merge
 from clientevents.patterns.conditions import Condition, Exists
-from clientevents.patterns.field_matcher import EXACT_ONLY, RANGES_ONLY, FieldMatcher
+from clientevents.patterns.field_matcher import (
+    EXACT_ONLY,
+    PREFIXES_ONLY,
+    RANGES_ONLY,
+    FieldMatcher,
+)
 from clientevents.patterns.flatten import ANY_SEVERAL, SEVERAL, Fields, Membership, Singles
 from clientevents.patterns.values import LeafKey
 
@@ -48,6 +54,7 @@ class NameState:
         "absent",
         "absent_by_path",
         "edges",
+        "final",
         "fms",
         "fms_by_path",
         "names",
@@ -57,6 +64,7 @@ class NameState:
 
     def __init__(self) -> None:
         self.names: frozenset[str] = _NO_NAMES
+        self.final = False  # names rules and has no transitions (see settle)
         self.edges: dict[EdgeKey, NameState] = _EMPTY
         self.tables_by_paths: dict[tuple[Path, ...], Table] = _EMPTY
         self.fms_by_path: dict[Path, FieldMatcher] = _EMPTY
@@ -69,6 +77,7 @@ class NameState:
         """A copy sharing every table (the writer copies a table before changing it)."""
         other = NameState.__new__(NameState)
         other.names = self.names
+        other.final = self.final
         other.edges = self.edges
         other.tables_by_paths = self.tables_by_paths
         other.fms_by_path = self.fms_by_path
@@ -80,6 +89,11 @@ class NameState:
 
     def is_empty(self) -> bool:
         return not self.names and not self.edges
+
+    def settle(self) -> NameState:
+        """Recompute :attr:`final` after a change (before publishing); returns the state."""
+        self.final = bool(self.names) and not self.edges
+        return self
 
     def relink_compound(self, step: Compound, new: NameState | None) -> None:
         """Point the compound edge ``step`` to ``new`` (None removes it)."""
@@ -149,14 +163,14 @@ def add_branch(state: NameState, steps: Sequence[Step], name: str, i: int = 0) -
     new = state.copy()
     if i == len(steps):
         new.names = state.names | {name}
-        return new
+        return new.settle()
     step = steps[i]
     key = _edge_key(step)
     old = state.edges.get(key)
     child = add_branch(old if old is not None else NameState(), steps, name, i + 1)
     new.edges = {**state.edges, key: child}
     _relink(new, step, old, child)
-    return new
+    return new.settle()
 
 
 def remove_branch(
@@ -168,7 +182,7 @@ def remove_branch(
             return state
         new = state.copy()
         new.names = state.names - {name}
-        return None if new.is_empty() else new
+        return None if new.is_empty() else new.settle()
     step = steps[i]
     key = _edge_key(step)
     old = state.edges.get(key)
@@ -184,7 +198,7 @@ def remove_branch(
     else:
         new.edges[key] = child
     _relink(new, step, old, child)
-    return None if new.is_empty() else new
+    return None if new.is_empty() else new.settle()
 
 
 def run(root: NameState, fields: Fields, singles: Singles) -> set[str]:
@@ -192,7 +206,9 @@ def run(root: NameState, fields: Fields, singles: Singles) -> set[str]:
     # Hot path: one lookup per (state, compound table), per (state, used path) and per leaf
     # and index kind. Partial matches that have committed to no array element (nearly all)
     # are plain states, visited once; a match that uses a leaf inside an array that matters
-    # for array consistency continues in _run_committed.
+    # for array consistency continues in _run_committed. Exact-only, ranges-only and
+    # prefixes-only field matchers (nearly all) are looked up inline; states that only name
+    # rules are never pushed.
     result: set[str] = set()
     stack = [root]
     seen: set[NameState] = set()
@@ -202,6 +218,7 @@ def run(root: NameState, fields: Fields, singles: Singles) -> set[str]:
     get_leaves = fields.get
     get_single = singles.get
     several = ANY_SEVERAL in singles
+    kids: Sequence[NameState] | None
     while stack:
         state = stack.pop()
         if state.names:
@@ -210,7 +227,9 @@ def run(root: NameState, fields: Fields, singles: Singles) -> set[str]:
             keys = tuple(map(get_single, paths))
             kid = table.get(keys)  # type: ignore[arg-type]  # a None or SEVERAL never matches
             if kid is not None:
-                if kid not in seen:
+                if kid.final:
+                    result.update(kid.names)
+                elif kid not in seen:
                     mark(kid)
                     push(kid)
             elif several and SEVERAL in keys:
@@ -226,10 +245,29 @@ def run(root: NameState, fields: Fields, singles: Singles) -> set[str]:
                 continue
             kind = fm.kind
             for key, value, membership in leaves:
-                if kind == EXACT_ONLY:
-                    kids: Sequence[NameState] | None = fm.exact.get(key)
-                elif kind == RANGES_ONLY:
-                    kids = fm.range_hits(key)
+                if kind == RANGES_ONLY:
+                    t = type(key)
+                    if t is not int and t is not float:
+                        continue
+                    points = fm.num_points
+                    i = bisect_left(points, key)
+                    if i < len(points) and points[i] == key:
+                        kids = fm.num_segments[2 * i + 1]
+                    else:
+                        kids = fm.num_segments[2 * i]
+                elif kind == EXACT_ONLY:
+                    kids = fm.exact.get(key)
+                elif kind == PREFIXES_ONLY:
+                    if type(value) is not str:
+                        continue
+                    kids = None
+                    n = len(value)
+                    for length in fm.prefix_lens:
+                        if length > n:
+                            break
+                        hit = fm.prefix.get(value[:length])
+                        if hit:
+                            kids = hit if kids is None else (*kids, *hit)
                 else:
                     kids = fm.match(key, value)
                 if not kids:
@@ -238,7 +276,9 @@ def run(root: NameState, fields: Fields, singles: Singles) -> set[str]:
                     committed.extend((kid, membership) for kid in kids)
                     continue
                 for kid in kids:
-                    if kid not in seen:
+                    if kid.final:
+                        result.update(kid.names)
+                    elif kid not in seen:
                         mark(kid)
                         push(kid)
         for path, absent_kids in state.absent:

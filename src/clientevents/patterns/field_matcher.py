@@ -130,6 +130,8 @@ RANGES_ONLY = 1
 """Only numeric ranges; ``range_hits(key)`` is the whole match."""
 GENERAL = 2
 """Anything else; use ``match(key, value)``."""
+PREFIXES_ONLY = 3
+"""Only (case-sensitive) prefixes; ``prefix_hits(value)`` is the whole match."""
 
 
 class FieldMatcher:
@@ -155,7 +157,7 @@ class FieldMatcher:
     anything_but_ignore_case: dict[AnythingButIgnoreCase, Children] = _EMPTY
     anything_but_wildcard: dict[AnythingButWildcard, Children] = _EMPTY
     exists: dict[Exists, Children] = _EMPTY
-    kind: int = 0  # EXACT_ONLY, RANGES_ONLY or GENERAL: lets the matcher loop skip match()
+    kind: int = 0  # EXACT_ONLY, RANGES_ONLY, PREFIXES_ONLY or GENERAL: lets run() skip match()
     _owned: set[str] | frozenset[str] = frozenset()
     _ab: tuple[Pair, ...] = ()
     _ab_excluded: dict[Any, frozenset[Pair]] = _EMPTY
@@ -170,9 +172,9 @@ class FieldMatcher:
     _abw: tuple[tuple[frozenset[tuple[str, ...]], Children], ...] = ()
     _any: Children = ()
     _cidr_index: dict[int, tuple[list[Any], list[tuple[Any, ...]]]] = _EMPTY
-    _num_points: list[Any] = []  # noqa: RUF012 - shared empty default, never mutated
-    _num_segments: list[Children] = []  # noqa: RUF012 - next states per elementary segment
-    _prefix_lens: tuple[int, ...] = ()
+    num_points: list[Any] = []  # noqa: RUF012 - shared empty default, never mutated
+    num_segments: list[Children] = []  # noqa: RUF012 - next states per elementary segment
+    prefix_lens: tuple[int, ...] = ()
     _prefix_ic_lens: tuple[int, ...] = ()
     _suffix_lens: tuple[int, ...] = ()
     _suffix_ic_lens: tuple[int, ...] = ()
@@ -228,7 +230,7 @@ class FieldMatcher:
 
     def _derive(self, changed: set[str] | frozenset[str]) -> None:
         if "prefix" in changed:
-            self._prefix_lens = _lengths(self.prefix)
+            self.prefix_lens = _lengths(self.prefix)
         if "prefix_ic" in changed:
             self._prefix_ic_lens = _lengths(self.prefix_ic)
         if "suffix" in changed:
@@ -239,8 +241,8 @@ class FieldMatcher:
             points, segments = _segments(
                 [(r.low, r.low_open, r.high, r.high_open, r) for r in self.ranges]
             )
-            self._num_points = points
-            self._num_segments = [tuple(k for r in seg for k in self.ranges[r]) for seg in segments]
+            self.num_points = points
+            self.num_segments = [tuple(k for r in seg for k in self.ranges[r]) for seg in segments]
         if "cidrs" in changed:
             by_family: dict[int, list[tuple[Any, bool, Any, bool, Cidr]]] = {}
             for c in self.cidrs:
@@ -265,9 +267,7 @@ class FieldMatcher:
             self._abi = self._pairs(self.anything_but_ignore_case)
             self._abi_map = _exclusion_map(self.anything_but_ignore_case, lambda c: c.lowered)
         if "anything_but_wildcard" in changed:
-            self._abw = tuple(
-                (c.wildcards, kids) for c, kids in self.anything_but_wildcard.items()
-            )
+            self._abw = tuple((c.wildcards, kids) for c, kids in self.anything_but_wildcard.items())
         present = self.__dict__.keys() & _TABLE_NAMES
         self._strings = not present.isdisjoint(_STRING_TABLES)
         self._has_anything_but = not present.isdisjoint(_ANYTHING_BUT_TABLES)
@@ -275,6 +275,8 @@ class FieldMatcher:
             self.kind = EXACT_ONLY
         elif present == {"ranges"}:
             self.kind = RANGES_ONLY
+        elif present == {"prefix"}:
+            self.kind = PREFIXES_ONLY
         else:
             self.kind = GENERAL
 
@@ -289,11 +291,11 @@ class FieldMatcher:
         t = type(key)
         if t is not int and t is not float:
             return ()
-        points = self._num_points
+        points = self.num_points
         i = bisect_left(points, key)
         if i < len(points) and points[i] == key:
-            return self._num_segments[2 * i + 1]
-        return self._num_segments[2 * i]
+            return self.num_segments[2 * i + 1]
+        return self.num_segments[2 * i]
 
     def match(self, key: LeafKey, value: object) -> list[NameState]:
         """Every next state one leaf leads to (with repetitions)."""
@@ -304,8 +306,8 @@ class FieldMatcher:
         if type(value) is str:
             if self._strings:
                 self._match_string(value, out)
-        elif self._num_points and (type(key) is int or type(key) is float):
-            hit = self._num_segments[_segment_of(self._num_points, key)]
+        elif self.num_points and (type(key) is int or type(key) is float):
+            hit = self.num_segments[_segment_of(self.num_points, key)]
             if hit:
                 out.extend(hit)
         if self._any:
@@ -319,8 +321,8 @@ class FieldMatcher:
             hit = self.ignore_case.get(value.lower())
             if hit:
                 out.extend(hit)
-        if self._prefix_lens:
-            _affixes(self.prefix, self._prefix_lens, value, True, out)
+        if self.prefix_lens:
+            _affixes(self.prefix, self.prefix_lens, value, True, out)
         if self._prefix_ic_lens:
             _affixes(self.prefix_ic, self._prefix_ic_lens, value.lower(), True, out)
         if self._suffix_lens:

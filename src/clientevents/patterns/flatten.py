@@ -24,6 +24,7 @@ Membership = tuple[tuple[int, int], ...]
 Leaf = tuple[LeafKey, object, Membership]
 Fields = dict[Path, list[Leaf]]
 
+
 class _Several:
     """Marks a path with several leaves, or with a leaf inside an array that matters."""
 

@@ -70,7 +70,8 @@ class NameState:
         self.fms_by_path: dict[Path, FieldMatcher] = _EMPTY
         self.absent_by_path: dict[Path, tuple[NameState, ...]] = _EMPTY
         self.tables: tuple[tuple[tuple[Path, ...], Table], ...] = ()
-        self.fms: tuple[tuple[Path, FieldMatcher], ...] = ()
+        # (path, kind, a, b, matcher): FieldMatcher.probe inlined for run()
+        self.fms: tuple[tuple[Path, int, Any, Any, FieldMatcher], ...] = ()
         self.absent: tuple[tuple[Path, tuple[NameState, ...]], ...] = ()
 
     def copy(self) -> NameState:
@@ -132,7 +133,7 @@ class NameState:
                 self.fms_by_path.pop(path, None)
             else:
                 self.fms_by_path[path] = fm
-            self.fms = tuple(self.fms_by_path.items())
+            self.fms = tuple((p, *fm.probe, fm) for p, fm in self.fms_by_path.items())
         if len(values) != len(conditions):
             self.absent_by_path = dict(self.absent_by_path)
             kids = tuple(k for k in self.absent_by_path.get(path, ()) if k is not old)
@@ -239,33 +240,28 @@ def run(root: NameState, fields: Fields, singles: Singles) -> set[str]:
                     elif kid not in seen:
                         mark(kid)
                         push(kid)
-        for path, fm in state.fms:
+        for path, kind, a, b, fm in state.fms:
             leaves = get_leaves(path)
             if leaves is None:
                 continue
-            kind = fm.kind
             for key, value, membership in leaves:
                 if kind == RANGES_ONLY:
                     t = type(key)
                     if t is not int and t is not float:
                         continue
-                    points = fm.num_points
-                    i = bisect_left(points, key)
-                    if i < len(points) and points[i] == key:
-                        kids = fm.num_segments[2 * i + 1]
-                    else:
-                        kids = fm.num_segments[2 * i]
+                    i = bisect_left(a, key)
+                    kids = b[2 * i + 1] if i < len(a) and a[i] == key else b[2 * i]
                 elif kind == EXACT_ONLY:
-                    kids = fm.exact.get(key)
+                    kids = a.get(key)
                 elif kind == PREFIXES_ONLY:
                     if type(value) is not str:
                         continue
                     kids = None
                     n = len(value)
-                    for length in fm.prefix_lens:
+                    for length in b:
                         if length > n:
                             break
-                        hit = fm.prefix.get(value[:length])
+                        hit = a.get(value[:length])
                         if hit:
                             kids = hit if kids is None else (*kids, *hit)
                 else:
@@ -305,7 +301,7 @@ def _run_committed(
         following: list[tuple[NameState, Membership]] = []
         for paths, table in state.tables:
             following.extend(compound_matches(paths, table, fields, committed))
-        for path, fm in state.fms:
+        for path, _, _, _, fm in state.fms:
             for key, value, membership in fields.get(path, ()):
                 kids = fm.match(key, value)
                 merged = merge(committed, membership) if kids else None

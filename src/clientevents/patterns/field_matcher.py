@@ -158,6 +158,10 @@ class FieldMatcher:
     anything_but_wildcard: dict[AnythingButWildcard, Children] = _EMPTY
     exists: dict[Exists, Children] = _EMPTY
     kind: int = 0  # EXACT_ONLY, RANGES_ONLY, PREFIXES_ONLY or GENERAL: lets run() skip match()
+    probe: tuple[int, Any, Any] = (EXACT_ONLY, _EMPTY, None)
+    """``(kind, a, b)``: what run() needs for the kind without touching the matcher again:
+    ``(EXACT_ONLY, exact, None)``, ``(RANGES_ONLY, num_points, num_segments)``,
+    ``(PREFIXES_ONLY, prefix, prefix_lens)`` or ``(GENERAL, None, None)``."""
     _owned: set[str] | frozenset[str] = frozenset()
     _ab: tuple[Pair, ...] = ()
     _ab_excluded: dict[Any, frozenset[Pair]] = _EMPTY
@@ -273,12 +277,16 @@ class FieldMatcher:
         self._has_anything_but = not present.isdisjoint(_ANYTHING_BUT_TABLES)
         if present <= {"exact"}:
             self.kind = EXACT_ONLY
+            self.probe = (EXACT_ONLY, self.exact, None)
         elif present == {"ranges"}:
             self.kind = RANGES_ONLY
+            self.probe = (RANGES_ONLY, self.num_points, self.num_segments)
         elif present == {"prefix"}:
             self.kind = PREFIXES_ONLY
+            self.probe = (PREFIXES_ONLY, self.prefix, self.prefix_lens)
         else:
             self.kind = GENERAL
+            self.probe = (GENERAL, None, None)
 
     @staticmethod
     def _pairs(table: dict[Any, Children]) -> tuple[Pair, ...]:

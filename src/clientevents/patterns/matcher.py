@@ -11,12 +11,15 @@ change (a replaced rule is never seen half-added, and never absent in between).
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
-from clientevents.patterns.automaton import NameState, add_branch, remove_branch, run
+from clientevents.patterns.automaton import NameState, Step, add_branch, remove_branch, run
 from clientevents.patterns.compile import Path
+from clientevents.patterns.compound import Compound
 from clientevents.patterns.flatten import PathNode, build_path_tree, flatten_with_singles
 from clientevents.patterns.pattern import EventPattern, check_event
 
@@ -48,6 +51,7 @@ class Matcher:
         self._lock = threading.Lock()
         self._rules: dict[str, EventPattern] = {}
         self._path_users: dict[Path, int] = {}
+        self._canonical: dict[Path, Path] = {}  # one tuple object per used path (see add)
         self._snapshot = _Snapshot(NameState(), build_path_tree(set()))
 
     def add(self, name: str, pattern: EventPattern | Mapping[str, Any] | str) -> None:
@@ -64,7 +68,7 @@ class Matcher:
             if previous is not None:
                 root = self._without(root, name, previous)
             for steps in compiled.steps:
-                root = add_branch(root, steps, name)
+                root = add_branch(root, self._canonical_steps(steps), name)
             self._rules[name] = compiled
             tree = self._track_paths(compiled.paths, previous.paths if previous else frozenset())
             self._snapshot = _Snapshot(root, tree or snapshot.tree)
@@ -106,6 +110,24 @@ class Matcher:
             root = remove_branch(root, steps, name) or NameState()
         return root
 
+    def _canonical_steps(self, steps: tuple[Step, ...]) -> tuple[Step, ...]:
+        """``steps`` with every path replaced by the matcher's one object for that path.
+
+        The states, the path tree and every event's fields then share the same path tuples
+        (and key strings), so matching hashes and compares paths that are already in the
+        processor's cache instead of each rule's own copies.
+        """
+        canonical = self._canonical
+        out: list[Step] = []
+        for step in steps:
+            if isinstance(step, Compound):
+                paths = tuple(canonical.setdefault(p, _interned(p)) for p in step.paths)
+                out.append(Compound(paths, step.keys))
+            else:
+                path = canonical.setdefault(step.path, _interned(step.path))
+                out.append(replace(step, path=path))
+        return tuple(out)
+
     def _track_paths(self, added: frozenset[Path], removed: frozenset[Path]) -> PathNode | None:
         """Count rules per path; a new tree when the set of used paths changed, else None."""
         changed = False
@@ -119,5 +141,13 @@ class Matcher:
                 self._path_users[path] = count
             else:
                 del self._path_users[path]
+                self._canonical.pop(path, None)
                 changed = True
-        return build_path_tree(set(self._path_users)) if changed else None
+        if not changed:
+            return None
+        canonical = self._canonical
+        return build_path_tree({canonical.setdefault(p, _interned(p)) for p in self._path_users})
+
+
+def _interned(path: Path) -> Path:
+    return tuple(sys.intern(key) for key in path)

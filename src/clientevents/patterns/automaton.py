@@ -25,7 +25,8 @@ reference assignment.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import Any
 
 from clientevents.patterns.compile import Field, Path
@@ -69,7 +70,8 @@ class NameState:
         self.tables_by_paths: dict[tuple[Path, ...], Table] = _EMPTY
         self.fms_by_path: dict[Path, FieldMatcher] = _EMPTY
         self.absent_by_path: dict[Path, tuple[NameState, ...]] = _EMPTY
-        self.tables: tuple[tuple[tuple[Path, ...], Table], ...] = ()
+        # (paths, itemgetter of those paths, table); a compound step has two or more paths
+        self.tables: tuple[tuple[tuple[Path, ...], Callable[[Singles], Any], Table], ...] = ()
         # (path, kind, a, b, matcher): FieldMatcher.probe inlined for run()
         self.fms: tuple[tuple[Path, int, Any, Any, FieldMatcher], ...] = ()
         self.absent: tuple[tuple[Path, tuple[NameState, ...]], ...] = ()
@@ -108,7 +110,7 @@ class NameState:
             self.tables_by_paths[step.paths] = table
         else:
             self.tables_by_paths.pop(step.paths, None)
-        self.tables = tuple(self.tables_by_paths.items())
+        self.tables = tuple((p, itemgetter(*p), t) for p, t in self.tables_by_paths.items())
 
     def relink(
         self,
@@ -217,16 +219,15 @@ def run(root: NameState, fields: Fields, singles: Singles) -> set[str]:
     push = stack.append
     mark = seen.add
     get_leaves = fields.get
-    get_single = singles.get
     several = ANY_SEVERAL in singles
     kids: Sequence[NameState] | None
     while stack:
         state = stack.pop()
         if state.names:
             result.update(state.names)
-        for paths, table in state.tables:
-            keys = tuple(map(get_single, paths))
-            kid = table.get(keys)  # type: ignore[arg-type]  # a None or SEVERAL never matches
+        for paths, getter, table in state.tables:
+            keys = getter(singles)
+            kid = table.get(keys)  # a None or SEVERAL never matches
             if kid is not None:
                 if kid.final:
                     result.update(kid.names)
@@ -299,7 +300,7 @@ def _run_committed(
         if state.names:
             result.update(state.names)
         following: list[tuple[NameState, Membership]] = []
-        for paths, table in state.tables:
+        for paths, _, table in state.tables:
             following.extend(compound_matches(paths, table, fields, committed))
         for path, _, _, _, fm in state.fms:
             for key, value, membership in fields.get(path, ()):

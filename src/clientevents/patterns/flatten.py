@@ -15,6 +15,7 @@ possible and the leaf keeps the empty membership, which keeps the common case fr
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any, Final
 
 from clientevents.patterns.values import LeafKey, leaf_key
@@ -35,13 +36,16 @@ class _Several:
 
 
 SEVERAL: Final = _Several()
-Singles = dict[Path, LeafKey | _Several]
+Singles = defaultdict[Path, LeafKey | _Several | None]
 """Per path with leaves: the key of its only leaf when it has exactly one and that leaf has no
-array membership, else :data:`SEVERAL` (the fast path of compound steps). The empty path
-:data:`ANY_SEVERAL` (never a field) is present when some path is SEVERAL."""
+array membership, else :data:`SEVERAL` (the fast path of compound steps); ``None`` for a path
+without leaves (a ``defaultdict``, so ``operator.itemgetter`` builds a compound key in one C
+call). The empty path :data:`ANY_SEVERAL` (never a field) is present when some path is
+SEVERAL."""
 ANY_SEVERAL: Final[Path] = ()
 
 _NO_MEMBERSHIP: Membership = ()
+_NONE = type(None)  # called with no argument it returns None, in C
 
 
 class PathNode:
@@ -86,7 +90,7 @@ def flatten(event: dict[str, Any], root: PathNode) -> Fields:
 def flatten_with_singles(event: dict[str, Any], root: PathNode) -> tuple[Fields, Singles]:
     """:func:`flatten`, and the :data:`Singles` of the event."""
     fields: Fields = {}
-    singles: Singles = {}
+    singles: Singles = defaultdict(_NONE)
     _walk_object(event, root, _NO_MEMBERSHIP, fields, singles)
     return fields, singles
 

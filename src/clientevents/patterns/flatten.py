@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Final
 
-from clientevents.patterns.values import LeafKey, leaf_key
+from clientevents.patterns.values import FIVE_BILLION, LeafKey, leaf_key
 
 Path = tuple[str, ...]
 Membership = tuple[tuple[int, int], ...]
@@ -110,7 +110,10 @@ def _walk_object(
         if t is str or t is int or t is float or t is bool or value is None:
             path = child.path
             if path is not None:
-                key = value if t is str else leaf_key(value)
+                if t is str or (t is int and -FIVE_BILLION <= value <= FIVE_BILLION):
+                    key = value
+                else:
+                    key = leaf_key(value)
                 leaves = fields.get(path)
                 if leaves is None:
                     fields[path] = [(key, value, membership)]

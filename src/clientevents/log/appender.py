@@ -88,7 +88,10 @@ class _Waiter:
             self.lock.release()
         else:
             assert self.loop is not None and self.future is not None
-            self.loop.call_soon_threadsafe(_resolve_future, self.future, error)
+            try:
+                self.loop.call_soon_threadsafe(_resolve_future, self.future, error)
+            except RuntimeError:  # its event loop is closed: nobody is waiting any more
+                pass
 
     def wake_next(self) -> None:
         """Pass the wake-up on to the next blocking waiter of the same commit."""

@@ -97,7 +97,10 @@ class _Job:
                 logger.exception("A write completion callback failed.")
         else:
             assert self.future is not None and self.loop is not None
-            self.loop.call_soon_threadsafe(_resolve_async, self.future, result, error)
+            try:
+                self.loop.call_soon_threadsafe(_resolve_async, self.future, result, error)
+            except RuntimeError:  # its event loop is closed: nobody is waiting any more
+                pass
 
 
 def _resolve_async(fut: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -203,7 +204,9 @@ def test_retention_run_stops_when_asked(db: Database) -> None:
     async def main() -> None:
         stop = asyncio.Event()
         task = asyncio.create_task(retention.run(stop))
+        deadline = time.monotonic() + 60.0  # fail instead of hanging if the trim stalls
         while log.count("a"):
+            assert time.monotonic() < deadline, "the first retention pass deleted nothing"
             await asyncio.sleep(0.01)
         stop.set()
         await task

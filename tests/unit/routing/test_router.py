@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -232,7 +233,12 @@ def test_run_routes_new_events_until_stopped(db: Database) -> None:
                 [{"Source": "web", "DetailType": "t", "Detail": json.dumps({"i": i}),
                   "EventBusName": "shop"}]
             )
+        deadline = time.monotonic() + 60.0  # fail instead of hanging if routing stalls
         while len(deliveries(db)) < 5:
+            assert time.monotonic() < deadline, (
+                f"routed {len(deliveries(db))} of 5; offset "
+                f"{EventLog(db).offset(ROUTER_GROUP, 'shop')} of {EventLog(db).head('shop')}"
+            )
             await asyncio.sleep(0.005)
         stop.set()
         await asyncio.wait_for(task, timeout=10)

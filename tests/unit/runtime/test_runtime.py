@@ -36,6 +36,10 @@ def make_settings() -> Settings:
 
 FAST = DispatchOptions(poll_interval_secs=0.005)
 
+# Loops that wait for the workers fail after this long instead of hanging (pytest-timeout's
+# signal cannot interrupt a running asyncio loop reliably). Never reached when things work.
+HANG_GUARD_SECS = 60.0
+
 
 def lines(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
@@ -64,7 +68,17 @@ def test_workers_deliver_published_events_and_stop_cleanly(tmp_path: Path) -> No
         workers = asyncio.create_task(runtime.run_workers(stop))
         answer = await runtime.publisher.put_events_async(entries(5))
         ids = [e["EventId"] for e in answer["Entries"]]
+        deadline = time.monotonic() + HANG_GUARD_SECS
         while [line["id"] for line in lines(out)] != ids:
+            if time.monotonic() > deadline:
+                queued = runtime.db.read(
+                    lambda c: c.execute("SELECT count(*) FROM deliveries").fetchone()[0]
+                )
+                raise AssertionError(
+                    f"Not delivered after {HANG_GUARD_SECS} s: expected {ids}, the file has "
+                    f"{[line['id'] for line in lines(out)]}; router offset "
+                    f"{runtime.log.offset('router', 'default')}, queued {queued}"
+                )
             await asyncio.sleep(0.01)
         stop.set()
         await asyncio.wait_for(workers, timeout=30)

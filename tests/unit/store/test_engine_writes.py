@@ -60,3 +60,36 @@ def test_submit_calls_back_after_the_commit(tmp_path: Path) -> None:
         db.submit(lambda c: c.execute("INSERT INTO t (v) VALUES (NULL)"), on_fail)
         assert failed.wait(10)
         assert isinstance(errors[0], sqlite3.IntegrityError)
+
+
+def test_a_closed_event_loop_does_not_stop_the_writer(tmp_path: Path) -> None:
+    import asyncio
+
+    with Database(tmp_path / "db.sqlite") as db:
+        db.ensure_schema(DDL)
+        gate = threading.Event()
+
+        def slow(c: sqlite3.Connection) -> None:
+            gate.wait(10)  # holds the writer until the loop below is closed
+
+        blocker = threading.Thread(target=db.write, args=(slow,))
+        blocker.start()
+
+        async def abandon() -> None:
+            task = asyncio.ensure_future(
+                db.awrite(lambda c: c.execute("INSERT INTO t (v) VALUES ('late')"))
+            )
+            await asyncio.sleep(0.01)
+            task.cancel()
+
+        asyncio.run(abandon())  # the loop is closed while its write is still queued
+        gate.set()
+        blocker.join()
+        after = threading.Thread(
+            target=db.write, args=(lambda c: c.execute("INSERT INTO t (v) VALUES ('after')"),)
+        )
+        after.start()
+        after.join(30)  # a dead writer thread would leave this write waiting for ever
+        assert not after.is_alive(), "the writer thread stopped"
+        values = db.read(lambda c: [r[0] for r in c.execute("SELECT v FROM t")])
+        assert "after" in values

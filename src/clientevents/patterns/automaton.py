@@ -218,7 +218,6 @@ def run(root: NameState, fields: Fields, singles: Singles) -> set[str]:
     committed: list[tuple[NameState, Membership]] = []
     push = stack.append
     mark = seen.add
-    get_leaves = fields.get
     several = ANY_SEVERAL in singles
     kids: Sequence[NameState] | None
     while stack:
@@ -241,11 +240,11 @@ def run(root: NameState, fields: Fields, singles: Singles) -> set[str]:
                     elif kid not in seen:
                         mark(kid)
                         push(kid)
-        for path, kind, a, b, fm in state.fms:
-            leaves = get_leaves(path)
-            if leaves is None:
+        for probe in state.fms:
+            if probe[0] not in fields:  # most paths of a wide state are not in the event
                 continue
-            for key, value, membership in leaves:
+            path, kind, a, b, fm = probe
+            for key, value, membership in fields[path]:
                 if kind == RANGES_ONLY:
                     t = type(key)
                     if t is not int and t is not float:

@@ -14,8 +14,9 @@ position on the bus (0 when the bus was never routed). From then on the log's re
 (``clientevents.log.retention``) never deletes an event this archive has not read: it deletes
 only what every consumer group has passed. A new archive therefore keeps every event its bus
 had not yet routed when the archive appeared, and every later one. An archive removed from the
-configuration leaves its offset behind, which holds the log's retention back; the archiver
-logs a warning naming it at every start.
+configuration has its consumer offset dropped at the next start (with a warning naming it), so
+it no longer holds the log's retention back; its archived copies stay in ``archive_events``, and
+an archive of that name added again starts from the router's position at that time.
 
 Retention: an archive with ``retention_days > 0`` deletes copies whose *ingestion* time is more
 than that many days old (the time they reached the bus, so the age of a copy in the archive),
@@ -120,7 +121,7 @@ class Archiver:
 
     def _register(self, conn: sqlite3.Connection) -> None:
         now = self.clock()
-        _warn_stale_groups(conn, {(a.group, a.bus) for a in self.archives})
+        _drop_stale_groups(conn, {(a.group, a.bus) for a in self.archives})
         for archive in self.archives:
             conn.execute(
                 "INSERT INTO archives_state (archive, bus, created_at) VALUES (?, ?, ?) "
@@ -250,18 +251,19 @@ class Archiver:
                 await _wait(stop, self.poll_interval_secs)
 
 
-def _warn_stale_groups(conn: sqlite3.Connection, configured: set[tuple[str, str]]) -> None:
-    """Warn about archive groups left by archives no longer configured: the log's retention
-    keeps every event they have not read, so the log grows until their offsets are removed."""
+def _drop_stale_groups(conn: sqlite3.Connection, configured: set[tuple[str, str]]) -> None:
+    """Drop the offsets of archive groups whose archive is no longer configured: otherwise the
+    log's retention would keep every event they have not read, and the log would grow forever."""
     rows = conn.execute(
         "SELECT grp, bus FROM consumer_offsets WHERE grp LIKE 'archive:%'"
     ).fetchall()
     for group, bus in rows:
         if (group, bus) not in configured:
+            EventLog.drop_offset(conn, group, bus)
             logger.warning(
-                "Consumer group %s on bus %s belongs to an archive that is no longer configured; "
-                "the log keeps every event it has not read. Restore the archive, or remove its "
-                "offset from consumer_offsets.", group, bus,
+                "Consumer group %s on bus %s belonged to an archive that is no longer "
+                "configured; its offset is dropped so the log's retention no longer waits "
+                "for it. Its archived events stay in the database.", group, bus,
             )
 
 

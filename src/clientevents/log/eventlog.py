@@ -101,6 +101,13 @@ class EventLog:
         insert_rows(conn, rows)
 
     @staticmethod
+    def drop_offset(conn: sqlite3.Connection, group: str, bus: str) -> bool:
+        """Forget ``group``'s offset on ``bus`` (a consumer that no longer exists), so the log's
+        retention stops waiting for it. Return whether there was one."""
+        cur = conn.execute("DELETE FROM consumer_offsets WHERE grp = ? AND bus = ?", (group, bus))
+        return cur.rowcount > 0
+
+    @staticmethod
     def commit_offset(
         conn: sqlite3.Connection, group: str, bus: str, seq: int, *, expected: int | None = None
     ) -> None:

@@ -203,14 +203,19 @@ def test_an_unregistered_archive_is_creating(db: Database) -> None:
     assert answer["CreationTime"] is None
 
 
-def test_an_archive_no_longer_configured_is_reported(
+def test_an_archive_no_longer_configured_stops_holding_the_log_back(
     db: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # Given an archive that registered its consumer group on the bus
     Archiver(db, make_settings([{"name": "old", "bus": BUS}]))
+    assert "archive:old" in EventLog(db).offsets(BUS)
 
+    # When the workers start with a configuration that no longer has it
     with caplog.at_level("WARNING", logger="clientevents.archive.archiver"):
         Archiver(db, make_settings(archives=()))
 
-    assert "archive:old on bus b1 belongs to an archive that is no longer configured" in (
+    # Then its offset is gone, so the log's retention no longer waits for it, and it is said
+    assert "archive:old" not in EventLog(db).offsets(BUS)
+    assert "archive:old on bus b1 belonged to an archive that is no longer configured" in (
         caplog.text
     )

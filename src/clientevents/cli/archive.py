@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from clientevents.archive import Archives
-from clientevents.cli.replay import common_options, echo_json, open_database
+from clientevents.cli.options import common_options, echo_json, open_database
 from clientevents.errors import ClientEventsError
 
 __all__ = ["archive"]

@@ -1,4 +1,4 @@
-"""The list of top-level commands, one import per command module."""
+"""The top-level commands, one import per command module."""
 
 from __future__ import annotations
 
@@ -14,13 +14,14 @@ from clientevents.cli.users import users
 from clientevents.cli.validate import validate
 from clientevents.cli.worker import worker
 
-COMMANDS: list[click.Command] = []
-COMMANDS.append(validate)
-COMMANDS.append(config)
-COMMANDS.append(worker)
-COMMANDS.append(dlq)
-COMMANDS.append(serve)
-COMMANDS.append(replay)
-COMMANDS.append(archive)
-COMMANDS.append(users)
-COMMANDS.append(pattern_tester)
+COMMANDS: list[click.Command] = [
+    serve,
+    worker,
+    validate,
+    config,
+    pattern_tester,
+    dlq,
+    replay,
+    archive,
+    users,
+]

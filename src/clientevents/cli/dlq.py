@@ -23,30 +23,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-import orjson
 
-from clientevents.config import Settings, default_settings, load_config
-from clientevents.errors import ConfigError
-from clientevents.store.engine import Database
+from clientevents.cli.options import common_options, echo_json, open_database
 from clientevents.targets.dlq import DeadLetterEntry, DeadLetterQueue, RedriveResult
 
 __all__ = ["dlq"]
 
-DB_FILE = "clientevents.db"
-
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _common(fn: F) -> F:
-    fn = click.option(
-        "--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
-        default=None, help="Configuration file [default: the embedded blueprint].",
-    )(fn)
-    fn = click.option(
-        "--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-        help="Folder of the database [default: data_dir of the configuration, ./data].",
-    )(fn)
-    return fn
 
 
 def _filters(fn: F) -> F:
@@ -66,30 +49,12 @@ def _format(default: str) -> Callable[[F], F]:
 
 @contextmanager
 def _open(data_dir: Path | None, config_file: Path | None) -> Iterator[DeadLetterQueue]:
-    try:
-        settings: Settings = load_config(config_file) if config_file else default_settings()
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    folder = data_dir if data_dir is not None else Path(settings.data_dir)
-    path = folder / DB_FILE
-    if not path.is_file():
-        raise click.ClickException(
-            f"There is no database at {path}. Pass --data-dir with the folder the service "
-            "uses (the one holding clientevents.db)."
-        )
-    db = Database(path)
-    try:
+    with open_database(data_dir, config_file) as (db, settings):
         yield DeadLetterQueue(db, settings if config_file else None)
-    finally:
-        db.close()
 
 
 def _when(epoch: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
-
-
-def _json(data: Any) -> None:
-    click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
 
 
 def _table(entries: Sequence[DeadLetterEntry]) -> None:
@@ -127,7 +92,7 @@ def dlq() -> None:
 
 
 @dlq.command("list")
-@_common
+@common_options
 @_filters
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
               help="Most entries to show.")
@@ -143,7 +108,7 @@ def list_entries(
         entries = queue.list(bus=bus, rule=rule, target=target, limit=limit, after_id=after_id)
         total = queue.count(bus=bus, rule=rule, target=target)
     if output == "json":
-        _json([e.to_dict() for e in entries])
+        echo_json([e.to_dict() for e in entries])
         return
     if not entries:
         click.echo("No dead-lettered deliveries.")
@@ -153,7 +118,7 @@ def list_entries(
 
 
 @dlq.command("show")
-@_common
+@common_options
 @click.argument("entry_ids", type=int, nargs=-1, required=True)
 def show(data_dir: Path | None, config_file: Path | None, entry_ids: tuple[int, ...]) -> None:
     """Show entries in full (JSON), payload included."""
@@ -162,13 +127,13 @@ def show(data_dir: Path | None, config_file: Path | None, entry_ids: tuple[int, 
     missing = [str(i) for i, entry in found.items() if entry is None]
     entries = [entry.to_dict() for entry in found.values() if entry is not None]
     if entries:
-        _json(entries[0] if len(entry_ids) == 1 else entries)
+        echo_json(entries[0] if len(entry_ids) == 1 else entries)
     if missing:
         raise click.ClickException(f"No dead-letter entry with id {', '.join(missing)}.")
 
 
 @dlq.command("redrive")
-@_common
+@common_options
 @_filters
 @click.argument("entry_ids", type=int, nargs=-1)
 @click.option("--all", "select_all", is_flag=True, help="Every entry matching the filters.")
@@ -190,7 +155,7 @@ def redrive(
 
 def _report(result: RedriveResult, output: str) -> None:
     if output == "json":
-        _json({"redriven": result.redriven,
+        echo_json({"redriven": result.redriven,
                "skipped": {str(k): v for k, v in result.skipped.items()}})
         return
     count = len(result.redriven)
@@ -201,7 +166,7 @@ def _report(result: RedriveResult, output: str) -> None:
 
 
 @dlq.command("purge")
-@_common
+@common_options
 @_filters
 @click.argument("entry_ids", type=int, nargs=-1)
 @click.option("--all", "select_all", is_flag=True, help="Every entry matching the filters.")

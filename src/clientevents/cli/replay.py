@@ -18,67 +18,16 @@ error code.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
-import orjson
 
 from clientevents.archive import REPLAY_STATES, Replays
-from clientevents.config import Settings, default_settings, load_config
-from clientevents.errors import ClientEventsError, ConfigError
+from clientevents.cli.options import common_options, echo_json, open_database
+from clientevents.errors import ClientEventsError
 from clientevents.events.envelope import parse_time
-from clientevents.store.engine import Database
 
-__all__ = ["common_options", "echo_json", "open_database", "replay"]
-
-DB_FILE = "clientevents.db"
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def common_options(fn: F) -> F:
-    """``--data-dir`` and ``--config``, as every archive and replay command takes them."""
-    fn = click.option(
-        "--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
-        default=None, help="Configuration file [default: the embedded blueprint].",
-    )(fn)
-    fn = click.option(
-        "--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-        help="Folder of the database [default: data_dir of the configuration, ./data].",
-    )(fn)
-    return fn
-
-
-@contextmanager
-def open_database(
-    data_dir: Path | None, config_file: Path | None
-) -> Iterator[tuple[Database, Settings]]:
-    """The configuration and the service's database (which must exist)."""
-    try:
-        settings = load_config(config_file) if config_file else default_settings()
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    folder = data_dir if data_dir is not None else Path(settings.data_dir)
-    path = folder / DB_FILE
-    if not path.is_file():
-        raise click.ClickException(
-            f"There is no database at {path}. Pass --data-dir with the folder the service "
-            "uses (the one holding clientevents.db)."
-        )
-    db = Database(path)
-    try:
-        yield db, settings
-    finally:
-        db.close()
-
-
-def echo_json(data: Any) -> None:
-    """Print ``data`` as indented JSON."""
-    click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
-
+__all__ = ["replay"]
 
 def _fail(exc: ClientEventsError) -> click.ClickException:
     code = getattr(exc, "code", type(exc).__name__)

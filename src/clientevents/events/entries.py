@@ -17,7 +17,7 @@ Internal-only keys: ``Id`` (keep this event id), ``ReplayName``, ``ReplayRules``
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 import orjson
@@ -95,6 +95,8 @@ class EntryPreparer:
         self.max_json_depth = max_json_depth
         self._arn_prefix = f"arn:aws:events:{region}:{account}:event-bus/"
         self._default_bus = DEFAULT_BUS if DEFAULT_BUS in self.buses else None
+        # (source, detail-type) -> the envelope's constant text around the time, and their size
+        self._heads: dict[tuple[str, str], tuple[str, str, int]] = {}
 
     def resolve_bus(self, name: Any) -> str | EntryError:
         """The bus an ``EventBusName`` (a name or an event bus ARN; None = default) names."""
@@ -296,3 +298,124 @@ class EntryPreparer:
             f"the entry is {size} bytes, over the limit of {self.max_entry_bytes} bytes "
             "(Source, DetailType, Detail and Resources in UTF-8, plus 14 for Time).",
         )
+
+    def prepare_details(
+        self,
+        details: Sequence[Any],
+        *,
+        source: str,
+        detail_type: str,
+        resources: list[str],
+        bus: str,
+        now: float,
+        ids: Sequence[str],
+    ) -> list[LogRow | EntryError]:
+        """Rows for events that share everything but ``Detail`` (one gateway request's batch).
+
+        The result is what :meth:`prepare` gives for each entry ``{"Source": source,
+        "DetailType": detail_type, "Detail": detail, "Resources": resources, "EventBusName":
+        bus}`` with the event id ``ids[i]``, byte for byte, but the envelope's shared parts are
+        rendered once for the batch: an event costs one ``orjson.dumps`` of its detail and one
+        string assembly. Anything unusual about the shared fields takes :meth:`prepare`.
+        """
+        head = self._batch_head(source, detail_type, resources, bus, now)
+        if head is None:
+            return [
+                self.prepare(
+                    {"Source": source, "DetailType": detail_type, "Detail": detail,
+                     "Resources": resources, "EventBusName": bus},
+                    now,
+                    new_id,
+                )
+                for detail, new_id in zip(details, ids, strict=True)
+            ]
+        middle, base_size = head
+        max_bytes = self.max_entry_bytes
+        max_depth = self.max_json_depth
+        dumps = orjson.dumps
+        out: list[LogRow | EntryError] = []
+        append = out.append
+        for detail, event_id in zip(details, ids, strict=True):
+            if type(detail) is not dict:
+                append(
+                    self.prepare(
+                        {"Source": source, "DetailType": detail_type, "Detail": detail,
+                         "Resources": resources, "EventBusName": bus},
+                        now,
+                        event_id,
+                    )
+                )
+                continue
+            try:
+                detail_json = dumps(detail)
+            except (orjson.JSONEncodeError, TypeError):
+                append(_MALFORMED)
+                continue
+            size = base_size + len(detail_json)
+            if size > max_bytes:
+                append(self._too_large(size))
+            elif exceeds_depth(detail, max_depth, detail_json):
+                append(_MALFORMED)
+            else:
+                append(
+                    LogRow(
+                        bus,
+                        event_id,
+                        now,
+                        now,
+                        f'{{"version":"0","id":"{event_id}{middle}{detail_json.decode()}}}',
+                        None,
+                        None,
+                    )
+                )
+        return out
+
+    def _batch_head(
+        self, source: Any, detail_type: Any, resources: Any, bus: Any, now: float
+    ) -> tuple[str, int] | None:
+        """The envelope text between the id and the detail, and the fields' entry size.
+
+        None when a shared field is missing, mistyped, not valid Unicode or names an unknown
+        bus: :meth:`prepare` then gives each entry its error.
+        """
+        if not (
+            type(source) is str
+            and source
+            and type(detail_type) is str
+            and detail_type
+            and type(resources) is list
+            and all(type(r) is str for r in resources)
+            and type(bus) is str
+            and bus in self.buses
+        ):
+            return None
+        key = (source, detail_type)
+        parts = self._heads.get(key)
+        if parts is None:
+            try:
+                parts = (
+                    '","detail-type":'
+                    + orjson.dumps(detail_type).decode()
+                    + ',"source":'
+                    + orjson.dumps(source).decode()
+                    + ',"account":'
+                    + orjson.dumps(self.account).decode()
+                    + ',"time":"',
+                    '","region":' + orjson.dumps(self.region).decode() + ',"resources":',
+                    utf8_len(source) + utf8_len(detail_type),
+                )
+            except orjson.JSONEncodeError:  # e.g. a lone surrogate
+                return None
+            if len(self._heads) < 64:
+                self._heads[key] = parts
+        before_time, before_resources, size = parts
+        try:
+            resources_json = orjson.dumps(resources).decode()
+        except orjson.JSONEncodeError:
+            return None
+        for resource in resources:
+            size += utf8_len(resource)
+        middle = (
+            before_time + format_time(now) + before_resources + resources_json + ',"detail":'
+        )
+        return middle, size

@@ -110,16 +110,23 @@ def _pass_on_later(waiter: _Waiter) -> None:
 def _wake_all(waiters: list[_Waiter], error: BaseException | None) -> None:
     """Tell every waiter of a commit its outcome.
 
-    Asyncio waiters are resolved at once. Blocking waiters are chained: only the first is
-    woken here, and each wakes the next on its way out (:meth:`_Waiter.wake_next`). Waking
+    Asyncio waiters are resolved at once, with one call into each event loop. Blocking
+    waiters are chained: only the first is woken here, and each wakes the next on its way out
+    (:meth:`_Waiter.wake_next`). Waking
     them all at once would make them all compete for the GIL at the same moment, and that
     contention (a few context switches per caller) costs more than their own work.
     """
     last: _Waiter | None = None
     first: _Waiter | None = None
+    by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
     for waiter in waiters:
         if waiter.lock is None:
-            waiter.resolve(error)
+            assert waiter.loop is not None and waiter.future is not None
+            futures = by_loop.get(waiter.loop)
+            if futures is None:
+                by_loop[waiter.loop] = [waiter.future]
+            else:
+                futures.append(waiter.future)
             continue
         waiter.error = error
         if last is None:
@@ -127,6 +134,13 @@ def _wake_all(waiters: list[_Waiter], error: BaseException | None) -> None:
         else:
             last.next = waiter
         last = waiter
+    for loop, futures in by_loop.items():
+        # One call a loop, not one a waiter: each call wakes the loop through its self-pipe
+        # and costs the writer thread the GIL once more.
+        try:
+            loop.call_soon_threadsafe(_resolve_futures, futures, error)
+        except RuntimeError:  # its event loop is closed: nobody is waiting any more
+            pass
     if first is not None:
         first.resolve(error)
 
@@ -138,6 +152,15 @@ def _resolve_future(future: asyncio.Future[None], error: BaseException | None) -
         future.set_result(None)
     else:
         future.set_exception(error)
+
+
+def _resolve_futures(futures: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    for future in futures:
+        if not future.cancelled():
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(error)
 
 
 class LogAppender:

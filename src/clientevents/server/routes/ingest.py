@@ -2,7 +2,7 @@
 
 The hot path of the service. One request costs: a token check (cached by the authenticator),
 a token-bucket step, one ``orjson.loads`` of the body and one per entry, and a single
-``Publisher.put_events_async`` call (one group-committed write shared with concurrent requests).
+``Publisher.put_details_async`` call (one group-committed write shared with concurrent requests).
 The answer is PutEvents' ``{"FailedEntryCount", "Entries"}``, one result per entry in request
 order; request-level problems are 4xx ``{"message"}`` answers (see ``docs/gateway.md``).
 """
@@ -115,8 +115,7 @@ class IngestEndpoint:
         validator = gateway.validator
         results: list[dict[str, Any] | None] = []
         errors: list[EntryError | None] = []
-        entries: list[dict[str, Any]] = []
-        resources = [client_id]
+        details: list[dict[str, Any]] = []
         for raw in raw_entries:
             checked = validator.check(raw)
             if isinstance(checked, EntryError):
@@ -125,17 +124,19 @@ class IngestEndpoint:
             else:
                 results.append(None)
                 errors.append(None)
-                entries.append({
-                    "Source": SOURCE,
-                    "DetailType": stage.environment,
-                    "Detail": checked,
-                    "Resources": resources,
-                    "EventBusName": stage.bus,
-                })
+                details.append(checked)
         published: list[dict[str, Any]] = []
-        if entries:
+        if details:
             try:
-                answer = await gateway.publisher.put_events_async(entries)
+                # The events of one request share Source, DetailType, Resources and the bus:
+                # the publisher renders those once and encodes each parsed detail once.
+                answer = await gateway.publisher.put_details_async(
+                    details,
+                    source=SOURCE,
+                    detail_type=stage.environment,
+                    resources=[client_id],
+                    bus=stage.bus,
+                )
             except StoreError as exc:
                 logger.error("Appending to the event log failed. error=%s", exc)
                 raise RequestRejected(

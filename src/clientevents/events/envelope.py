@@ -15,6 +15,7 @@ the already-serialised detail into it, so a detail is encoded exactly once per e
 from __future__ import annotations
 
 import os
+import threading
 import time as _time
 from datetime import UTC, datetime
 from typing import Any
@@ -105,18 +106,55 @@ def new_event_id() -> str:
     return new_event_ids(1)[0]
 
 
-_VARIANT = "89ab89ab89ab89ab"  # the RFC 4122 variant: the nibble's top bits are 10
+# Event ids are formatted in batches from one read of the system's randomness and handed out
+# from a pool: formatting 256 ids column by column (one slice assignment per character
+# position) costs a fraction of formatting them one by one.
+_POOL_BATCH = 256
+_pool: list[str] = []
+_pool_lock = threading.Lock()
+_HEX = b"0123456789abcdef"
+_VARIANT = bytes.maketrans(_HEX, b"89ab89ab89ab89ab")  # RFC 4122 variant: top bits are 10
+# For each of the 36 characters of an id: the hex digit it copies (0..31), or its fixed text.
+_LAYOUT: list[int | bytes] = []
+for _digit in range(32):
+    if _digit in (8, 12, 16, 20):
+        _LAYOUT.append(b"-")
+    _LAYOUT.append(b"4" if _digit == 12 else _digit)  # the version nibble of a v4 UUID
+
+
+def _format_ids(count: int) -> list[str]:
+    """``count`` random (version 4) UUIDs as text, from one ``os.urandom`` call."""
+    digits = os.urandom(16 * count).hex().encode("ascii")
+    out = bytearray(36 * count)
+    for position, source in enumerate(_LAYOUT):
+        if isinstance(source, bytes):
+            out[position::36] = source * count
+        elif source == 16:
+            out[position::36] = digits[source::32].translate(_VARIANT)
+        else:
+            out[position::36] = digits[source::32]
+    text = out.decode("ascii")
+    return [text[i : i + 36] for i in range(0, 36 * count, 36)]
+
+
+def _forget_pool() -> None:
+    # A forked child must not hand out the ids its parent has in its pool.
+    global _pool_lock
+    _pool.clear()
+    _pool_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool)
 
 
 def new_event_ids(count: int) -> list[str]:
-    """``count`` random (version 4) UUIDs as text, from one read of the system's randomness."""
-    h = os.urandom(16 * count).hex()
-    ids = []
-    for i in range(0, 32 * count, 32):
-        ids.append(
-            f"{h[i:i + 8]}-{h[i + 8:i + 12]}-4{h[i + 13:i + 16]}-"
-            f"{_VARIANT[int(h[i + 16], 16)]}{h[i + 17:i + 20]}-{h[i + 20:i + 32]}"
-        )
+    """``count`` random (version 4) UUIDs as text, each handed out once (thread-safe)."""
+    with _pool_lock:
+        pool = _pool
+        if len(pool) < count:
+            pool.extend(_format_ids(max(count, _POOL_BATCH)))
+        ids = pool[-count:]
+        del pool[-count:]
     return ids
 
 

@@ -30,6 +30,8 @@ def exceeds_depth(value: Any, max_depth: int, encoded: bytes | str | None = None
     without walking the value: depth can never exceed the number of opening brackets.
     """
     if encoded is not None:
+        if len(encoded) <= 2 * max_depth + 1:  # each level takes an opening and a closing
+            return False
         if isinstance(encoded, str):
             opens = encoded.count("{") + encoded.count("[")
         else:

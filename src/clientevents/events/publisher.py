@@ -137,7 +137,7 @@ class Publisher:
         rows = [slot for slot in slots if type(slot) is LogRow]
         if rows:
             try:
-                await self.appender.aappend(rows)
+                await self.appender.append_future(rows)
             except (StoreError, sqlite3.Error) as exc:
                 return self._failed_commit(slots, exc)
         return _answer(slots)

@@ -205,10 +205,19 @@ class LogAppender:
 
     async def aappend(self, rows: Sequence[Sequence[object]]) -> None:
         """The asyncio twin of :meth:`append`."""
+        await self.append_future(rows)
+
+    def append_future(self, rows: Sequence[Sequence[object]]) -> asyncio.Future[None]:
+        """Start appending ``rows``; the future (of the running loop) ends with the commit.
+
+        What :meth:`aappend` awaits, for callers that await it themselves (one coroutine
+        less on a hot path). The future's exception is the :class:`StoreError` of a failed
+        commit.
+        """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         self._enqueue(_Waiter(rows, loop, future))
-        await future
+        return future
 
     def _enqueue(self, waiter: _Waiter) -> None:
         self._pending.append(waiter)

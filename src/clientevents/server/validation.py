@@ -154,9 +154,14 @@ class EntryValidator:
                 f"got a JSON {_json_type(raw)}.",
                 "malformed_detail",
             )
-        # Depth never exceeds the number of opening brackets: most entries skip the walk.
+        # Depth never exceeds the number of opening brackets, nor half the text's length:
+        # most entries skip the walk.
         if (
-            not isinstance(raw, str) or raw.count("{") + raw.count("[") > self.max_depth
+            not isinstance(raw, str)
+            or (
+                len(raw) > 2 * self.max_depth + 1
+                and raw.count("{") + raw.count("[") > self.max_depth
+            )
         ) and json_depth(detail, self.max_depth) > self.max_depth:
             return EntryError(
                 "InvalidArgument",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +17,7 @@ from clientevents.config import Settings, default_settings, load_config
 from clientevents.errors import ConfigError
 from clientevents.store.engine import Database
 
-__all__ = ["DB_FILE", "common_options", "echo_json", "open_database"]
+__all__ = ["DB_FILE", "common_options", "echo_json", "open_database", "setup_logging"]
 
 DB_FILE = "clientevents.db"
 
@@ -60,3 +63,14 @@ def open_database(
 def echo_json(data: Any) -> None:
     """Print ``data`` as indented JSON."""
     click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+
+
+def setup_logging() -> None:
+    """Log to standard error at ``CLIENTEVENTS_LOG_LEVEL`` (default INFO), once per process."""
+    level = os.environ.get("CLIENTEVENTS_LOG_LEVEL", "INFO").upper()
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(level)

@@ -31,6 +31,7 @@ from typing import Any
 import click
 
 from clientevents import __version__
+from clientevents.cli.options import setup_logging
 from clientevents.config import Settings, default_settings, load_config
 from clientevents.errors import ConfigError
 from clientevents.server.accesslog import ACCESS_LOGGER, configure_access_log
@@ -308,12 +309,6 @@ def _banner_text(
 
 
 def _setup_logging() -> None:
-    level = os.environ.get("CLIENTEVENTS_LOG_LEVEL", "INFO").upper()
-    root = logging.getLogger()
-    if not root.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-        root.addHandler(handler)
-    root.setLevel(level)
+    setup_logging()
     if not logging.getLogger(ACCESS_LOGGER).handlers:
         configure_access_log(sys.stdout)

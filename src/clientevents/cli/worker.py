@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from pathlib import Path
 
 import click
 
+from clientevents.cli.options import setup_logging
 from clientevents.config import default_settings, load_config
 from clientevents.errors import ConfigError
 from clientevents.log.retention import DEFAULT_RETENTION_SECS
@@ -38,7 +38,7 @@ def worker(config_file: Path | None, data_dir: Path | None,
         settings = load_config(config_file) if config_file else default_settings()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    _setup_logging()
+    setup_logging()
     data_path = Path(data_dir) if data_dir is not None else Path(settings.data_dir)
     retention = (
         DEFAULT_RETENTION_SECS if log_retention_hours is None else log_retention_hours * 3600.0
@@ -54,13 +54,3 @@ def worker(config_file: Path | None, data_dir: Path | None,
         data_path, len(settings.buses), rules, targets, os.getpid(),
     )
     run_until_signalled(runtime)
-
-
-def _setup_logging() -> None:
-    level = os.environ.get("CLIENTEVENTS_LOG_LEVEL", "INFO").upper()
-    root = logging.getLogger()
-    if not root.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-        root.addHandler(handler)
-    root.setLevel(level)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import yaml
-
 import pytest
+import yaml
 
 from clientevents.config import (
     LogTargetConfig,

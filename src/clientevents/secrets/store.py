@@ -20,6 +20,7 @@ Example::
 
 from __future__ import annotations
 
+import builtins
 import os
 import re
 import sqlite3
@@ -212,11 +213,11 @@ class SecretStore:
         rows = self._rows("WHERE name = ?", (name,))
         return rows[0] if rows else None
 
-    def list(self) -> list[SecretInfo]:
+    def list(self) -> builtins.list[SecretInfo]:
         """Every secret, by name."""
         return self._rows("ORDER BY name", ())
 
-    def names(self) -> set[str]:
+    def names(self) -> builtins.set[str]:
         """The stored names."""
         return {info.name for info in self.list()}
 
@@ -227,7 +228,7 @@ class SecretStore:
             == 1
         )
 
-    def _rows(self, clause: str, params: tuple[Any, ...]) -> list[SecretInfo]:
+    def _rows(self, clause: str, params: tuple[Any, ...]) -> builtins.list[SecretInfo]:
         rows = self.db.read(
             lambda conn: conn.execute(
                 "SELECT name, kind, json_keys, size, key_id, created_at, updated_at "

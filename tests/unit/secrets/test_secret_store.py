@@ -56,14 +56,16 @@ def test_a_key_file_others_can_read_is_refused(tmp_path: Path) -> None:
 
 def test_the_environment_key_wins_and_must_be_32_bytes(tmp_path: Path) -> None:
     raw = os.urandom(32)
-    key = load_master_key(tmp_path, environ={"CLIENTEVENTS_SECRETS_KEY": base64.b64encode(raw).decode()})
+    text = base64.b64encode(raw).decode()
+    key = load_master_key(tmp_path, environ={"CLIENTEVENTS_SECRETS_KEY": text})
     assert key.key == raw and key.source == "CLIENTEVENTS_SECRETS_KEY"
     with pytest.raises(MasterKeyError, match="32 bytes"):
         load_master_key(tmp_path, environ={"CLIENTEVENTS_SECRETS_KEY": "c2hvcnQ="})
     keyfile = tmp_path / "elsewhere.key"
     keyfile.write_text(base64.b64encode(raw).decode())
     keyfile.chmod(0o600)
-    assert load_master_key(tmp_path, environ={"CLIENTEVENTS_SECRETS_KEY_FILE": str(keyfile)}).key == raw
+    from_file = load_master_key(tmp_path, environ={"CLIENTEVENTS_SECRETS_KEY_FILE": str(keyfile)})
+    assert from_file.key == raw
 
 
 def test_values_are_encrypted_at_rest_and_read_back_by_key(db: Database, tmp_path: Path) -> None:
@@ -79,7 +81,9 @@ def test_values_are_encrypted_at_rest_and_read_back_by_key(db: Database, tmp_pat
     assert b"zd-Secret-Token-42" not in db.path.read_bytes()
 
 
-def test_missing_names_keys_and_non_json_secrets_are_explained(db: Database, tmp_path: Path) -> None:
+def test_missing_names_keys_and_non_json_secrets_are_explained(
+    db: Database, tmp_path: Path
+) -> None:
     store = SecretStore(db, load_master_key(tmp_path, create=True, environ={}))
     with pytest.raises(SecretNotFound, match="clientevents secrets set proto/zendesk"):
         store.value("proto/zendesk")

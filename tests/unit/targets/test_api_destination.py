@@ -53,7 +53,9 @@ def test_path_header_and_query_parameters_from_the_event_and_the_connection(
     api_key: {name: x-api-key, value: "${env:KEY}"}
     invocation_http_parameters:
       header_parameters: [{key: X-Team, value: support}]
-      query_string_parameters: [{key: tenant, value: acme}, {key: sig, value: "${env:SIG}", is_value_secret: true}]
+      query_string_parameters:
+        - {key: tenant, value: acme}
+        - {key: sig, value: "${env:SIG}", is_value_secret: true}
       body_parameters: [{key: source_system, value: clientevents}]"""
     target = """        http_parameters:
           path_parameter_values: [$.detail.shop, fixed]
@@ -172,7 +174,7 @@ def test_get_sends_no_body_and_any_method_but_connect_and_trace_is_accepted(
         harness.drain()
     [call] = server.calls
     assert call.method == "GET" and call.body == b""
-    with pytest.raises(Exception, match="CONNECT|http_method"):
+    with pytest.raises(Exception, match=r"CONNECT|http_method"):
         api_settings(pipeline("http://127.0.0.1:1/x", connection=BASIC,
                               destination="    http_method: CONNECT"), TOKEN="t")
 

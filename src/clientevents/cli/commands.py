@@ -6,6 +6,7 @@ import click
 
 from clientevents.cli.archive import archive
 from clientevents.cli.config import config
+from clientevents.cli.connections import connections
 from clientevents.cli.dlq import dlq
 from clientevents.cli.replay import replay
 from clientevents.cli.secrets import secrets
@@ -26,4 +27,5 @@ COMMANDS: list[click.Command] = [
     archive,
     users,
     secrets,
+    connections,
 ]

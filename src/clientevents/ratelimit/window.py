@@ -2,29 +2,30 @@
 
 An API destination's ``invocation_rate_limit_per_sec`` promises the receiver that no
 one-second window holds more calls than the limit. A refilling token bucket of burst ``b`` lets
-``b + rate`` calls into some one-second windows; the limiter here keeps the promise exactly: it
-remembers when each of the last ``limit`` calls started, and a call may start only when the
-``limit``-th previous one started at least one window ago. Bursts of up to ``limit`` calls are
-allowed, then the next call waits for the oldest to leave the window.
+``b + rate`` calls into some one-second windows, and counting calls when they start is not
+enough either: a receiver sees a call some time after it started (a new connection, a TLS
+handshake, a busy network), so calls that started more than a second apart can arrive less than
+a second apart. The limiter here keeps the promise whatever the latency: a call counts from the
+moment it starts until one window after it *finished*, and a new call may start only while
+fewer than ``limit`` calls count. The receiver saw each call somewhere between its start and its
+end, so any ``limit + 1`` calls it saw span at least one window. Bursts of up to ``limit`` calls
+are allowed; sustained throughput is ``limit / (window + latency)`` calls a second (9.95 a second
+for a limit of 10 and 5 ms calls).
 
-The limiter works in two steps so that a dispatcher claims from its durable queue only what may
-be sent now (the backlog stays on disk, and no delivery burns an attempt waiting for a token):
+The limiter works in steps so that a dispatcher claims from its durable queue only what may be
+sent now (the backlog stays on disk, and no delivery burns an attempt waiting for a token):
 
 1. :meth:`CallLimiter.reserve` before the claim: up to ``want`` calls are reserved, or none and
    the time until one would be free;
-2. :meth:`CallLimiter.start` right before each reserved call goes out, which records its start;
+2. :meth:`CallLimiter.start` right before each reserved call goes out, and
+   :meth:`CallLimiter.finish` when its answer (or its failure) is in;
    :meth:`CallLimiter.release` returns reservations the claim did not use.
 
-Reservations count against the window as if they had started, so starts never need to wait.
-
-The window is a little longer than a second (``guard_secs``, 50 ms by default): a receiver sees
-each call a moment after it started, and that moment varies; the guard keeps its count of any
-one-second window within the limit too. Sustained throughput is ``limit / (1 + guard_secs)``
-calls a second.
+Reservations count as calls, so a start never has to wait.
 
 :class:`CallLimiter` is the interface the API destination target uses; :class:`WindowLimiter` is
 the in-process implementation, and a limiter shared by several processes (a table in
-PostgreSQL) implements the same three methods.
+PostgreSQL) implements the same four methods.
 """
 
 from __future__ import annotations
@@ -59,6 +60,10 @@ class CallLimiter(Protocol):
         """One reserved call starts now."""
         ...
 
+    def finish(self) -> None:
+        """One started call has its answer (or failed) now."""
+        ...
+
     def release(self, count: int) -> None:
         """``count`` reserved calls will not be made."""
         ...
@@ -73,76 +78,74 @@ class Unlimited:
     def start(self) -> None:
         return None
 
+    def finish(self) -> None:
+        return None
+
     def release(self, count: int) -> None:
         return None
 
 
 class WindowLimiter:
-    """At most ``limit`` call starts in any window of ``window_secs + guard_secs`` seconds.
+    """At most ``limit`` calls counting at once; a call counts from its start until
+    ``window_secs`` after it finished (see the module docstring).
 
-    One event loop uses it (no lock: every method runs without awaiting inside).
+    One event loop uses it (no lock: no method awaits inside).
 
     Example::
 
         limiter = WindowLimiter(10)
         grant = await limiter.reserve(25)     # Grant(count=10) on a fresh limiter
-        for _ in range(grant.count):
-            limiter.start()                   # just before each call
-        await limiter.reserve(1)              # Grant(0, retry_after_secs=~1.05)
+        limiter.start(); ...; limiter.finish()    # around each call
+        await limiter.reserve(1)              # Grant(0, ...) until a second after the first
+                                              # call finished
     """
 
     def __init__(
-        self,
-        limit: int,
-        *,
-        window_secs: float = 1.0,
-        guard_secs: float = 0.05,
-        clock: Clock = time.monotonic,
+        self, limit: int, *, window_secs: float = 1.0, clock: Clock = time.monotonic
     ) -> None:
         if limit < 1:
             raise ValueError(f"A call limiter needs a limit of at least 1, got {limit!r}.")
-        if window_secs <= 0 or guard_secs < 0:
-            raise ValueError(
-                f"A call limiter needs a positive window and a guard >= 0, got "
-                f"window_secs={window_secs!r}, guard_secs={guard_secs!r}."
-            )
+        if window_secs <= 0:
+            raise ValueError(f"A call limiter needs a positive window, got {window_secs!r}.")
         self.limit = limit
-        self.span = window_secs + guard_secs
+        self.window_secs = window_secs
         self._clock = clock
-        self._starts: deque[float] = deque()
+        self._ended: deque[float] = deque()
+        self._running = 0
         self._reserved = 0
 
     def _prune(self, now: float) -> None:
-        starts = self._starts
-        while starts and starts[0] <= now - self.span:
-            starts.popleft()
+        ended = self._ended
+        while ended and ended[0] <= now - self.window_secs:
+            ended.popleft()
 
     async def reserve(self, want: int) -> Grant:
         now = self._clock()
         self._prune(now)
-        free = self.limit - len(self._starts) - self._reserved
-        granted = max(0, min(want, free))
+        counting = len(self._ended) + self._running + self._reserved
+        granted = max(0, min(want, self.limit - counting))
         if granted:
             self._reserved += granted
             return Grant(granted)
-        if self._starts and len(self._starts) + self._reserved >= self.limit:
-            # The oldest start leaves the window first; reservations not yet started free
-            # nothing until they start, so the wait is at least that.
-            return Grant(0, max(self._starts[0] + self.span - now, 0.001))
-        return Grant(0, self.span / self.limit)
+        if self._ended:
+            return Grant(0, max(self._ended[0] + self.window_secs - now, 0.001))
+        # Every slot is a call in flight or reserved: ask again in a moment.
+        return Grant(0, min(self.window_secs / self.limit, 0.05))
 
     def start(self) -> None:
-        now = self._clock()
-        self._prune(now)
         if self._reserved > 0:
             self._reserved -= 1
-        self._starts.append(now)
+        self._running += 1
+
+    def finish(self) -> None:
+        self._running = max(0, self._running - 1)
+        self._ended.append(self._clock())
 
     def release(self, count: int) -> None:
         self._reserved = max(0, self._reserved - count)
 
     @property
-    def in_window(self) -> int:
-        """Calls started in the current window plus calls reserved."""
+    def counting(self) -> int:
+        """Calls that count now: finished within the window, in flight, or reserved."""
         self._prune(self._clock())
-        return len(self._starts) + self._reserved
+        return len(self._ended) + self._running + self._reserved

@@ -1,4 +1,4 @@
-"""The call limiter: no window of one second (plus the guard) ever holds more than the limit."""
+"""The call limiter: a call counts from its start until a window after it finished."""
 
 from __future__ import annotations
 
@@ -18,49 +18,60 @@ class FakeClock:
         return self.now
 
 
-def test_a_burst_up_to_the_limit_then_a_wait_for_the_oldest_start() -> None:
+def test_a_burst_up_to_the_limit_then_a_wait_for_the_first_to_leave_the_window() -> None:
     clock = FakeClock()
-    limiter = WindowLimiter(10, guard_secs=0.05, clock=clock)
-    grant = asyncio.run(limiter.reserve(25))
-    assert grant.count == 10
+    limiter = WindowLimiter(10, clock=clock)
+    assert asyncio.run(limiter.reserve(25)).count == 10
     for _ in range(10):
         limiter.start()
+    clock.now += 0.2           # the calls take 200 ms
+    for _ in range(10):
+        limiter.finish()
     clock.now += 0.4
     refused = asyncio.run(limiter.reserve(1))
-    assert refused.count == 0
-    assert refused.retry_after_secs == pytest.approx(0.65)
-    clock.now += 0.65
+    assert refused.count == 0 and refused.retry_after_secs == pytest.approx(0.6)
+    clock.now += 0.6
     assert asyncio.run(limiter.reserve(3)).count == 3
 
 
-def test_reservations_count_until_released() -> None:
+def test_calls_in_flight_and_reservations_count_until_released() -> None:
     clock = FakeClock()
     limiter = WindowLimiter(5, clock=clock)
     assert asyncio.run(limiter.reserve(5)).count == 5
+    limiter.start()
     assert asyncio.run(limiter.reserve(1)).count == 0
     limiter.release(2)
     assert asyncio.run(limiter.reserve(5)).count == 2
-    assert limiter.in_window == 5
+    assert limiter.counting == 5
 
 
-def test_random_use_never_puts_more_than_the_limit_in_any_window() -> None:
+def test_whatever_the_latency_no_window_of_arrivals_holds_more_than_the_limit() -> None:
     rng = random.Random(7)
     clock = FakeClock()
-    limiter = WindowLimiter(10, guard_secs=0.0, clock=clock)
-    starts: list[float] = []
-    for _ in range(3000):
+    limiter = WindowLimiter(10, clock=clock)
+    events: list[tuple[float, int, str]] = []   # (time, call, kind) of starts and ends
+    arrivals: list[float] = []
+    running: list[tuple[float, float]] = []      # (end time, arrival time) of calls in flight
+    for _ in range(4000):
         clock.now += rng.choice([0.0, 0.001, 0.01, 0.05, 0.2])
+        for end, arrival in sorted(running):
+            if end <= clock.now:
+                limiter.finish()
+                arrivals.append(arrival)
+        running = [(e, a) for e, a in running if e > clock.now]
         grant = asyncio.run(limiter.reserve(rng.randint(1, 12)))
         used = rng.randint(0, grant.count)
         for _ in range(used):
-            clock.now += rng.choice([0.0, 0.002])
             limiter.start()
-            starts.append(clock.now)
+            latency = rng.choice([0.001, 0.005, 0.05, 0.3])
+            # The receiver sees the call anywhere between its start and its end.
+            running.append((clock.now + latency, clock.now + rng.uniform(0, latency)))
         limiter.release(grant.count - used)
-    assert len(starts) > 500
-    for i, t in enumerate(starts):
-        in_window = sum(1 for s in starts[i:i + 12] if s < t + 1.0)
-        assert in_window <= 10
+    del events
+    arrivals.sort()
+    assert len(arrivals) > 500
+    for i, t in enumerate(arrivals):
+        assert sum(1 for a in arrivals[i:i + 12] if a < t + 1.0) <= 10
 
 
 def test_bad_limits_are_refused_and_unlimited_grants_everything() -> None:

@@ -48,6 +48,7 @@ from clientevents.targets.api_destination.state import (
     AUTHORIZED,
     AUTHORIZING,
     DEAUTHORIZED,
+    SCHEMA,
     ConnectionState,
     record_state,
 )
@@ -147,6 +148,7 @@ class Authorizer:
         self._recheck_secs = RECHECK_FIRST_SECS
         self._lock = asyncio.Lock()
         self._recorded: tuple[str, str] | None = None
+        self._schema_ready = False
 
     # -- what the target asks ----------------------------------------------------------------
 
@@ -338,6 +340,10 @@ class Authorizer:
                                   reason, time.time())
             db = self.db
             try:
+                if not self._schema_ready:
+                    # The database may have opened before this module registered its table.
+                    await asyncio.to_thread(db.ensure_schema, SCHEMA)
+                    self._schema_ready = True
                 await asyncio.to_thread(record_state, db, row)
             except Exception:  # the state is informative; delivery goes on without it
                 logger.exception("Recording a connection state failed. connection=%s",

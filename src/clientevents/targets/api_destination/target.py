@@ -161,7 +161,10 @@ class Destination:
             async with self.slots:
                 self.limiter.start()
                 started = True
-                return await self._send(prepared)
+                try:
+                    return await self._send(prepared)
+                finally:
+                    self.limiter.finish()
         finally:
             if not started:
                 self.limiter.release(1)

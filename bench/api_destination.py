@@ -43,7 +43,7 @@ from clientevents.config.model import Settings
 from clientevents.events import Publisher
 from clientevents.store.engine import Database
 from clientevents.targets.base import TargetContext
-from clientevents.targets.dispatcher import DispatchOptions, Dispatchers
+from clientevents.targets.dispatcher import Dispatchers, DispatchOptions
 from clientevents.targets.queue import Delivery, enqueue, queue_depths, target_key
 
 BODY = orjson.dumps({"ticket": {"subject": "Loyalty customer purchase",

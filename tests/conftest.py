@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+# Helpers several test folders share (the recording HTTP server) are imported by name.
+sys.path.insert(0, str(Path(__file__).parent / "support"))
 
 
 def require_service(name: str, host: str, port: int) -> None:

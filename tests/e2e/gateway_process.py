@@ -40,8 +40,10 @@ class ServeProcess:
     """``clientevents serve`` in its own process group (so the workers can be killed with it)."""
 
     def __init__(self, data_dir: Path, *, port: int | None = None,
-                 config: Path | None = None, args: tuple[str, ...] = ()) -> None:
+                 config: Path | None = None, args: tuple[str, ...] = (),
+                 env: dict[str, str] | None = None) -> None:
         self.args = args
+        self.env = env or {}
         self.data_dir = data_dir
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -60,7 +62,8 @@ class ServeProcess:
         command += self.args
         self._log_file = open(self.log, "a")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=self._log_file,
-                                     text=True, start_new_session=True, env={**os.environ})
+                                     text=True, start_new_session=True,
+                                     env={**os.environ, **self.env})
         self.banner = ""
         banner: list[str] = []
         assert self.proc.stdout is not None

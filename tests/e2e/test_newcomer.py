@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -38,6 +37,17 @@ def _wait_for_lake(server: ServeProcess, ids: set[str]) -> dict[str, dict[str, A
             break
         time.sleep(0.2)
     return found
+
+
+def _wait_for_tickets(server: ServeProcess, count: int) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + 30
+    tickets: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        tickets = httpx.get(f"{server.url}/inbox/tickets").json()["tickets"]
+        if len(tickets) >= count:
+            break
+        time.sleep(0.2)
+    return tickets
 
 
 def test_sign_up_sign_in_send_the_sample_and_find_it_in_the_lake(serve: ServeProcess) -> None:
@@ -94,11 +104,15 @@ def test_sign_up_sign_in_send_the_sample_and_find_it_in_the_lake(serve: ServePro
         assert event["resources"] == [claims_client_id]
     types = sorted(e["detail"]["eventType"] for e in found.values() if e["id"] in ids)
     assert types == ["loyaltypurchase", "paging", "purchase", "searching", "shopping"]
-    # The blueprint's second rule: the loyalty purchase's ticket, by input path $.detail.ticket.
-    tickets = (serve.data_dir / "tickets" / "requests.jsonl").read_text().splitlines()
-    assert json.loads(tickets[0]) == {"ticket": {
+    # The blueprint's second rule: each loyalty purchase's ticket ($.detail.ticket), POSTed
+    # through the API destination to the built-in ticket inbox (no CLIENTEVENTS_TICKETS_URL).
+    assert "ticket inbox    GET" in banner
+    tickets = _wait_for_tickets(serve, 2)
+    assert [t["request"] for t in tickets] == [{"ticket": {
         "subject": "Loyalty customer purchase",
-        "comment": {"body": "This customer has made a loyalty purchase"}}}
+        "comment": {"body": "This customer has made a loyalty purchase"}}}] * 2
+    assert {t["event_id"] for t in tickets} <= ids | accepted
+    assert tickets[0]["ticket"]["status"] == "new"
 
     # A clean stop ends both processes with status 0; the access log named the clientId.
     assert serve.stop(signal.SIGINT) == 0

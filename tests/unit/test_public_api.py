@@ -44,3 +44,5 @@ def test_the_cli_has_every_promised_command() -> None:
     assert {"serve", "worker", "validate", "test-pattern", "dlq", "replay"} <= set(main.commands)
     assert {"list", "show", "redrive", "purge"} <= set(main.commands["dlq"].commands)  # type: ignore[attr-defined]
     assert {"start", "status", "cancel", "list"} <= set(main.commands["replay"].commands)  # type: ignore[attr-defined]
+    assert {"set", "get", "list", "delete"} <= set(main.commands["secrets"].commands)  # type: ignore[attr-defined]
+    assert {"list", "describe"} <= set(main.commands["connections"].commands)  # type: ignore[attr-defined]

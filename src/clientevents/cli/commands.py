@@ -6,8 +6,10 @@ import click
 
 from clientevents.cli.archive import archive
 from clientevents.cli.config import config
+from clientevents.cli.connections import connections
 from clientevents.cli.dlq import dlq
 from clientevents.cli.replay import replay
+from clientevents.cli.secrets import secrets
 from clientevents.cli.serve import serve
 from clientevents.cli.test_pattern import pattern_tester
 from clientevents.cli.users import users
@@ -24,4 +26,6 @@ COMMANDS: list[click.Command] = [
     replay,
     archive,
     users,
+    secrets,
+    connections,
 ]

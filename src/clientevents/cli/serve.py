@@ -90,8 +90,8 @@ def serve(
     banner = _prepare(settings, data_path)
     # The worker process starts while this process has no other thread (the pre-exec hook
     # runs in a forked child, which must not inherit locks held by other threads).
-    worker = _start_worker(config_file, data_path) if workers else None
     url = f"http://{host}:{port}"
+    worker = _start_worker(config_file, data_path, _local_url(host, port)) if workers else None
     code = 0
     try:
         click.echo(_banner_text(settings, data_path, url, banner, worker, http_server))
@@ -221,11 +221,24 @@ def _run_uvicorn(
 # -- the worker process -------------------------------------------------------------------
 
 
-def _start_worker(config_file: Path | None, data_path: Path) -> subprocess.Popen[bytes]:
+def _local_url(host: str, port: int) -> str:
+    """The gateway's URL as the workers on this machine reach it (a wildcard host: loopback)."""
+    if host in ("0.0.0.0", "", "::"):
+        host = "127.0.0.1" if host != "::" else "::1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _start_worker(
+    config_file: Path | None, data_path: Path, gateway_url: str
+) -> subprocess.Popen[bytes]:
+    from clientevents.targets.api_destination.target import GATEWAY_URL_ENV
+
     command = [sys.executable, "-m", "clientevents", "worker", "--data-dir", str(data_path)]
     if config_file is not None:
         command += ["--config", str(config_file)]
-    return subprocess.Popen(command, preexec_fn=_parent_death_hook())
+    # API destinations whose endpoint is a gateway path (the built-in ticket inbox) call it.
+    env = {**os.environ, GATEWAY_URL_ENV: gateway_url}
+    return subprocess.Popen(command, env=env, preexec_fn=_parent_death_hook())
 
 
 def _parent_death_hook() -> Any:
@@ -301,6 +314,9 @@ def _banner_text(
         lines.append(f"  admin key id    {creds.access_key_id}{suffix}")
         if generated:
             lines.append(f"  admin secret    {creds.secret_access_key}")
+    if any(d.invocation_endpoint.startswith("/inbox/") for d in settings.api_destinations):
+        lines.append(f"  ticket inbox    GET {url}/inbox/tickets  (API destinations without "
+                     "an external URL deliver here)")
     lines.append(f"  health          {url}/health   ready {url}/ready   metrics {url}/metrics")
     lines.append(f"  http server     {http_server}")
     lines.append("  workers         " + (f"process {worker.pid}" if worker else "not started"))

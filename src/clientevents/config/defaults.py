@@ -7,21 +7,41 @@
   ``<aws.events.event.json>\\n``, to the log file ``lake/events.jsonl`` (the blueprint's delivery
   stream takes this target's place once delivery streams exist);
 - rule ``loyalty_purchase_to_tickets``: events whose ``detail.eventType`` is ``loyaltypurchase``,
-  input path ``$.detail.ticket``, to the log file ``tickets/requests.jsonl`` (the blueprint's
-  ticketing API destination takes its place once API destinations exist);
+  input path ``$.detail.ticket``, header ``Content-Type: application/json``, to the API
+  destination ``zendesk_tickets`` (at most 10 calls a second) through the connection
+  ``zendesk`` (Basic credentials). Its endpoint is ``CLIENTEVENTS_TICKETS_URL`` with the
+  credentials ``CLIENTEVENTS_TICKETS_USER`` and ``CLIENTEVENTS_TICKETS_TOKEN``; unset, it is the
+  built-in ticket inbox on the gateway's own listener (``/inbox/api/v2/tickets.json``), which
+  needs no account anywhere. The destination may reach loopback addresses (a local demo);
 - archive ``client_event_archive`` of the bus, kept 30 days; the built-in user pool.
+
+``examples/blueprint.yaml`` differs in one place only: its connection reads the credentials
+from the secret store entry ``proto/zendesk`` (keys ``username`` and ``apiToken``), as the
+blueprint's template does, where this default reads the two environment variables.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from typing import Any
 
 from clientevents.config.loader import validate_settings
 from clientevents.config.model import Settings
 
-__all__ = ["BLUEPRINT", "default_settings"]
+__all__ = ["BLUEPRINT", "TICKETS_ENVIRONMENT", "default_settings"]
 
 BUS = "client_event_bus"
+
+TICKETS_ENVIRONMENT = (
+    "CLIENTEVENTS_TICKETS_URL",
+    "CLIENTEVENTS_TICKETS_USER",
+    "CLIENTEVENTS_TICKETS_TOKEN",
+)
+"""The environment variables the embedded default reads (its ticketing API destination)."""
+
+INBOX_PATH = "/inbox/api/v2/tickets.json"
+"""The built-in ticket inbox's Zendesk-like endpoint, on the gateway's own listener."""
 
 BLUEPRINT: dict[str, Any] = {
     "account": "000000000000",
@@ -55,12 +75,37 @@ BLUEPRINT: dict[str, Any] = {
             "targets": [
                 {
                     "id": "tickets",
-                    "type": "log",
-                    "path": "tickets/requests.jsonl",
+                    "type": "api_destination",
+                    "api_destination": "zendesk_tickets",
                     "input_path": "$.detail.ticket",
+                    "http_parameters": {
+                        "header_parameters": {"Content-Type": "application/json"},
+                    },
                 }
             ],
         },
+    ],
+    "connections": [
+        {
+            "name": "zendesk",
+            "description": "Basic credentials of the ticketing API.",
+            "authorization_type": "basic",
+            "basic": {
+                "username": "${env:CLIENTEVENTS_TICKETS_USER:-clientevents}",
+                "password": "${env:CLIENTEVENTS_TICKETS_TOKEN:-inbox}",
+            },
+        }
+    ],
+    "api_destinations": [
+        {
+            "name": "zendesk_tickets",
+            "description": "The ticketing API's tickets endpoint (Zendesk: POST /api/v2/tickets).",
+            "connection": "zendesk",
+            "invocation_endpoint": f"${{env:CLIENTEVENTS_TICKETS_URL:-{INBOX_PATH}}}",
+            "http_method": "POST",
+            "invocation_rate_limit_per_sec": 10,
+            "allow_private_networks": ["127.0.0.0/8", "::1/128"],
+        }
     ],
     "archives": [{"name": "client_event_archive", "bus": BUS, "retention_days": 30}],
     "identity": {"user_pool": {"enabled": True}},
@@ -68,6 +113,13 @@ BLUEPRINT: dict[str, Any] = {
 """The blueprint as configuration data (the same keys as a YAML file)."""
 
 
-def default_settings() -> Settings:
-    """The blueprint's pipeline on the embedded default (a new, independent instance)."""
-    return validate_settings(BLUEPRINT, file="<embedded default>", environ={})
+def default_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """The blueprint's pipeline on the embedded default (a new, independent instance).
+
+    Args:
+        environ: where the ticketing variables (:data:`TICKETS_ENVIRONMENT`) are read;
+            ``os.environ`` by default. Only those variables are read.
+    """
+    source = os.environ if environ is None else environ
+    variables = {name: source[name] for name in TICKETS_ENVIRONMENT if name in source}
+    return validate_settings(BLUEPRINT, file="<embedded default>", environ=variables)

@@ -40,10 +40,14 @@ _ITEM_LABELS = {
     "streams": ("stream", "name"),
     "issuers": ("issuer", "name"),
     "schemas": ("schema for", "event_type"),
+    "connections": ("connection", "name"),
+    "api_destinations": ("API destination", "name"),
 }
 
 # Fields whose values must never be echoed in a message.
-_SECRET_FIELDS = frozenset({"password", "secret_access_key", "api_keys"})
+_SECRET_FIELDS = frozenset(
+    {"password", "secret_access_key", "api_keys", "username", "value", "client_secret"}
+)
 
 
 class ConfigValidationError(ConfigError):

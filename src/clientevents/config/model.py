@@ -14,6 +14,11 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from clientevents.config.api_destinations import (
+    ApiDestinationConfig,
+    ApiDestinationTargetConfig,
+    ConnectionConfig,
+)
 from clientevents.config.base import ConfigModel, ConfigProblems, Name, duplicates
 from clientevents.config.identity import (
     AdminCredentials,
@@ -44,9 +49,12 @@ __all__ = [
     "TARGET_MODELS",
     "TARGET_TYPES",
     "AdminCredentials",
+    "ApiDestinationConfig",
+    "ApiDestinationTargetConfig",
     "ArchiveConfig",
     "BusConfig",
     "BusTargetConfig",
+    "ConnectionConfig",
     "FileNotifierConfig",
     "IdentitySettings",
     "InputTransformerConfig",
@@ -290,6 +298,12 @@ class Settings(ConfigModel):
     rules: list[RuleConfig] = Field(default_factory=list, description="Rules and targets.")
     archives: list[ArchiveConfig] = Field(default_factory=list, description="Archives.")
     streams: list[StreamConfig] = Field(default_factory=list, description="Named streams.")
+    connections: list[ConnectionConfig] = Field(
+        default_factory=list, description="Authorization of API destinations."
+    )
+    api_destinations: list[ApiDestinationConfig] = Field(
+        default_factory=list, description="HTTP endpoints rule targets call."
+    )
     identity: IdentitySettings = Field(
         default_factory=IdentitySettings, description="Authentication."
     )
@@ -308,6 +322,20 @@ class Settings(ConfigModel):
     def bus_names(self) -> list[str]:
         """The names of the configured buses, in file order."""
         return [bus.name for bus in self.buses]
+
+    def connection(self, name: str) -> ConnectionConfig:
+        """The connection called ``name`` (KeyError when there is none)."""
+        for connection in self.connections:
+            if connection.name == name:
+                return connection
+        raise KeyError(name)
+
+    def api_destination(self, name: str) -> ApiDestinationConfig:
+        """The API destination called ``name`` (KeyError when there is none)."""
+        for destination in self.api_destinations:
+            if destination.name == name:
+                return destination
+        raise KeyError(name)
 
     def rules_for_bus(self, bus: str) -> list[RuleConfig]:
         """The rules that read ``bus``, in file order."""

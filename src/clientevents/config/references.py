@@ -10,7 +10,11 @@ from typing import TYPE_CHECKING
 
 from clientevents.config.base import Problem, duplicates
 from clientevents.config.identity import USER_POOL_ISSUER
-from clientevents.config.targets import BusTargetConfig, StreamTargetConfig
+from clientevents.config.targets import (
+    ApiDestinationTargetConfig,
+    BusTargetConfig,
+    StreamTargetConfig,
+)
 
 if TYPE_CHECKING:
     from clientevents.config.model import Settings
@@ -31,6 +35,8 @@ def _unique_names(settings: Settings) -> list[Problem]:
         ("stages", "stage"),
         ("archives", "archive"),
         ("streams", "stream"),
+        ("connections", "connection"),
+        ("api_destinations", "API destination"),
     ):
         items = getattr(settings, collection)
         problems += duplicates(((i, item.name) for i, item in enumerate(items)), what, collection)
@@ -113,6 +119,47 @@ def _references(settings: Settings) -> list[Problem]:
                         f"(defined: {defined}); add it to streams or fix the name.",
                     )
                 )
+            elif isinstance(target, ApiDestinationTargetConfig):
+                problems += _api_destination_target(settings, (*loc,), target)
     for i, archive in enumerate(settings.archives):
         missing_bus(("archives", i, "bus"), archive.bus)
+    connections = {connection.name for connection in settings.connections}
+    for i, destination in enumerate(settings.api_destinations):
+        if destination.connection not in connections:
+            defined = ", ".join(sorted(connections)) or "none"
+            problems.append(
+                (
+                    ("api_destinations", i, "connection"),
+                    f"connection {destination.connection!r} is not defined under connections "
+                    f"(defined: {defined}); add it to connections or fix the name.",
+                )
+            )
     return problems
+
+
+def _api_destination_target(
+    settings: Settings, loc: tuple[str | int, ...], target: ApiDestinationTargetConfig
+) -> list[Problem]:
+    destinations = {d.name: d for d in settings.api_destinations}
+    destination = destinations.get(target.api_destination)
+    if destination is None:
+        defined = ", ".join(sorted(destinations)) or "none"
+        return [
+            (
+                (*loc, "api_destination"),
+                f"API destination {target.api_destination!r} is not defined under "
+                f"api_destinations (defined: {defined}); add it or fix the name.",
+            )
+        ]
+    wildcards = destination.path_wildcards
+    values = len(target.http_parameters.path_parameter_values) if target.http_parameters else 0
+    if wildcards != values:
+        return [
+            (
+                (*loc, "http_parameters", "path_parameter_values"),
+                f"the endpoint of API destination {destination.name!r} has {wildcards} '*' "
+                f"path parameter(s) but the target gives {values} value(s); give one value "
+                "per '*', in order.",
+            )
+        ]
+    return []

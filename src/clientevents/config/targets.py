@@ -12,12 +12,14 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field
 
+from clientevents.config.api_destinations import ApiDestinationTargetConfig
 from clientevents.config.base import Name
 from clientevents.config.target_base import InputTransformerConfig, RetryPolicy, TargetBase
 
 __all__ = [
     "TARGET_MODELS",
     "TARGET_TYPES",
+    "ApiDestinationTargetConfig",
     "BusTargetConfig",
     "InputTransformerConfig",
     "LogTargetConfig",
@@ -53,7 +55,7 @@ class StreamTargetConfig(TargetBase):
 
 
 TargetConfig = Annotated[
-    LogTargetConfig | BusTargetConfig | StreamTargetConfig,
+    LogTargetConfig | BusTargetConfig | StreamTargetConfig | ApiDestinationTargetConfig,
     Field(discriminator="type"),
 ]
 """Any target, chosen by its ``type``. The one place that lists the target models."""
@@ -68,4 +70,4 @@ def _type_of(model: type[TargetBase]) -> str:
 
 
 TARGET_TYPES: tuple[str, ...] = tuple(_type_of(model) for model in TARGET_MODELS)
-"""The ``type`` values, e.g. ``("log", "bus", "stream")``."""
+"""The ``type`` values, e.g. ``("log", "bus", "stream", "api_destination")``."""

@@ -1,5 +1,14 @@
-"""Token-bucket rate limits: per-client ingest limits (and any other caller that needs one)."""
+"""Rate limits: token buckets (per-client ingest limits) and call limiters (API destinations)."""
 
 from clientevents.ratelimit.bucket import KeyedLimiter, TokenBucket, retry_after_header
+from clientevents.ratelimit.window import CallLimiter, Grant, Unlimited, WindowLimiter
 
-__all__ = ["KeyedLimiter", "TokenBucket", "retry_after_header"]
+__all__ = [
+    "CallLimiter",
+    "Grant",
+    "KeyedLimiter",
+    "TokenBucket",
+    "Unlimited",
+    "WindowLimiter",
+    "retry_after_header",
+]

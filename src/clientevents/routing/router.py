@@ -198,12 +198,13 @@ class Router:
                 for route in targets[name]:
                     try:
                         payload = route.shape(event, record.body, record.ingested_at)
+                        attributes = route.attributes(event) if route.attributes else None
                     except TransformError as exc:
                         self._transform_failed(batch, route.key, name, route.target_id,
                                                route.dead_letter, record, exc, now)
                         continue
                     add(Delivery(route.key, bus, name, route.target_id, record.event_id,
-                                 payload, record.time, now))
+                                 payload, record.time, now, attributes))
         return batch
 
     @staticmethod

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from clientevents.config.api_destinations import ApiDestinationTargetConfig
 from clientevents.config.model import RuleConfig, Settings, TargetBase
 from clientevents.patterns import Matcher
 from clientevents.targets.queue import target_key
@@ -29,6 +30,10 @@ __all__ = ["BusRoutes", "Shaper", "TargetRoute", "build_routes", "rule_arn"]
 
 Shaper = Callable[[dict[str, Any], str, float], str]
 """``shape(event, body, ingested_at) -> payload``: ``body`` is the event's JSON text."""
+
+AttributesRenderer = Callable[[dict[str, Any]], "str | None"]
+"""``render(event) -> attributes``: a target's per-delivery values taken from the event (JSON
+object text), stored beside the payload; raises ``TransformError`` when the event lacks one."""
 
 
 def rule_arn(region: str, account: str, bus: str, rule: str) -> str:
@@ -46,6 +51,7 @@ class TargetRoute:
     target_id: str
     dead_letter: bool
     shape: Shaper
+    attributes: AttributesRenderer | None = None
 
 
 @dataclass(slots=True)
@@ -86,6 +92,14 @@ def _shaper(target: TargetBase, rule: str, arn: str) -> Shaper:
     return _whole_event
 
 
+def _attributes_renderer(target: TargetBase, rule: str) -> AttributesRenderer | None:
+    if isinstance(target, ApiDestinationTargetConfig) and target.http_parameters is not None:
+        from clientevents.targets.api_destination.params import HttpParametersRenderer
+
+        return HttpParametersRenderer(target.http_parameters, rule=rule).render
+    return None
+
+
 def _routes_of(rule: RuleConfig, region: str, account: str) -> tuple[TargetRoute, ...]:
     arn = rule_arn(region, account, rule.bus, rule.name)
     return tuple(
@@ -96,6 +110,7 @@ def _routes_of(rule: RuleConfig, region: str, account: str) -> tuple[TargetRoute
             target_id=target.id,
             dead_letter=target.dead_letter,
             shape=_shaper(target, rule.name, arn),
+            attributes=_attributes_renderer(target, rule.name),
         )
         for target in rule.targets
     )

@@ -7,6 +7,7 @@ The application is an onion of pure-ASGI layers (no ``BaseHTTPMiddleware``)::
         Router                 POST /{stage}/event          ingest (raw ASGI endpoint)
                                GET  /health, /ready, /metrics
                                POST /streams/{name}/read|ack
+                               POST /inbox/api/v2/tickets.json, GET /inbox/tickets
                                the identity routes (Cognito JSON API at POST /, JWKS, discovery)
                                GET  /openapi.json
 
@@ -41,6 +42,7 @@ from clientevents.server.gateway import Gateway
 from clientevents.server.middleware import REQUEST_ID_HEADER, RequestContextMiddleware
 from clientevents.server.openapi import openapi_document
 from clientevents.server.routes.health import health_routes
+from clientevents.server.routes.inbox import inbox_routes
 from clientevents.server.routes.ingest import IngestEndpoint
 from clientevents.server.routes.streams import stream_routes
 
@@ -85,6 +87,7 @@ def create_app(settings: Settings, *, data_dir: str | Path, run_workers: bool = 
         *health_routes(gateway),
         Route("/openapi.json", _openapi, methods=["GET"], name="openapi"),
         *stream_routes(gateway),
+        *inbox_routes(gateway),
         *identity.routes(),
     ]
     templates = _route_templates(routes)

@@ -53,6 +53,30 @@ def register_schema(name: str, ddl: str) -> None:
     _SCHEMAS[name] = ddl
 
 
+_COLUMNS: dict[tuple[str, str], str] = {}
+
+
+def register_column(table: str, column: str, declaration: str) -> None:
+    """Register a column added to a table after its first release.
+
+    ``CREATE TABLE IF NOT EXISTS`` leaves an older file's table as it was; when a database
+    opens, each registered column its table lacks is added (``ALTER TABLE ... ADD COLUMN``).
+    The table's own DDL lists the column too, for new files.
+    """
+    _COLUMNS[(table, column)] = declaration
+
+
+def _add_columns(conn: sqlite3.Connection) -> None:
+    for (table, column), declaration in _COLUMNS.items():
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if present and column not in present:
+            try:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+            except sqlite3.OperationalError as exc:  # another process added it first
+                if "duplicate column" not in str(exc):
+                    raise
+
+
 DoneFn = Callable[[Any, BaseException | None], None]
 
 
@@ -175,6 +199,7 @@ class Database:
         self._writer_conn = connect(self.path, synchronous=synchronous)
         for ddl in _SCHEMAS.values():
             self._writer_conn.executescript(ddl)
+        _add_columns(self._writer_conn)
         # The writer waits for other processes' write locks itself (see _begin): SQLite's own
         # busy handler sleeps 1, 2, 5, 10, 15, 20, 25 ... ms between tries, so a writer that
         # finds the lock taken for a moment would stall for tens of milliseconds.
@@ -306,6 +331,7 @@ class Database:
         conn = connect(self.path, synchronous=self._synchronous)
         try:
             conn.executescript(ddl)
+            _add_columns(conn)
         finally:
             conn.close()
 

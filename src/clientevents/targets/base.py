@@ -39,10 +39,11 @@ from __future__ import annotations
 import abc
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from clientevents.ratelimit.window import Grant
 from clientevents.targets.queue import ClaimedDelivery
 
 if TYPE_CHECKING:
@@ -114,6 +115,8 @@ class TargetContext:
         data_dir: where relative target paths resolve.
         publisher: puts events on buses (the ``bus`` target); ``None`` where no bus is needed.
         streams: the named streams (the ``stream`` target); ``None`` where none is needed.
+        resources: objects the targets of one process share, by key (an API destination's
+            HTTP client and call limiter serve every rule target that calls it).
     """
 
     db: Database
@@ -121,13 +124,15 @@ class TargetContext:
     data_dir: Path
     publisher: PublisherLike | None = None
     streams: StreamStore | None = None
+    resources: dict[str, Any] = field(default_factory=dict)
 
 
 class Target(abc.ABC):
     """A destination for deliveries. One instance serves one configured target.
 
-    A dispatcher calls :meth:`send_batch` with at most one batch in flight per target, so an
-    implementation needs no locking of its own. Blocking work (file or socket I/O without an
+    A dispatcher calls :meth:`send_batch` with at most one batch in flight per target (unless
+    the target sets :attr:`max_in_flight`), so an implementation needs no locking of its own.
+    Blocking work (file or socket I/O without an
     async API) belongs in a thread (``asyncio.to_thread``) so it never stalls other targets.
     """
 
@@ -141,6 +146,25 @@ class Target(abc.ABC):
     send_timeout_secs: float | None = None
     """How long a batch may take; ``None``: the dispatcher's ``send_timeout_secs``. The claim's
     lease is stretched to at least twice this."""
+
+    max_in_flight: int | None = None
+    """Most deliveries in flight at once, across batches; ``None``: one batch at a time. A
+    target that sends each delivery on its own (an HTTP call each) sets it, and the dispatcher
+    claims again as soon as some of its calls are done rather than after the slowest."""
+
+    async def admit(self, want: int) -> Grant:
+        """How many of ``want`` deliveries the dispatcher may claim now.
+
+        A target with a rate limit, or one that cannot send at the moment (its connection is
+        not authorized), grants fewer, or none with the time to wait: the rest stays in the
+        durable queue and spends no attempt. Granted capacity the dispatcher does not use comes
+        back through :meth:`release`. The default grants everything.
+        """
+        return Grant(want)
+
+    def release(self, count: int) -> None:  # noqa: B027 - optional hook with a default
+        """``count`` of the deliveries :meth:`admit` granted were not sent (not claimed, or
+        retired before sending)."""
 
     @abc.abstractmethod
     async def send_batch(self, deliveries: Sequence[ClaimedDelivery]) -> list[Outcome]:

@@ -123,11 +123,16 @@ class Dispatcher:
         self.batch_size = min(options.batch_size, target.max_batch_size or options.batch_size)
         self.send_timeout_secs = target.send_timeout_secs or options.send_timeout_secs
         self.lease_secs = max(options.lease_secs, 2 * self.send_timeout_secs)
+        self.admit_wait_secs = 0.0
+        self._in_flight = 0
 
     # -- the loop ---------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set; finish the batch in flight, then return."""
+        if self.target.max_in_flight is not None:
+            await self._run_pipelined(stop, max(1, self.target.max_in_flight))
+            return
         opts = self.options
         while not stop.is_set():
             try:
@@ -135,10 +140,7 @@ class Dispatcher:
                 now = opts.clock()
                 if due is not None and due <= now and await self.process() > 0:
                     continue
-                wait = opts.poll_interval_secs
-                if due is not None:
-                    wait = min(wait, max(due - now, 0.0))
-                wait = max(wait, min(0.005, opts.poll_interval_secs))
+                wait = self._idle_wait(due, now)
             except Exception:
                 logger.exception("Dispatcher failed; retrying. target=%s", self.key)
                 wait = max(opts.poll_interval_secs, 1.0)
@@ -147,28 +149,101 @@ class Dispatcher:
             except TimeoutError:
                 pass
 
+    def _idle_wait(self, due: float | None, now: float) -> float:
+        """How long to wait before looking again (no work, or the target admitted none)."""
+        opts = self.options
+        if due is not None and due <= now and self.admit_wait_secs > 0:
+            return max(self.admit_wait_secs, 0.001)
+        wait = opts.poll_interval_secs
+        if due is not None:
+            wait = min(wait, max(due - now, 0.0))
+        return max(wait, min(0.005, opts.poll_interval_secs))
+
+    async def _run_pipelined(self, stop: asyncio.Event, limit: int) -> None:
+        """The loop for targets with ``max_in_flight``: claim whenever calls are free.
+
+        Each claimed batch is sent and settled by a task of its own, so a slow call holds up
+        only its own batch; at most ``limit`` deliveries are in flight. On stop, the batches
+        in flight finish (and settle) before this returns.
+        """
+        opts = self.options
+        tasks: set[asyncio.Task[None]] = set()
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                wait: float | None = opts.poll_interval_secs
+                try:
+                    free = limit - self._in_flight
+                    if free > 0:
+                        due = await asyncio.to_thread(self.db.read, self._next_due)
+                        now = opts.clock()
+                        if due is not None and due <= now:
+                            _, batch = await self._claim(None, min(free, self.batch_size))
+                            if batch:
+                                self._in_flight += len(batch)
+                                task = asyncio.create_task(self._deliver_batch(batch))
+                                tasks.add(task)
+                                task.add_done_callback(tasks.discard)
+                                continue
+                        wait = self._idle_wait(due, now)
+                    else:
+                        wait = None  # until a batch finishes
+                except Exception:
+                    logger.exception("Dispatcher failed; retrying. target=%s", self.key)
+                    wait = max(opts.poll_interval_secs, 1.0)
+                waiters: set[asyncio.Future[Any]] = {stopping, *tasks}
+                await asyncio.wait(waiters, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _deliver_batch(self, batch: list[ClaimedDelivery]) -> None:
+        try:
+            await self._send_and_settle(batch)
+        except Exception:
+            # The claims stay; they are due again when the lease runs out.
+            logger.exception("Settling a batch failed. target=%s count=%d",
+                             self.key, len(batch))
+        finally:
+            self._in_flight -= len(batch)
+
     def _next_due(self, conn: sqlite3.Connection) -> float | None:
         return next_due_at(conn, self.key)
 
     async def process(self, only_ids: Sequence[int] | None = None) -> int:
         """Claim one batch of due deliveries, send it and settle it; return how many."""
-        opts = self.options
-        batch = await self.db.awrite(
-            lambda conn: claim_due(
-                conn,
-                self.key,
-                now=opts.clock(),
-                lease_secs=self.lease_secs,
-                limit=self.batch_size,
-                only_ids=only_ids,
-            )
-        )
-        if not batch:
-            return 0
-        sendable = await self._drop_overdue(batch)
+        claimed, sendable = await self._claim(only_ids, self.batch_size)
         if sendable:
             await self._send_and_settle(sendable)
-        return len(batch)
+        return claimed
+
+    async def _claim(
+        self, only_ids: Sequence[int] | None, limit: int
+    ) -> tuple[int, list[ClaimedDelivery]]:
+        """Claim what the target admits (at most ``limit``); ``(claimed, to send)``."""
+        opts = self.options
+        grant = await self.target.admit(limit)
+        self.admit_wait_secs = grant.retry_after_secs if grant.count <= 0 else 0.0
+        if grant.count <= 0:
+            return 0, []
+        try:
+            batch = await self.db.awrite(
+                lambda conn: claim_due(
+                    conn,
+                    self.key,
+                    now=opts.clock(),
+                    lease_secs=self.lease_secs,
+                    limit=min(limit, grant.count),
+                    only_ids=only_ids,
+                )
+            )
+            sendable = await self._drop_overdue(batch) if batch else []
+        except BaseException:
+            self.target.release(grant.count)
+            raise
+        self.target.release(grant.count - len(sendable))
+        return len(batch), sendable
 
     async def _drop_overdue(self, batch: list[ClaimedDelivery]) -> list[ClaimedDelivery]:
         """Retire deliveries past a limit before sending (their earlier attempt was cut off)."""
@@ -402,7 +477,10 @@ class Dispatchers:
         size = dispatcher.batch_size
         done = 0
         for start in range(0, len(ids), size):
-            done += await dispatcher.process(only_ids=ids[start : start + size])
+            processed = await dispatcher.process(only_ids=ids[start : start + size])
+            if processed == 0 and dispatcher.admit_wait_secs > 0:
+                break  # the target admits nothing now (rate limit, connection): next time
+            done += processed
         return done
 
     async def close(self) -> None:

@@ -48,7 +48,7 @@ __all__ = ["DeadLetterEntry", "DeadLetterQueue", "RedriveResult"]
 
 _COLUMNS = (
     "id, target_key, bus, rule, target_id, event_id, payload, error_code, error_message, "
-    "attempts, exhausted, event_time, failed_at"
+    "attempts, exhausted, event_time, failed_at, attributes"
 )
 
 
@@ -69,6 +69,7 @@ class DeadLetterEntry:
     exhausted: str
     event_time: float
     failed_at: float
+    attributes: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The entry as JSON-ready data (times stay epoch seconds)."""
@@ -233,8 +234,9 @@ class DeadLetterQueue:
             selected = orjson.dumps(take).decode()
             conn.execute(
                 "INSERT INTO deliveries (target_key, bus, rule, target_id, event_id, payload, "
-                "event_time, enqueued_at, due_at) "
-                "SELECT target_key, bus, rule, target_id, event_id, payload, event_time, ?, ? "
+                "event_time, enqueued_at, due_at, attributes) "
+                "SELECT target_key, bus, rule, target_id, event_id, payload, event_time, ?, ?, "
+                "attributes "
                 "FROM dead_letters WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
                 (now, now, selected),
             )

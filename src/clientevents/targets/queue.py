@@ -15,6 +15,11 @@ Two tables in the shared database, owned by this module:
     Deliveries that could not be made, with the reason: error code and message, attempts
     made, and which limit ran out (:data:`EXHAUSTED_VALUES`).
 
+Both carry ``attributes``: what a target needs besides the payload, computed from the event
+when it was routed (JSON object text, or NULL); an API destination's HTTP parameters taken from
+the event, for instance. Like the payload, they travel with the delivery through retries, the
+dead-letter queue and redrives.
+
 The router calls :func:`enqueue` and :func:`dead_letter` inside its own write transaction, so
 an event leaves the router's input only in the transaction where its deliveries exist.
 
@@ -33,7 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-from clientevents.store.engine import register_schema
+from clientevents.store.engine import register_column, register_schema
 
 __all__ = [
     "EXHAUSTED_VALUES",
@@ -71,7 +76,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
     due_at REAL NOT NULL,
     claim INTEGER NOT NULL DEFAULT 0,
     last_error_code TEXT,
-    last_error_message TEXT
+    last_error_message TEXT,
+    attributes TEXT
 );
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (target_key, due_at);
 CREATE TABLE IF NOT EXISTS dead_letters (
@@ -87,12 +93,15 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     attempts INTEGER NOT NULL,
     exhausted TEXT NOT NULL,
     event_time REAL NOT NULL,
-    failed_at REAL NOT NULL
+    failed_at REAL NOT NULL,
+    attributes TEXT
 );
 CREATE INDEX IF NOT EXISTS dead_letters_target ON dead_letters (bus, rule, target_id);
 """
 
 register_schema("targets.queue", SCHEMA)
+register_column("deliveries", "attributes", "TEXT")
+register_column("dead_letters", "attributes", "TEXT")
 
 Exhausted = Literal[
     "MaximumRetryAttempts", "MaximumEventAgeInSeconds", "Permanent", "TransformError"
@@ -141,6 +150,8 @@ class Delivery:
         event_time: the event's ``time``, epoch seconds.
         enqueued_at: when the delivery was enqueued, epoch seconds; the retry policy's
             maximum event age counts from here.
+        attributes: target-specific values computed from the event at routing time (JSON
+            object text), or ``None``.
     """
 
     target_key: str
@@ -151,6 +162,7 @@ class Delivery:
     payload: str
     event_time: float
     enqueued_at: float = field(default_factory=time.time)
+    attributes: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,17 +207,18 @@ class DeadLetter:
     exhausted: Exhausted
     event_time: float
     failed_at: float = field(default_factory=time.time)
+    attributes: str | None = None
 
 
 _INSERT_DELIVERY: Final = (
     "INSERT INTO deliveries (target_key, bus, rule, target_id, event_id, payload, event_time, "
-    "enqueued_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "enqueued_at, due_at, attributes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 _INSERT_DEAD_LETTER: Final = (
     "INSERT INTO dead_letters (target_key, bus, rule, target_id, event_id, payload, error_code, "
-    "error_message, attempts, exhausted, event_time, failed_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "error_message, attempts, exhausted, event_time, failed_at, attributes) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -231,6 +244,7 @@ def enqueue(conn: sqlite3.Connection, deliveries: Sequence[Delivery]) -> None:
                 d.event_time,
                 d.enqueued_at,
                 d.enqueued_at,
+                d.attributes,
             )
             for d in deliveries
         ],
@@ -273,6 +287,7 @@ def dead_letter(conn: sqlite3.Connection, items: Sequence[DeadLetter] | DeadLett
                 d.exhausted,
                 d.event_time,
                 d.failed_at,
+                d.attributes,
             )
             for d in batch
         ],
@@ -283,7 +298,7 @@ def dead_letter(conn: sqlite3.Connection, items: Sequence[DeadLetter] | DeadLett
 
 _CLAIM_COLUMNS: Final = (
     "id, target_key, bus, rule, target_id, event_id, payload, event_time, enqueued_at, "
-    "attempts, claim, last_error_code, last_error_message"
+    "attempts, claim, last_error_code, last_error_message, attributes"
 )
 
 
@@ -343,6 +358,7 @@ def claim_due(
             claim=row[10] + 1,
             last_error_code=row[11],
             last_error_message=row[12],
+            attributes=row[13],
         )
         for row in rows
     ]
@@ -434,6 +450,7 @@ def retire(
                 exhausted=exhausted,
                 event_time=delivery.event_time,
                 failed_at=now,
+                attributes=delivery.attributes,
             ),
         )
     return True

@@ -48,12 +48,20 @@ def _stream(cfg: Any, ctx: TargetContext) -> Target:
     return StreamTarget.from_config(cfg, ctx)
 
 
+def _api_destination(cfg: Any, ctx: TargetContext) -> Target:
+    from clientevents.targets.api_destination import ApiDestinationTarget
+
+    return ApiDestinationTarget.from_config(cfg, ctx)
+
+
 TARGET_TYPES: dict[str, TargetFactory] = {
     "log": _log,
     "bus": _bus,
     "stream": _stream,
+    "api_destination": _api_destination,
 }
-"""Configuration ``type`` -> factory. The built-in types: ``log``, ``bus``, ``stream``."""
+"""Configuration ``type`` -> factory. The built-in types: ``log``, ``bus``, ``stream``,
+``api_destination``."""
 
 
 def build_target(

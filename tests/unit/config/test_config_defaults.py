@@ -5,14 +5,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 from clientevents.config import (
     LogTargetConfig,
+    Settings,
     default_settings,
     load_config,
     validate_settings,
 )
+from clientevents.config.api_destinations import ApiDestinationTargetConfig
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
@@ -34,9 +37,19 @@ def test_default_settings_is_the_blueprint() -> None:
     assert tickets.name == "loyalty_purchase_to_tickets"
     assert tickets.event_pattern == {"detail": {"eventType": ["loyaltypurchase"]}}
     [ticket_target] = tickets.targets
-    assert isinstance(ticket_target, LogTargetConfig)
-    assert ticket_target.path == "tickets/requests.jsonl"
+    assert isinstance(ticket_target, ApiDestinationTargetConfig)
+    assert ticket_target.api_destination == "zendesk_tickets"
     assert ticket_target.input_path == "$.detail.ticket"
+    assert ticket_target.http_parameters is not None
+    assert ticket_target.http_parameters.header_parameters == {"Content-Type": "application/json"}
+    [destination] = settings.api_destinations
+    assert destination.connection == "zendesk"
+    assert destination.http_method == "POST"
+    assert destination.invocation_rate_limit_per_sec == 10
+    # Without CLIENTEVENTS_TICKETS_URL: the built-in inbox on the gateway's own listener.
+    assert destination.invocation_endpoint == "/inbox/api/v2/tickets.json"
+    [connection] = settings.connections
+    assert connection.authorization_type == "basic" and connection.basic is not None
     [archive] = settings.archives
     assert (archive.name, archive.bus, archive.retention_days) == (
         "client_event_archive",
@@ -54,8 +67,51 @@ def test_each_call_returns_an_independent_instance() -> None:
     assert default_settings().rules[0].event_pattern == {"source": ["clientevents"]}
 
 
-def test_blueprint_example_equals_the_default() -> None:
-    assert load_config(EXAMPLES / "blueprint.yaml", environ={}) == default_settings()
+def _example_with_default_credentials(example: Settings, default: Settings) -> Settings:
+    """The example with the default's connection: the one place where the two differ."""
+    [connection] = example.connections
+    assert connection.basic is not None
+    assert (connection.basic.secret, connection.basic.username_key,
+            connection.basic.password_key) == ("proto/zendesk", "username", "apiToken")
+    return example.model_copy(update={"connections": default.connections})
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {},
+        {
+            "CLIENTEVENTS_TICKETS_URL": "https://example.zendesk.com/api/v2/tickets.json",
+            "CLIENTEVENTS_TICKETS_USER": "agent@example.com/token",
+            "CLIENTEVENTS_TICKETS_TOKEN": "zendesk-token",
+        },
+    ],
+)
+def test_blueprint_example_equals_the_default_but_for_the_credentials(
+    environ: dict[str, str],
+) -> None:
+    example = load_config(EXAMPLES / "blueprint.yaml", environ=environ)
+    default = default_settings(environ)
+    assert example != default
+    assert _example_with_default_credentials(example, default) == default
+    assert example.api_destinations[0].invocation_endpoint == environ.get(
+        "CLIENTEVENTS_TICKETS_URL", "/inbox/api/v2/tickets.json"
+    )
+
+
+def test_the_default_reads_the_ticketing_variables_and_no_others() -> None:
+    settings = default_settings(
+        {
+            "CLIENTEVENTS_TICKETS_URL": "https://example.zendesk.com/api/v2/tickets.json",
+            "CLIENTEVENTS_TICKETS_USER": "agent",
+            "CLIENTEVENTS_TICKETS_TOKEN": "zendesk-token",
+        }
+    )
+    basic = settings.connections[0].basic
+    assert basic is not None and basic.username is not None and basic.password is not None
+    assert basic.username.get_secret_value() == "agent"
+    assert basic.password.get_secret_value() == "zendesk-token"
+    assert "zendesk-token" not in repr(settings)
 
 
 def test_every_example_is_valid() -> None:
@@ -82,5 +138,5 @@ def test_the_yaml_examples_in_the_documentation_are_valid() -> None:
         "SMTP_PASSWORD": "smtp-secret",
     }
     blueprint, full = (validate_settings(yaml.safe_load(b), environ=environ) for b in blocks)
-    assert blueprint == default_settings()
+    assert blueprint == default_settings({})
     assert len(full.rules) == 3 and full.stages[1].environment == "test"

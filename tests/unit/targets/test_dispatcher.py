@@ -107,6 +107,7 @@ def test_exhausted_by_attempts(db: Database, controlled: Controlled, clock: Fake
         "exhausted": "MaximumRetryAttempts",
         "event_time": NOW,
         "failed_at": 0,
+        "attributes": None,
     }
     assert entry["failed_at"] == NOW + 120
     assert db.read(queue_depths) == {}

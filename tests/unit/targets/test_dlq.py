@@ -74,6 +74,7 @@ def test_get_returns_the_whole_entry(filled: Database) -> None:
         "event_id": "id-a", "payload": "a", "error_code": "HTTP500", "error_message": "failed",
         "attempts": 186, "exhausted": "MaximumRetryAttempts", "event_time": 10.0,
         "failed_at": 20.0,
+        "attributes": None,
     }
     assert dlq.get(99) is None
 

@@ -38,12 +38,16 @@ _ITEM_LABELS = {
     "stages": ("stage", "name"),
     "archives": ("archive", "name"),
     "streams": ("stream", "name"),
+    "delivery_streams": ("delivery stream", "name"),
+    "processors": ("processor", "type"),
     "issuers": ("issuer", "name"),
     "schemas": ("schema for", "event_type"),
 }
 
 # Fields whose values must never be echoed in a message.
-_SECRET_FIELDS = frozenset({"password", "secret_access_key", "api_keys"})
+_SECRET_FIELDS = frozenset(
+    {"password", "secret_access_key", "access_key_id", "session_token", "api_keys"}
+)
 
 
 class ConfigValidationError(ConfigError):

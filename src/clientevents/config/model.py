@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from clientevents.config.base import ConfigModel, ConfigProblems, Name, duplicates
+from clientevents.config.delivery_streams import DeliveryStreamConfig
 from clientevents.config.identity import (
     AdminCredentials,
     FileNotifierConfig,
@@ -32,6 +33,7 @@ from clientevents.config.targets import (
     TARGET_MODELS,
     TARGET_TYPES,
     BusTargetConfig,
+    DeliveryStreamTargetConfig,
     InputTransformerConfig,
     LogTargetConfig,
     RetryPolicy,
@@ -47,6 +49,8 @@ __all__ = [
     "ArchiveConfig",
     "BusConfig",
     "BusTargetConfig",
+    "DeliveryStreamConfig",
+    "DeliveryStreamTargetConfig",
     "FileNotifierConfig",
     "IdentitySettings",
     "InputTransformerConfig",
@@ -290,6 +294,11 @@ class Settings(ConfigModel):
     rules: list[RuleConfig] = Field(default_factory=list, description="Rules and targets.")
     archives: list[ArchiveConfig] = Field(default_factory=list, description="Archives.")
     streams: list[StreamConfig] = Field(default_factory=list, description="Named streams.")
+    delivery_streams: list[DeliveryStreamConfig] = Field(
+        default_factory=list,
+        description="Delivery streams (buffered, processed, partitioned objects); rule "
+        "targets of type delivery_stream feed them.",
+    )
     identity: IdentitySettings = Field(
         default_factory=IdentitySettings, description="Authentication."
     )

@@ -10,7 +10,11 @@ from typing import TYPE_CHECKING
 
 from clientevents.config.base import Problem, duplicates
 from clientevents.config.identity import USER_POOL_ISSUER
-from clientevents.config.targets import BusTargetConfig, StreamTargetConfig
+from clientevents.config.targets import (
+    BusTargetConfig,
+    DeliveryStreamTargetConfig,
+    StreamTargetConfig,
+)
 
 if TYPE_CHECKING:
     from clientevents.config.model import Settings
@@ -31,6 +35,7 @@ def _unique_names(settings: Settings) -> list[Problem]:
         ("stages", "stage"),
         ("archives", "archive"),
         ("streams", "stream"),
+        ("delivery_streams", "delivery stream"),
     ):
         items = getattr(settings, collection)
         problems += duplicates(((i, item.name) for i, item in enumerate(items)), what, collection)
@@ -54,6 +59,7 @@ def _unique_names(settings: Settings) -> list[Problem]:
 def _references(settings: Settings) -> list[Problem]:
     buses = set(settings.bus_names())
     streams = {stream.name for stream in settings.streams}
+    delivery_streams = {stream.name for stream in settings.delivery_streams}
     issuers = {issuer.name for issuer in settings.identity.issuers}
     problems: list[Problem] = []
 
@@ -111,6 +117,19 @@ def _references(settings: Settings) -> list[Problem]:
                         (*loc, "stream"),
                         f"stream {target.stream!r} is not defined under streams "
                         f"(defined: {defined}); add it to streams or fix the name.",
+                    )
+                )
+            elif (
+                isinstance(target, DeliveryStreamTargetConfig)
+                and target.delivery_stream not in delivery_streams
+            ):
+                defined = ", ".join(sorted(delivery_streams)) or "none"
+                problems.append(
+                    (
+                        (*loc, "delivery_stream"),
+                        f"delivery stream {target.delivery_stream!r} is not defined under "
+                        f"delivery_streams (defined: {defined}); add it to delivery_streams "
+                        "or fix the name.",
                     )
                 )
     for i, archive in enumerate(settings.archives):

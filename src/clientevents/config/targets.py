@@ -19,6 +19,7 @@ __all__ = [
     "TARGET_MODELS",
     "TARGET_TYPES",
     "BusTargetConfig",
+    "DeliveryStreamTargetConfig",
     "InputTransformerConfig",
     "LogTargetConfig",
     "RetryPolicy",
@@ -52,8 +53,15 @@ class StreamTargetConfig(TargetBase):
     stream: Name = Field(description="Name of a stream under streams.")
 
 
+class DeliveryStreamTargetConfig(TargetBase):
+    """Hand each delivery to a delivery stream (buffered, processed, written as objects)."""
+
+    type: Literal["delivery_stream"] = Field(description="Target type.")
+    delivery_stream: Name = Field(description="Name of a stream under delivery_streams.")
+
+
 TargetConfig = Annotated[
-    LogTargetConfig | BusTargetConfig | StreamTargetConfig,
+    LogTargetConfig | BusTargetConfig | StreamTargetConfig | DeliveryStreamTargetConfig,
     Field(discriminator="type"),
 ]
 """Any target, chosen by its ``type``. The one place that lists the target models."""
@@ -68,4 +76,4 @@ def _type_of(model: type[TargetBase]) -> str:
 
 
 TARGET_TYPES: tuple[str, ...] = tuple(_type_of(model) for model in TARGET_MODELS)
-"""The ``type`` values, e.g. ``("log", "bus", "stream")``."""
+"""The ``type`` values, e.g. ``("log", "bus", "stream", "delivery_stream")``."""

@@ -39,7 +39,7 @@ from __future__ import annotations
 import abc
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -114,6 +114,8 @@ class TargetContext:
         data_dir: where relative target paths resolve.
         publisher: puts events on buses (the ``bus`` target); ``None`` where no bus is needed.
         streams: the named streams (the ``stream`` target); ``None`` where none is needed.
+        shared: objects the targets of one configuration share, by a key of the factory's
+            choosing (the targets of one delivery stream share its engine and buffers).
     """
 
     db: Database
@@ -121,6 +123,7 @@ class TargetContext:
     data_dir: Path
     publisher: PublisherLike | None = None
     streams: StreamStore | None = None
+    shared: dict[str, Any] = field(default_factory=dict)
 
 
 class Target(abc.ABC):

@@ -48,12 +48,20 @@ def _stream(cfg: Any, ctx: TargetContext) -> Target:
     return StreamTarget.from_config(cfg, ctx)
 
 
+def _delivery_stream(cfg: Any, ctx: TargetContext) -> Target:
+    from clientevents.targets.delivery_stream import DeliveryStreamTarget
+
+    return DeliveryStreamTarget.from_config(cfg, ctx)
+
+
 TARGET_TYPES: dict[str, TargetFactory] = {
     "log": _log,
     "bus": _bus,
     "stream": _stream,
+    "delivery_stream": _delivery_stream,
 }
-"""Configuration ``type`` -> factory. The built-in types: ``log``, ``bus``, ``stream``."""
+"""Configuration ``type`` -> factory. The built-in types: ``log``, ``bus``, ``stream``,
+``delivery_stream``."""
 
 
 def build_target(

@@ -15,7 +15,8 @@ The claim's lease covers the longest a delivery can wait in the buffer (the targ
 ``hold_secs``: its interval plus one write, cut off at the send timeout) plus
 :data:`LEASE_MARGIN_SECS`, so a held delivery is settled before its lease ends; if the worker
 dies, the deliveries it held become due again when their lease runs out, and are written
-again (at least once). At stop, everything buffered is written and settled (:meth:`BufferingTarget.flush_all`).
+again (at least once). At stop, everything buffered is written and settled
+(:meth:`BufferingTarget.flush_all`).
 
 Several targets may share one buffer (several rules feeding one delivery stream): each has
 its own dispatcher and queue; whichever dispatcher triggers a write settles every delivery in

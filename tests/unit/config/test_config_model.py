@@ -236,8 +236,9 @@ def test_target_type_chooses_the_model() -> None:
     ]
     targets = validate_settings(data, environ={}).rules[0].targets
     assert [type(t) for t in targets] == [LogTargetConfig, BusTargetConfig, StreamTargetConfig]
-    assert TARGET_TYPES == ("log", "bus", "stream")
-    assert (LogTargetConfig, BusTargetConfig, StreamTargetConfig) == TARGET_MODELS
+    assert TARGET_TYPES == ("log", "bus", "stream", "delivery_stream")
+    assert TARGET_MODELS[:3] == (LogTargetConfig, BusTargetConfig, StreamTargetConfig)
+    assert TARGET_MODELS[3].__name__ == "DeliveryStreamTargetConfig"
 
 
 def test_unknown_target_type_names_the_known_ones() -> None:

@@ -89,8 +89,15 @@ class LocalObjectStore(ObjectStore):
         self._put(key, body)
 
     def _put(self, key: str, body: bytes) -> None:
-        self._open()
         final = self.root / key
+        try:
+            self._write(final, body)
+        except OSError:
+            self._known_dirs.discard(final.parent)  # look again next time
+            raise
+
+    def _write(self, final: Path, body: bytes) -> None:
+        self._open()
         created = self._make_dirs(final.parent)
         tmp = self.staging / f"{uuid.uuid4().hex}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -131,6 +138,7 @@ class LocalObjectStore(ObjectStore):
                 os.mkdir(path, 0o700)
                 created.append(path)
             except FileExistsError:
-                pass
+                if not path.is_dir():
+                    raise NotADirectoryError(f"{path} exists and is not a folder") from None
         self._known_dirs.add(folder)
         return created

@@ -93,14 +93,14 @@ def test_a_transient_failure_is_retried_to_success() -> None:
 
 
 def test_an_answer_without_records_is_a_failure() -> None:
-    out, errors = processor("not_a_mapping", number_of_retries=0).process(items({"a": 1}))
+    _out, errors = processor("not_a_mapping", number_of_retries=0).process(items({"a": 1}))
     assert [e.code for e in errors] == ["Lambda.JsonProcessingException"]
 
 
 def test_a_timeout_is_a_failure() -> None:
     ds_functions.RELEASE.clear()
     try:
-        out, errors = processor("sleeps", number_of_retries=1, timeout_secs=0.05).process(
+        _out, errors = processor("sleeps", number_of_retries=1, timeout_secs=0.05).process(
             items({"a": 1}))
     finally:
         ds_functions.RELEASE.set()

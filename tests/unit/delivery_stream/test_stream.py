@@ -397,6 +397,6 @@ def test_a_store_error_in_encoding_is_a_failure_not_a_crash(tmp_path: Path) -> N
         await s.put(records([{"n": 1}]))
         return await s.close()
 
-    [(token, outcome)] = run(scenario())
+    [(_token, outcome)] = run(scenario())
     assert isinstance(outcome, Failed) and outcome.code == "WriteError"
     assert "codec bug" in outcome.message

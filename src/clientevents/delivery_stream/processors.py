@@ -181,10 +181,14 @@ class AppendDelimiter:
 
     def __init__(self, delimiter: bytes = b"\n") -> None:
         self.delimiter = delimiter
+        # Whitespace after a JSON value leaves its meaning alone: a parsed value stays valid.
+        self._keeps_json = not delimiter.strip()
 
     def process(self, items: Sequence[Item]) -> tuple[list[Item], list[ErrorItem]]:
         delimiter = self.delimiter
+        keeps_json = self._keeps_json
         for item in items:
             item.data += delimiter
-            item.parsed = None
+            if not keeps_json:
+                item.parsed = None
         return list(items), []

@@ -64,6 +64,10 @@ from clientevents.objectstore.base import ObjectStore, ObjectStoreError
 
 __all__ = ["DeliveryStream", "build_processors", "stream_arn"]
 
+_UNCHECKED: Any = object()
+_CHECKED_VALUES = 10_000
+"""Partition key values whose check is remembered (then the memory starts again)."""
+
 
 def stream_arn(name: str, *, account: str, region: str) -> str:
     """The stream's ARN as functions see it in ``deliveryStreamArn``."""
@@ -164,6 +168,7 @@ class DeliveryStream:
         self._buffered = 0
         self._in_flight = 0
         self._lock = asyncio.Lock()
+        self._checked: dict[str, str | None] = {}  # partition key value -> problem
 
     # -- state the caller reads ------------------------------------------------------------
 
@@ -253,7 +258,11 @@ class DeliveryStream:
                         item, "partition-key-missing", "DynamicPartitioning.PartitionKeyMissing",
                         f"The record has no {source} key {name!r}, which the prefix uses."))
                     return
-                problem = partition_value_problem(value)
+                problem = self._checked.get(value, _UNCHECKED)
+                if problem is _UNCHECKED:
+                    if len(self._checked) >= _CHECKED_VALUES:
+                        self._checked.clear()
+                    problem = self._checked[value] = partition_value_problem(value)
                 if problem is not None:
                     errors.append(self._error(
                         item, "partition-key-invalid", "DynamicPartitioning.InvalidPartitionKey",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import re
 
 from clientevents.errors import ClientEventsError
 
@@ -17,6 +18,9 @@ class ObjectStoreError(ClientEventsError):
         super().__init__(message)
 
 
+_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f\\]")
+
+
 def unsafe_key_reason(key: str) -> str | None:
     """Why ``key`` could leave the folder or bucket it is meant for, or ``None`` if it cannot.
 
@@ -28,11 +32,13 @@ def unsafe_key_reason(key: str) -> str | None:
         return "it is empty"
     if key.startswith("/"):
         return "it starts with '/' (an absolute path)"
-    for ch in key:
-        if ord(ch) < 0x20 or ord(ch) == 0x7F:
-            return f"it contains the control character {ch!r}"
-    if "\\" in key:
-        return "it contains a backslash"
+    bad = _FORBIDDEN.search(key)
+    if bad is not None:
+        ch = bad.group(0)
+        return "it contains a backslash" if ch == "\\" else (
+            f"it contains the control character {ch!r}")
+    if "." not in key and "//" not in key:
+        return None
     segments = key.split("/")
     for segment in segments[:-1] if key.endswith("/") else segments:
         if segment in (".", ".."):

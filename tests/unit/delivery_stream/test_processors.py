@@ -85,3 +85,14 @@ def test_append_delimiter() -> None:
     assert [i.data for i in out] == [b"x\n", b"y\n"]
     out, _ = AppendDelimiter(b"\r\n").process([item(b"x")])
     assert out[0].data == b"x\r\n"
+
+
+def test_a_whitespace_delimiter_keeps_the_parsed_value() -> None:
+    first = item(b'{"a": 1}')
+    first.parsed = {"a": 1}
+    [out], _ = AppendDelimiter().process([first])
+    assert out.parsed == {"a": 1}
+    other = item(b'{"a": 1}')
+    other.parsed = {"a": 1}
+    [out], _ = AppendDelimiter(b"|").process([other])
+    assert out.parsed is None

@@ -157,3 +157,39 @@ def test_stream_names_are_unique() -> None:
     with pytest.raises(ConfigValidationError) as caught:
         validate_settings(data, environ={})
     assert caught.value.problems[0][0] == "delivery_streams[1].name"
+
+
+def test_clientevents_validate_explains_a_stream_s_problems(tmp_path: Any) -> None:
+    from click.testing import CliRunner
+
+    from clientevents.cli import main
+
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "buses: [{name: b}]\n"
+        "rules:\n"
+        "  - name: r\n"
+        "    bus: b\n"
+        "    event_pattern: {source: [x]}\n"
+        "    targets: [{id: t, type: delivery_stream, delivery_stream: laek}]\n"
+        "delivery_streams:\n"
+        "  - name: lake\n"
+        "    destination: {type: local, local: {path: lake}}\n"
+        "    prefix: '!{partitionKeyFromQuery:kind}/'\n"
+        "    error_output_prefix: 'errors/'\n"
+    )
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 1
+    out = result.output
+    assert "delivery_streams[0].prefix: !{partitionKeyFromQuery:...} needs a " in out
+    assert "delivery_streams[0].error_output_prefix: an error output prefix must contain" in out
+    assert "(delivery stream 'lake'; line 10)" in out
+    assert "is not valid: 2 problems." in out
+    fixed = path.read_text().replace("errors/", "errors/!{firehose:error-output-type}/").replace(
+        "    prefix:", "    processors: [{type: metadata_extraction, query: '{kind: .k}'}]\n"
+        "    prefix:")
+    path.write_text(fixed)
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert "rules[0].targets[0].delivery_stream: delivery stream 'laek' is not defined under " \
+           "delivery_streams (defined: lake)" in result.output

@@ -137,8 +137,10 @@ def test_sign_up_sign_in_send_the_sample_and_find_it_in_the_lake(serve: ServePro
                 for t in p.read_text().splitlines() if loyalty["id"] in t)
     assert text == json.dumps(loyalty)  # the sample's formatting: one record per line
     assert client_id == loyalty["detail"]["accountNumber"]
-    # The malformed entry never reached the lake, nor its error output.
+    # The malformed entry never reached the lake, nor its error output: the lake holds the
+    # ten accepted events, each once.
     assert not (root / "_errors").exists()
+    assert sorted(e["id"] for e in lake_events(serve.data_dir)) == sorted(ids | accepted)
     # The blueprint's second rule: the loyalty purchase's ticket, by input path $.detail.ticket.
     tickets = (serve.data_dir / "tickets" / "requests.jsonl").read_text().splitlines()
     assert json.loads(tickets[0]) == {"ticket": {

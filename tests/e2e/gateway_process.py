@@ -153,15 +153,22 @@ def sample_request() -> dict[str, Any]:
     return body
 
 
-def lake_events(data_dir: Path) -> list[dict[str, Any]]:
-    """Every whole line of the default pipeline's lake file, parsed."""
-    path = data_dir / "lake" / "events.jsonl"
-    if not path.exists():
+def lake_objects(data_dir: Path) -> list[Path]:
+    """The default pipeline's data objects under ``lake/`` (not its error output)."""
+    root = data_dir / "lake"
+    if not root.exists():
         return []
+    return sorted(
+        path for path in root.rglob("*")
+        if path.is_file() and not path.relative_to(root).parts[0].startswith(("_", "."))
+    )
+
+
+def lake_events(data_dir: Path) -> list[dict[str, Any]]:
+    """Every record of the default pipeline's lake objects, parsed (an object is written whole:
+    no line is ever torn)."""
     events = []
-    for line in path.read_text().splitlines():
-        try:
+    for path in lake_objects(data_dir):
+        for line in path.read_text().splitlines():
             events.append(json.loads(line))
-        except ValueError:
-            continue  # a line torn by a crash mid-write; its event is delivered again
     return events

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -11,9 +12,25 @@ from typing import Any
 
 import httpx
 import pytest
-from gateway_process import MALFORMED_ENTRY, Newcomer, ServeProcess, lake_events, sample_request
+from gateway_process import (
+    MALFORMED_ENTRY,
+    Newcomer,
+    ServeProcess,
+    lake_events,
+    lake_objects,
+    sample_request,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+STORED_RECORD = Path(__file__).with_name("samples") / "stored-record.json"
+LAYOUT = {"shopping/1", "searching/1", "paging/2", "purchase/2", "loyaltypurchase/2"}
+
+
+def _stored_record_sample() -> dict[str, Any]:
+    """The stored-record sample: the loyaltypurchase event as the lake stores it."""
+    record: dict[str, Any] = json.loads(STORED_RECORD.read_text().splitlines()[0])
+    return record
 
 
 @pytest.fixture
@@ -99,11 +116,42 @@ def test_sign_up_sign_in_send_the_sample_and_find_it_in_the_lake(serve: ServePro
     for event in found.values():
         assert event["source"] == "clientevents"
         assert event["detail-type"] == "prod"
-        assert len(event["resources"]) == 1
-        claims_client_id = claims_client_id or event["resources"][0]
-        assert event["resources"] == [claims_client_id]
+        claims_client_id = claims_client_id or event["detail"]["accountNumber"]
+        assert event["detail"]["accountNumber"] == claims_client_id
     types = sorted(e["detail"]["eventType"] for e in found.values() if e["id"] in ids)
     assert types == ["loyaltypurchase", "paging", "purchase", "searching", "shopping"]
+    # The blueprint's transform moved the clientId into detail.accountNumber.
+    assert all(e["resources"] == [] for e in found.values())
+    client_ids = {e["detail"]["accountNumber"] for e in found.values()}
+    assert len(client_ids) == 1
+    [client_id] = client_ids
+    # Objects in the blueprint's layout: lake/<eventType>/<schemaVersion>/<object>.
+    root = serve.data_dir / "lake"
+    folders = {path.parent.relative_to(root).as_posix() for path in lake_objects(serve.data_dir)}
+    assert folders == LAYOUT
+    for path in lake_objects(serve.data_dir):
+        assert path.name.startswith("client_events_lake-1-")
+        event_type, version = path.parent.relative_to(root).parts
+        for line in path.read_text().splitlines():
+            record = json.loads(line)
+            assert (record["detail"]["eventType"], str(record["detail"]["schemaVersion"])) == (
+                event_type, version)
+    # Each line is the stored-record sample, but for the event's id, time and clientId.
+    sample = _stored_record_sample()
+    loyalty = next(e for e in found.values()
+                   if e["id"] in ids and e["detail"]["eventType"] == "loyaltypurchase")
+    line = {**loyalty, "id": sample["id"], "time": sample["time"]}
+    line["detail"] = {**loyalty["detail"], "accountNumber": sample["detail"]["accountNumber"]}
+    assert line == sample
+    assert list(line) == list(sample) and list(line["detail"]) == list(sample["detail"])
+    text = next(t for p in lake_objects(serve.data_dir) if "loyaltypurchase" in p.parts
+                for t in p.read_text().splitlines() if loyalty["id"] in t)
+    assert text == json.dumps(loyalty)  # the sample's formatting: one record per line
+    assert client_id == loyalty["detail"]["accountNumber"]
+    # The malformed entry never reached the lake, nor its error output: the lake holds the
+    # ten accepted events, each once.
+    assert not (root / "_errors").exists()
+    assert sorted(e["id"] for e in lake_events(serve.data_dir)) == sorted(ids | accepted)
     # The blueprint's second rule: each loyalty purchase's ticket ($.detail.ticket), POSTed
     # through the API destination to the built-in ticket inbox (no CLIENTEVENTS_TICKETS_URL).
     assert "ticket inbox    GET" in banner

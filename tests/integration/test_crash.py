@@ -2,18 +2,23 @@
 
 A child process runs the workers and publishes from several threads, printing every
 acknowledged event id right after ``put_events`` returns. Three rules with different patterns
-send to three ``log`` targets (a file each). The test kills the child with SIGKILL mid-stream,
+send to three ``log`` targets (a file each); a fourth sends every event to a delivery stream,
+whose buffers (gzip objects partitioned by ``detail.kind``, written every second) are cut off by
+the kill. The test kills the child with SIGKILL mid-stream,
 then runs ``clientevents worker`` on the same data directory until every acknowledged event has
 reached every target whose rule matches it, stops it with SIGTERM, and counts: nothing missing
-(at least once), nothing in a file its rule does not match, duplicates reported.
+(at least once), nothing in a file its rule does not match, duplicates reported; in the lake,
+events are de-duplicated by id, as a reader of at-least-once objects does.
 """
 
 from __future__ import annotations
 
 import collections
+import gzip
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -49,6 +54,20 @@ rules:
     bus: default
     event_pattern: {{detail-type: [special], detail: {{tier: [0, 1]}}}}
     targets: [{{id: file, type: log, path: out/special.jsonl}}]
+  - name: lake
+    bus: default
+    event_pattern: {{source: [{SOURCE}]}}
+    targets: [{{id: lake, type: delivery_stream, delivery_stream: lake}}]
+delivery_streams:
+  - name: lake
+    destination: {{type: local, local: {{path: lake}}}}
+    processors:
+      - {{type: metadata_extraction, query: "{{kind: .detail.kind}}"}}
+      - {{type: append_delimiter}}
+    prefix: "kind=!{{partitionKeyFromQuery:kind}}/"
+    error_output_prefix: "errors/!{{firehose:error-output-type}}/"
+    buffering: {{interval_secs: 2}}
+    compression: gzip
 """
 
 Matches = Callable[[str, dict[str, Any]], bool]
@@ -94,6 +113,17 @@ def read_lines(path: Path) -> list[dict[str, Any]]:
     return events
 
 
+def lake_events(root: Path) -> list[dict[str, Any]]:
+    """Every event in the lake's objects (each object is whole: written, then renamed)."""
+    if not root.exists():
+        return []
+    events = []
+    for path in sorted(root.rglob("*.gz")):
+        if ".staging" not in path.parts:
+            events += [json.loads(line) for line in gzip.decompress(path.read_bytes()).splitlines()]
+    return events
+
+
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -135,6 +165,12 @@ def test_sigkill_under_load_loses_no_acknowledged_event(tmp_path: Path) -> None:
     child.stdout.close()
     acks = dict(reader.acks)
     delivered_before = {rule: len(read_lines(out / f"{rule}.jsonl")) for rule in RULES}
+    with sqlite3.connect(data / "clientevents.db") as conn:
+        [(held,)] = conn.execute(
+            "SELECT count(*) FROM deliveries WHERE target_key = 'default/lake/lake' "
+            "AND attempts > 0").fetchall()
+    # The kill cut the lake's buffers off: deliveries were claimed into them, not yet written.
+    assert held > 0
 
     expected: dict[str, set[str]] = {rule: set() for rule in RULES}
     for event_id, n in acks.items():
@@ -147,7 +183,7 @@ def test_sigkill_under_load_loses_no_acknowledged_event(tmp_path: Path) -> None:
             got = {event["id"] for event in read_lines(out / f"{rule}.jsonl")}
             if not ids <= got:
                 return False
-        return True
+        return set(acks) <= {event["id"] for event in lake_events(data / "lake")}
 
     # and the workers alone are restarted until the queues drain,
     worker = subprocess.Popen(
@@ -171,7 +207,8 @@ def test_sigkill_under_load_loses_no_acknowledged_event(tmp_path: Path) -> None:
     # then every acknowledged event reached every matching target at least once.
     report = [
         f"crash test: {len(acks)} events acknowledged before SIGKILL; lines delivered before "
-        f"the kill: {delivered_before}"
+        f"the kill: {delivered_before}; deliveries held in the lake's buffers at the kill: "
+        f"{held}"
     ]
     for rule, matches in RULES.items():
         events = read_lines(out / f"{rule}.jsonl")
@@ -189,4 +226,18 @@ def test_sigkill_under_load_loses_no_acknowledged_event(tmp_path: Path) -> None:
         )
         assert not missing, f"{rule}: {len(missing)} acknowledged events never arrived"
         assert not wrong, f"{rule}: events its pattern does not match: {wrong[:5]}"
+    lake = lake_events(data / "lake")
+    counts = collections.Counter(event["id"] for event in lake)
+    missing = set(acks) - set(counts)
+    report.append(
+        f"  lake: acknowledged {len(acks)}, records {len(lake)}, distinct {len(counts)}, "
+        f"missing {len(missing)}, duplicated events "
+        f"{sum(1 for c in counts.values() if c > 1)}"
+    )
+    assert not missing, f"lake: {len(missing)} acknowledged events are in no object"
+    assert not (data / "lake" / "errors").exists()
+    for path in (data / "lake").rglob("*.gz"):
+        kinds = {json.loads(x)["detail"]["kind"] for x in gzip.decompress(path.read_bytes())
+                 .splitlines()}
+        assert kinds == {path.parent.name.removeprefix("kind=")}
     print("\n".join(report))

@@ -4,8 +4,11 @@
 
 - stage ``prod``: ``POST /prod/event`` puts events on ``client_event_bus`` (detail-type ``prod``);
 - rule ``client_events_to_lake``: every event with source ``clientevents``, rendered through
-  ``<aws.events.event.json>\\n``, to the log file ``lake/events.jsonl`` (the blueprint's delivery
-  stream takes this target's place once delivery streams exist);
+  ``<aws.events.event.json>\\n``, to the delivery stream ``client_events_lake``: the blueprint's
+  transform function moves ``resources[0]`` (the clientId) into ``detail.accountNumber``, jq
+  extracts ``eventType`` and ``schemaVersion``, and objects land in ``<data_dir>/lake/`` under
+  ``<eventType>/<schemaVersion>/`` within about five seconds (and at shutdown); failed records
+  under ``lake/_errors/<error type>/<yyyy/MM/dd>/``;
 - rule ``loyalty_purchase_to_tickets``: events whose ``detail.eventType`` is ``loyaltypurchase``,
   input path ``$.detail.ticket``, header ``Content-Type: application/json``, to the API
   destination ``zendesk_tickets`` (at most 10 calls a second) through the connection
@@ -32,6 +35,7 @@ from clientevents.config.model import Settings
 __all__ = ["BLUEPRINT", "TICKETS_ENVIRONMENT", "default_settings"]
 
 BUS = "client_event_bus"
+LAKE = "client_events_lake"
 
 TICKETS_ENVIRONMENT = (
     "CLIENTEVENTS_TICKETS_URL",
@@ -58,8 +62,8 @@ BLUEPRINT: dict[str, Any] = {
             "targets": [
                 {
                     "id": "lake",
-                    "type": "log",
-                    "path": "lake/events.jsonl",
+                    "type": "delivery_stream",
+                    "delivery_stream": LAKE,
                     "input_transformer": {
                         "input_paths_map": {},
                         "input_template": "<aws.events.event.json>\n",
@@ -105,6 +109,25 @@ BLUEPRINT: dict[str, Any] = {
             "http_method": "POST",
             "invocation_rate_limit_per_sec": 10,
             "allow_private_networks": ["127.0.0.0/8", "::1/128"],
+        }
+    ],
+    "delivery_streams": [
+        {
+            "name": LAKE,
+            "destination": {"type": "local", "local": {"path": "lake"}},
+            "processors": [
+                {
+                    "type": "function",
+                    "function": "clientevents.delivery_stream.examples:blueprint_transform",
+                },
+                {
+                    "type": "metadata_extraction",
+                    "query": "{eventType: .detail.eventType, schemaVersion: .detail.schemaVersion}",
+                },
+            ],
+            "prefix": "!{partitionKeyFromQuery:eventType}/!{partitionKeyFromQuery:schemaVersion}/",
+            "error_output_prefix": "_errors/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd}/",
+            "buffering": {"size_mib": 5, "interval_secs": 5},
         }
     ],
     "archives": [{"name": "client_event_archive", "bus": BUS, "retention_days": 30}],

@@ -38,6 +38,8 @@ _ITEM_LABELS = {
     "stages": ("stage", "name"),
     "archives": ("archive", "name"),
     "streams": ("stream", "name"),
+    "delivery_streams": ("delivery stream", "name"),
+    "processors": ("processor", "type"),
     "issuers": ("issuer", "name"),
     "schemas": ("schema for", "event_type"),
     "connections": ("connection", "name"),
@@ -46,7 +48,16 @@ _ITEM_LABELS = {
 
 # Fields whose values must never be echoed in a message.
 _SECRET_FIELDS = frozenset(
-    {"password", "secret_access_key", "api_keys", "username", "value", "client_secret"}
+    {
+        "password",
+        "secret_access_key",
+        "access_key_id",
+        "session_token",
+        "api_keys",
+        "username",
+        "value",
+        "client_secret",
+    }
 )
 
 

@@ -20,6 +20,7 @@ from clientevents.config.api_destinations import (
     ConnectionConfig,
 )
 from clientevents.config.base import ConfigModel, ConfigProblems, Name, duplicates
+from clientevents.config.delivery_streams import DeliveryStreamConfig
 from clientevents.config.identity import (
     AdminCredentials,
     FileNotifierConfig,
@@ -37,6 +38,7 @@ from clientevents.config.targets import (
     TARGET_MODELS,
     TARGET_TYPES,
     BusTargetConfig,
+    DeliveryStreamTargetConfig,
     InputTransformerConfig,
     LogTargetConfig,
     RetryPolicy,
@@ -55,6 +57,8 @@ __all__ = [
     "BusConfig",
     "BusTargetConfig",
     "ConnectionConfig",
+    "DeliveryStreamConfig",
+    "DeliveryStreamTargetConfig",
     "FileNotifierConfig",
     "IdentitySettings",
     "InputTransformerConfig",
@@ -303,6 +307,11 @@ class Settings(ConfigModel):
     )
     api_destinations: list[ApiDestinationConfig] = Field(
         default_factory=list, description="HTTP endpoints rule targets call."
+    )
+    delivery_streams: list[DeliveryStreamConfig] = Field(
+        default_factory=list,
+        description="Delivery streams (buffered, processed, partitioned objects); rule "
+        "targets of type delivery_stream feed them.",
     )
     identity: IdentitySettings = Field(
         default_factory=IdentitySettings, description="Authentication."

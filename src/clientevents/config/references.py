@@ -13,6 +13,7 @@ from clientevents.config.identity import USER_POOL_ISSUER
 from clientevents.config.targets import (
     ApiDestinationTargetConfig,
     BusTargetConfig,
+    DeliveryStreamTargetConfig,
     StreamTargetConfig,
 )
 
@@ -37,6 +38,7 @@ def _unique_names(settings: Settings) -> list[Problem]:
         ("streams", "stream"),
         ("connections", "connection"),
         ("api_destinations", "API destination"),
+        ("delivery_streams", "delivery stream"),
     ):
         items = getattr(settings, collection)
         problems += duplicates(((i, item.name) for i, item in enumerate(items)), what, collection)
@@ -60,6 +62,7 @@ def _unique_names(settings: Settings) -> list[Problem]:
 def _references(settings: Settings) -> list[Problem]:
     buses = set(settings.bus_names())
     streams = {stream.name for stream in settings.streams}
+    delivery_streams = {stream.name for stream in settings.delivery_streams}
     issuers = {issuer.name for issuer in settings.identity.issuers}
     problems: list[Problem] = []
 
@@ -121,6 +124,19 @@ def _references(settings: Settings) -> list[Problem]:
                 )
             elif isinstance(target, ApiDestinationTargetConfig):
                 problems += _api_destination_target(settings, (*loc,), target)
+            elif (
+                isinstance(target, DeliveryStreamTargetConfig)
+                and target.delivery_stream not in delivery_streams
+            ):
+                defined = ", ".join(sorted(delivery_streams)) or "none"
+                problems.append(
+                    (
+                        (*loc, "delivery_stream"),
+                        f"delivery stream {target.delivery_stream!r} is not defined under "
+                        f"delivery_streams (defined: {defined}); add it to delivery_streams "
+                        "or fix the name.",
+                    )
+                )
     for i, archive in enumerate(settings.archives):
         missing_bus(("archives", i, "bus"), archive.bus)
     connections = {connection.name for connection in settings.connections}

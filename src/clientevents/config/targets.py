@@ -21,6 +21,7 @@ __all__ = [
     "TARGET_TYPES",
     "ApiDestinationTargetConfig",
     "BusTargetConfig",
+    "DeliveryStreamTargetConfig",
     "InputTransformerConfig",
     "LogTargetConfig",
     "RetryPolicy",
@@ -54,8 +55,19 @@ class StreamTargetConfig(TargetBase):
     stream: Name = Field(description="Name of a stream under streams.")
 
 
+class DeliveryStreamTargetConfig(TargetBase):
+    """Hand each delivery to a delivery stream (buffered, processed, written as objects)."""
+
+    type: Literal["delivery_stream"] = Field(description="Target type.")
+    delivery_stream: Name = Field(description="Name of a stream under delivery_streams.")
+
+
 TargetConfig = Annotated[
-    LogTargetConfig | BusTargetConfig | StreamTargetConfig | ApiDestinationTargetConfig,
+    LogTargetConfig
+    | BusTargetConfig
+    | StreamTargetConfig
+    | DeliveryStreamTargetConfig
+    | ApiDestinationTargetConfig,
     Field(discriminator="type"),
 ]
 """Any target, chosen by its ``type``. The one place that lists the target models."""
@@ -70,4 +82,4 @@ def _type_of(model: type[TargetBase]) -> str:
 
 
 TARGET_TYPES: tuple[str, ...] = tuple(_type_of(model) for model in TARGET_MODELS)
-"""The ``type`` values, e.g. ``("log", "bus", "stream", "api_destination")``."""
+"""The ``type`` values, e.g. ``("log", "bus", "stream", "delivery_stream", "api_destination")``."""

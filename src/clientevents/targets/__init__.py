@@ -8,6 +8,8 @@ See ``docs/delivery.md``. The pieces:
 - :mod:`.registry`: ``TARGET_TYPES``, ``build_target``;
 - :mod:`.retry`: backoff with full jitter, retry limits, failure classification;
 - :mod:`.dispatcher`: ``Dispatchers`` (one task per target);
+- :mod:`.buffered`: ``BufferingTarget`` and its ``BufferedDispatcher`` (settled later);
+- :mod:`.delivery_stream`: the ``delivery_stream`` target (``docs/delivery-streams.md``);
 - :mod:`.dlq`: ``DeadLetterQueue``.
 """
 

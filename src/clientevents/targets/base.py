@@ -115,8 +115,9 @@ class TargetContext:
         data_dir: where relative target paths resolve.
         publisher: puts events on buses (the ``bus`` target); ``None`` where no bus is needed.
         streams: the named streams (the ``stream`` target); ``None`` where none is needed.
-        resources: objects the targets of one process share, by key (an API destination's
-            HTTP client and call limiter serve every rule target that calls it).
+        shared: objects the targets of one process share, by a key of the factory's choosing
+            (the targets of one delivery stream share its engine and buffers; an API
+            destination's HTTP client and call limiter serve every rule target that calls it).
     """
 
     db: Database
@@ -124,7 +125,7 @@ class TargetContext:
     data_dir: Path
     publisher: PublisherLike | None = None
     streams: StreamStore | None = None
-    resources: dict[str, Any] = field(default_factory=dict)
+    shared: dict[str, Any] = field(default_factory=dict)
 
 
 class Target(abc.ABC):

@@ -387,6 +387,13 @@ class Dispatcher:
             )
 
 
+def _dispatcher_class(target: Target) -> type[Dispatcher]:
+    """:class:`Dispatcher`, or the buffered dispatcher for a buffering target."""
+    from clientevents.targets.buffered import BufferedDispatcher, BufferingTarget
+
+    return BufferedDispatcher if isinstance(target, BufferingTarget) else Dispatcher
+
+
 class Dispatchers:
     """All dispatchers of a configuration: one per target of every rule.
 
@@ -422,7 +429,7 @@ class Dispatchers:
                 target = build_target(
                     cfg, context, registry=registry, where=f"rules[{i}].targets[{j}]"
                 )
-                self.dispatchers[key] = Dispatcher(
+                self.dispatchers[key] = _dispatcher_class(target)(
                     db,
                     key,
                     target,

@@ -48,6 +48,12 @@ def _stream(cfg: Any, ctx: TargetContext) -> Target:
     return StreamTarget.from_config(cfg, ctx)
 
 
+def _delivery_stream(cfg: Any, ctx: TargetContext) -> Target:
+    from clientevents.targets.delivery_stream import DeliveryStreamTarget
+
+    return DeliveryStreamTarget.from_config(cfg, ctx)
+
+
 def _api_destination(cfg: Any, ctx: TargetContext) -> Target:
     from clientevents.targets.api_destination import ApiDestinationTarget
 
@@ -58,10 +64,11 @@ TARGET_TYPES: dict[str, TargetFactory] = {
     "log": _log,
     "bus": _bus,
     "stream": _stream,
+    "delivery_stream": _delivery_stream,
     "api_destination": _api_destination,
 }
 """Configuration ``type`` -> factory. The built-in types: ``log``, ``bus``, ``stream``,
-``api_destination``."""
+``delivery_stream``, ``api_destination``."""
 
 
 def build_target(

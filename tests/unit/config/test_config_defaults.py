@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from clientevents.config import (
-    LogTargetConfig,
+    DeliveryStreamTargetConfig,
     Settings,
     default_settings,
     load_config,
@@ -29,8 +29,8 @@ def test_default_settings_is_the_blueprint() -> None:
     assert lake.name == "client_events_to_lake"
     assert lake.event_pattern == {"source": ["clientevents"]}
     [lake_target] = lake.targets
-    assert isinstance(lake_target, LogTargetConfig)
-    assert lake_target.path == "lake/events.jsonl"
+    assert isinstance(lake_target, DeliveryStreamTargetConfig)
+    assert lake_target.delivery_stream == "client_events_lake"
     assert lake_target.input_transformer is not None
     assert lake_target.input_transformer.input_template == "<aws.events.event.json>\n"
     assert lake_target.input_transformer.input_paths_map == {}
@@ -50,6 +50,18 @@ def test_default_settings_is_the_blueprint() -> None:
     assert destination.invocation_endpoint == "/inbox/api/v2/tickets.json"
     [connection] = settings.connections
     assert connection.authorization_type == "basic" and connection.basic is not None
+    [stream] = settings.delivery_streams
+    assert stream.name == "client_events_lake"
+    assert stream.destination.type == "local"
+    assert stream.destination.local is not None and stream.destination.local.path == "lake"
+    assert [p.type for p in stream.processors] == ["function", "metadata_extraction"]
+    assert stream.processors[0].function == (  # type: ignore[union-attr]
+        "clientevents.delivery_stream.examples:blueprint_transform"
+    )
+    assert stream.prefix == (
+        "!{partitionKeyFromQuery:eventType}/!{partitionKeyFromQuery:schemaVersion}/"
+    )
+    assert stream.buffering.interval_secs <= 10
     [archive] = settings.archives
     assert (archive.name, archive.bus, archive.retention_days) == (
         "client_event_archive",

@@ -236,9 +236,12 @@ def test_target_type_chooses_the_model() -> None:
     ]
     targets = validate_settings(data, environ={}).rules[0].targets
     assert [type(t) for t in targets] == [LogTargetConfig, BusTargetConfig, StreamTargetConfig]
-    assert TARGET_TYPES == ("log", "bus", "stream", "api_destination")
+    assert TARGET_TYPES == ("log", "bus", "stream", "delivery_stream", "api_destination")
     assert TARGET_MODELS[:3] == (LogTargetConfig, BusTargetConfig, StreamTargetConfig)
-    assert TARGET_MODELS[3].__name__ == "ApiDestinationTargetConfig"
+    assert [m.__name__ for m in TARGET_MODELS[3:]] == [
+        "DeliveryStreamTargetConfig",
+        "ApiDestinationTargetConfig",
+    ]
 
 
 def test_unknown_target_type_names_the_known_ones() -> None:

@@ -274,7 +274,7 @@ def test_a_refused_client_deauthorizes_the_connection_and_deliveries_wait(
         row = harness.db.read(lambda c: c.execute("SELECT attempts FROM deliveries").fetchone())
         assert row == (0,) and harness.dead_letters() == []
         refuse[0] = False
-        destination = next(iter(harness.context.resources.values()))
+        destination = next(iter(harness.context.shared.values()))
         destination.authorizer._next_check_at = 0.0  # the re-check is due
         assert harness.drain() == 1
     assert read_states(harness.db)["c"].state == "AUTHORIZED"

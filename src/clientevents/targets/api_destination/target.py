@@ -126,7 +126,7 @@ class Destination:
     def shared(cls, name: str, ctx: TargetContext) -> Destination:
         """The destination called ``name`` in this process (built on first use)."""
         key = f"api_destination:{name}"
-        found = ctx.resources.get(key)
+        found = ctx.shared.get(key)
         if isinstance(found, Destination):
             return found
         settings = ctx.settings
@@ -141,7 +141,7 @@ class Destination:
         if endpoint.startswith("/"):
             endpoint = gateway_url(settings) + endpoint
         destination = cls(config, authorizer, endpoint=endpoint, redactor=redactor)
-        ctx.resources[key] = destination
+        ctx.shared[key] = destination
         return destination
 
     async def admit(self, want: int) -> Grant:
@@ -310,4 +310,4 @@ class ApiDestinationTarget(Target):
         if self.destination.users <= 0:
             await self.destination.aclose()
             if self._ctx is not None:
-                self._ctx.resources.pop(f"api_destination:{self.destination.config.name}", None)
+                self._ctx.shared.pop(f"api_destination:{self.destination.config.name}", None)

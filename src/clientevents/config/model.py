@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from clientevents.config.base import ConfigModel, ConfigProblems, Name, duplicates
+from clientevents.config.console import ConsoleSettings
 from clientevents.config.identity import (
     AdminCredentials,
     FileNotifierConfig,
@@ -47,6 +48,7 @@ __all__ = [
     "ArchiveConfig",
     "BusConfig",
     "BusTargetConfig",
+    "ConsoleSettings",
     "FileNotifierConfig",
     "IdentitySettings",
     "InputTransformerConfig",
@@ -292,6 +294,9 @@ class Settings(ConfigModel):
     streams: list[StreamConfig] = Field(default_factory=list, description="Named streams.")
     identity: IdentitySettings = Field(
         default_factory=IdentitySettings, description="Authentication."
+    )
+    console: ConsoleSettings = Field(
+        default_factory=ConsoleSettings, description="The operators' console and admin API."
     )
 
     @model_validator(mode="after")

@@ -25,7 +25,7 @@ from clientevents.patterns import Matcher
 from clientevents.targets.queue import target_key
 from clientevents.transform import InputPath, InputTransformer, constant_input
 
-__all__ = ["BusRoutes", "Shaper", "TargetRoute", "build_routes", "rule_arn"]
+__all__ = ["BusRoutes", "Shaper", "TargetRoute", "build_routes", "routes_of", "rule_arn"]
 
 Shaper = Callable[[dict[str, Any], str, float], str]
 """``shape(event, body, ingested_at) -> payload``: ``body`` is the event's JSON text."""
@@ -86,7 +86,8 @@ def _shaper(target: TargetBase, rule: str, arn: str) -> Shaper:
     return _whole_event
 
 
-def _routes_of(rule: RuleConfig, region: str, account: str) -> tuple[TargetRoute, ...]:
+def routes_of(rule: RuleConfig, region: str, account: str) -> tuple[TargetRoute, ...]:
+    """The targets of ``rule`` with their input shaping (enabled or not)."""
     arn = rule_arn(region, account, rule.bus, rule.name)
     return tuple(
         TargetRoute(
@@ -113,6 +114,6 @@ def build_routes(settings: Settings) -> dict[str, BusRoutes]:
         if rule.state != "enabled":
             continue
         table = tables.setdefault(rule.bus, BusRoutes(rule.bus))
-        table.targets[rule.name] = _routes_of(rule, settings.region, settings.account)
+        table.targets[rule.name] = routes_of(rule, settings.region, settings.account)
         table.matcher.add(rule.name, rule.event_pattern)
     return tables

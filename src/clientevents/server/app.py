@@ -7,6 +7,8 @@ The application is an onion of pure-ASGI layers (no ``BaseHTTPMiddleware``)::
         Router                 POST /{stage}/event          ingest (raw ASGI endpoint)
                                GET  /health, /ready, /metrics
                                POST /streams/{name}/read|ack
+                               /admin/api/...               the admin API (console, scripts)
+                               GET  /console/...            the operators' console
                                the identity routes (Cognito JSON API at POST /, JWKS, discovery)
                                GET  /openapi.json
 
@@ -40,6 +42,7 @@ from clientevents.server.body import json_response
 from clientevents.server.gateway import Gateway
 from clientevents.server.middleware import REQUEST_ID_HEADER, RequestContextMiddleware
 from clientevents.server.openapi import openapi_document
+from clientevents.server.routes.console import console_routes
 from clientevents.server.routes.health import health_routes
 from clientevents.server.routes.ingest import IngestEndpoint
 from clientevents.server.routes.streams import stream_routes
@@ -85,6 +88,7 @@ def create_app(settings: Settings, *, data_dir: str | Path, run_workers: bool = 
         *health_routes(gateway),
         Route("/openapi.json", _openapi, methods=["GET"], name="openapi"),
         *stream_routes(gateway),
+        *console_routes(gateway),
         *identity.routes(),
     ]
     templates = _route_templates(routes)
@@ -127,6 +131,8 @@ def create_app(settings: Settings, *, data_dir: str | Path, run_workers: bool = 
             stop.set()
             if workers is not None:
                 await workers
+            if gateway.admin is not None:
+                await gateway.admin.close()
             close_app(app)
 
     ingest = routes[0]

@@ -6,6 +6,7 @@ import click
 
 from clientevents.cli.archive import archive
 from clientevents.cli.config import config
+from clientevents.cli.console import console
 from clientevents.cli.dlq import dlq
 from clientevents.cli.replay import replay
 from clientevents.cli.serve import serve
@@ -24,4 +25,5 @@ COMMANDS: list[click.Command] = [
     replay,
     archive,
     users,
+    console,
 ]

@@ -304,3 +304,16 @@ def test_live_tail_streams_new_events_with_their_rules(
 def test_tail_refuses_bad_input(live: Deployment, ops: ConsoleSession) -> None:
     assert "no bus" in _error(ops.get("/buses/nope/tail"), 404)
     assert "not a valid event pattern" in _error(ops.get(f"/buses/{BUS}/tail", pattern="[1]"), 400)
+
+
+def test_every_admin_route_is_in_the_openapi_document(live: Deployment) -> None:
+    from starlette.routing import Mount, Route
+
+    doc = live.http.get("/openapi.json").json()
+    documented = {(path, method.upper()) for path, ops in doc["paths"].items() for method in ops
+                  if path.startswith("/admin/api")}
+    (mount,) = [r for r in live.app.routes if isinstance(r, Mount) and r.path == "/admin/api"]
+    served = {("/admin/api" + r.path, m) for r in mount.app.app.routes if isinstance(r, Route)
+              for m in (r.methods or ()) if m != "HEAD"}
+    assert served == documented
+    assert doc["components"]["securitySchemes"]["adminKeySigV4"]["name"] == "Authorization"

@@ -80,11 +80,15 @@ def rule_list(
     """Every rule (of ``bus``) with pattern, targets and matched events per minute.
 
     ``matched_per_minute`` holds :data:`RATE_MINUTES` counts, oldest first, the last one being
-    the current (incomplete) minute.
+    the current (incomplete) minute; ``matched_last_minute`` estimates the trailing 60 seconds
+    (this minute so far plus the previous minute's share of them).
     """
     if bus is not None and bus not in settings.bus_names():
         raise NotFoundError(f"There is no bus named {bus!r}.")
-    current = int((time.time() if now is None else now) // 60)
+    at = time.time() if now is None else now
+    current = int(at // 60)
+    # The trailing minute: this minute so far plus the part of the previous one still in it.
+    previous_share = 1.0 - (at % 60) / 60
     first = current - RATE_MINUTES + 1
     counts: dict[str, dict[str, dict[int, int]]] = {}
     buses = sorted({r.bus for r in settings.rules if bus is None or r.bus == bus})
@@ -109,7 +113,7 @@ def rule_list(
             "event_pattern": rule.event_pattern,
             "targets": [describe_target(rule, t) for t in rule.targets],
             "matched_per_minute": series,
-            "matched_last_minute": series[-2] if len(series) > 1 else 0,
+            "matched_last_minute": round(series[-1] + series[-2] * previous_share),
             "matched_last_hour": sum(series),
         })
     return answer

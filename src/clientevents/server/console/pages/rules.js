@@ -86,7 +86,7 @@ export function render(root) {
         h("td", {}, h("strong", {}, rule.name), rule.description ? h("div", { class: "muted" }, rule.description) : null),
         h("td", {}, rule.bus),
         h("td", {}, rule.state),
-        h("td", {}, h("pre", { class: "pattern" }, pretty(rule.event_pattern))),
+        h("td", {}, h("code", { class: "pattern" }, JSON.stringify(rule.event_pattern))),
         h("td", {}, h("ul", { class: "plain" }, rule.targets.map((t) => h("li", {}, h("code", {}, t.id), ` ${t.type}, ${t.shaping}`)))),
         h("td", { class: "rate" }, h("span", { class: "big" }, String(rule.matched_last_minute)),
           lineChart(rule.matched_per_minute, { width: 160, height: 36, label: `${rule.name} matched per minute` }))));

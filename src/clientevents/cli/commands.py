@@ -7,6 +7,7 @@ import click
 from clientevents.cli.archive import archive
 from clientevents.cli.config import config
 from clientevents.cli.connections import connections
+from clientevents.cli.console import console
 from clientevents.cli.dlq import dlq
 from clientevents.cli.replay import replay
 from clientevents.cli.secrets import secrets
@@ -28,4 +29,5 @@ COMMANDS: list[click.Command] = [
     users,
     secrets,
     connections,
+    console,
 ]

@@ -87,7 +87,7 @@ def serve(
     port = sock.getsockname()[1]
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _raise_stop)
-    banner = _prepare(settings, data_path)
+    banner = _prepare(settings, data_path, host)
     # The worker process starts while this process has no other thread (the pre-exec hook
     # runs in a forked child, which must not inherit locks held by other threads).
     url = f"http://{host}:{port}"
@@ -117,18 +117,27 @@ def _raise_stop(signum: int, frame: Any) -> None:
     raise _Stop(signum)
 
 
-def _prepare(settings: Settings, data_path: Path) -> dict[str, Any]:
-    """Create every table and the identity's keys once; return what the banner shows."""
+def _prepare(settings: Settings, data_path: Path, host: str) -> dict[str, Any]:
+    """Create every table and the identity's keys once; return what the banner shows (with a
+    one-time console sign-in token when the gateway listens on loopback)."""
+    from clientevents.admin.accounts import ConsoleAccounts
+    from clientevents.cli.console import is_loopback
     from clientevents.identity import build_identity
     from clientevents.runtime import Runtime
 
     runtime = Runtime(settings, data_path)
     try:
         identity = build_identity(settings, runtime.db, data_path)
-        return {
+        info: dict[str, Any] = {
             "admin": identity.admin_credentials,
             "admin_generated": identity.admin_credentials_generated,
         }
+        console = settings.console
+        if console.enabled:
+            accounts = ConsoleAccounts(runtime.db)
+            if console.sign_in_link and is_loopback(host):
+                info["console_link"] = accounts.create_link(console.sign_in_link_ttl_secs)
+        return info
     finally:
         runtime.close()
 
@@ -317,6 +326,18 @@ def _banner_text(
     if any(d.invocation_endpoint.startswith("/inbox/") for d in settings.api_destinations):
         lines.append(f"  ticket inbox    GET {url}/inbox/tickets  (API destinations without "
                      "an external URL deliver here)")
+    if settings.console.enabled:
+        link = info.get("console_link")
+        if link:
+            from clientevents.cli.console import sign_in_url
+
+            minutes = settings.console.sign_in_link_ttl_secs // 60
+            lines.append(f"  console         {sign_in_url(url, link)}")
+            lines.append(f"                  (a one-time sign-in link, usable for {minutes} min; "
+                         "`clientevents console sign-in-link` makes another)")
+        else:
+            lines.append(f"  console         {url}/console/  (accounts: clientevents console "
+                         "add-user)")
     lines.append(f"  health          {url}/health   ready {url}/ready   metrics {url}/metrics")
     lines.append(f"  http server     {http_server}")
     lines.append("  workers         " + (f"process {worker.pid}" if worker else "not started"))

@@ -20,6 +20,7 @@ from clientevents.config.api_destinations import (
     ConnectionConfig,
 )
 from clientevents.config.base import ConfigModel, ConfigProblems, Name, duplicates
+from clientevents.config.console import ConsoleSettings
 from clientevents.config.delivery_streams import DeliveryStreamConfig
 from clientevents.config.identity import (
     AdminCredentials,
@@ -57,6 +58,7 @@ __all__ = [
     "BusConfig",
     "BusTargetConfig",
     "ConnectionConfig",
+    "ConsoleSettings",
     "DeliveryStreamConfig",
     "DeliveryStreamTargetConfig",
     "FileNotifierConfig",
@@ -315,6 +317,9 @@ class Settings(ConfigModel):
     )
     identity: IdentitySettings = Field(
         default_factory=IdentitySettings, description="Authentication."
+    )
+    console: ConsoleSettings = Field(
+        default_factory=ConsoleSettings, description="The operators' console and admin API."
     )
 
     @model_validator(mode="after")

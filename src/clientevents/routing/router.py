@@ -35,6 +35,7 @@ import orjson
 from clientevents.config.model import Settings
 from clientevents.errors import Conflict
 from clientevents.log.eventlog import EventLog, LogRecord
+from clientevents.routing.counters import record_matches
 from clientevents.routing.rules import BusRoutes, build_routes
 from clientevents.store.engine import Database
 from clientevents.targets.queue import DeadLetter, Delivery, dead_letter, enqueue
@@ -51,14 +52,16 @@ ROUTER_GROUP = "router"
 class RoutedBatch:
     """What one batch of one bus produced (the contents of one write)."""
 
-    __slots__ = ("bus", "dead", "deliveries", "events", "last_seq")
+    __slots__ = ("bus", "dead", "deliveries", "events", "last_seq", "matched", "minute")
 
-    def __init__(self, bus: str, events: int, last_seq: int) -> None:
+    def __init__(self, bus: str, events: int, last_seq: int, minute: int = 0) -> None:
         self.bus = bus
         self.events = events
         self.last_seq = last_seq
+        self.minute = minute
         self.deliveries: list[Delivery] = []
         self.dead: list[DeadLetter] = []
+        self.matched: dict[str, int] = {}
 
 
 class Router:
@@ -168,6 +171,7 @@ class Router:
             enqueue(conn, batch.deliveries)
         if batch.dead:
             dead_letter(conn, batch.dead)
+        record_matches(conn, batch.bus, batch.matched, minute=batch.minute)
         EventLog.commit_offset(conn, ROUTER_GROUP, batch.bus, batch.last_seq, expected=offset)
 
     def route_records(self, bus: str, records: list[LogRecord]) -> RoutedBatch:
@@ -177,8 +181,9 @@ class Router:
         matches = table.matcher.matches_for_event
         targets = table.targets
         now = self.clock()
-        batch = RoutedBatch(bus, len(records), records[-1].seq)
+        batch = RoutedBatch(bus, len(records), records[-1].seq, int(now // 60))
         add = batch.deliveries.append
+        matched = batch.matched
         for record in records:
             try:
                 event: Any = orjson.loads(record.body)
@@ -195,6 +200,7 @@ class Router:
                 allowed = record.replay_rule_names() or []
                 names = names.intersection(allowed)
             for name in names:
+                matched[name] = matched.get(name, 0) + 1
                 for route in targets[name]:
                     try:
                         payload = route.shape(event, record.body, record.ingested_at)

@@ -26,7 +26,7 @@ from clientevents.patterns import Matcher
 from clientevents.targets.queue import target_key
 from clientevents.transform import InputPath, InputTransformer, constant_input
 
-__all__ = ["BusRoutes", "Shaper", "TargetRoute", "build_routes", "rule_arn"]
+__all__ = ["BusRoutes", "Shaper", "TargetRoute", "build_routes", "routes_of", "rule_arn"]
 
 Shaper = Callable[[dict[str, Any], str, float], str]
 """``shape(event, body, ingested_at) -> payload``: ``body`` is the event's JSON text."""
@@ -100,7 +100,8 @@ def _attributes_renderer(target: TargetBase, rule: str) -> AttributesRenderer | 
     return None
 
 
-def _routes_of(rule: RuleConfig, region: str, account: str) -> tuple[TargetRoute, ...]:
+def routes_of(rule: RuleConfig, region: str, account: str) -> tuple[TargetRoute, ...]:
+    """The targets of ``rule`` with their input shaping (enabled or not)."""
     arn = rule_arn(region, account, rule.bus, rule.name)
     return tuple(
         TargetRoute(
@@ -128,6 +129,6 @@ def build_routes(settings: Settings) -> dict[str, BusRoutes]:
         if rule.state != "enabled":
             continue
         table = tables.setdefault(rule.bus, BusRoutes(rule.bus))
-        table.targets[rule.name] = _routes_of(rule, settings.region, settings.account)
+        table.targets[rule.name] = routes_of(rule, settings.region, settings.account)
         table.matcher.add(rule.name, rule.event_pattern)
     return tables

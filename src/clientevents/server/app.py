@@ -8,6 +8,8 @@ The application is an onion of pure-ASGI layers (no ``BaseHTTPMiddleware``)::
                                GET  /health, /ready, /metrics
                                POST /streams/{name}/read|ack
                                POST /inbox/api/v2/tickets.json, GET /inbox/tickets
+                               /admin/api/...               the admin API (console, scripts)
+                               GET  /console/...            the operators' console
                                the identity routes (Cognito JSON API at POST /, JWKS, discovery)
                                GET  /openapi.json
 
@@ -41,6 +43,7 @@ from clientevents.server.body import json_response
 from clientevents.server.gateway import Gateway
 from clientevents.server.middleware import REQUEST_ID_HEADER, RequestContextMiddleware
 from clientevents.server.openapi import openapi_document
+from clientevents.server.routes.console import console_routes
 from clientevents.server.routes.health import health_routes
 from clientevents.server.routes.inbox import inbox_routes
 from clientevents.server.routes.ingest import IngestEndpoint
@@ -88,6 +91,7 @@ def create_app(settings: Settings, *, data_dir: str | Path, run_workers: bool = 
         Route("/openapi.json", _openapi, methods=["GET"], name="openapi"),
         *stream_routes(gateway),
         *inbox_routes(gateway),
+        *console_routes(gateway),
         *identity.routes(),
     ]
     templates = _route_templates(routes)
@@ -130,6 +134,8 @@ def create_app(settings: Settings, *, data_dir: str | Path, run_workers: bool = 
             stop.set()
             if workers is not None:
                 await workers
+            if gateway.admin is not None:
+                await gateway.admin.close()
             close_app(app)
 
     ingest = routes[0]

@@ -15,6 +15,7 @@ from clientevents.server.metrics import GatewayMetrics
 from clientevents.server.validation import EntryValidator, SchemaRule
 
 if TYPE_CHECKING:
+    from clientevents.admin import AdminService
     from clientevents.config import Settings
     from clientevents.identity import IdentityService
     from clientevents.runtime import Runtime
@@ -78,3 +79,10 @@ class Gateway:
         self.stream_keys: dict[str, tuple[str, ...]] = {
             s.name: tuple(k for k in s.api_keys if k) for s in settings.streams
         }
+        self.admin: AdminService | None = None
+        if settings.console.enabled:
+            from clientevents.admin import AdminService
+
+            self.admin = AdminService(
+                settings, runtime.db, pool=identity.user_pool, registry=self.metrics.registry
+            )

@@ -1,6 +1,7 @@
 """The OpenAPI 3.0 document of the gateway's own routes, served at ``GET /openapi.json``.
 
-It documents the ingest route and its answers, the stream consumer API and the probes. The
+It documents the ingest route and its answers, the stream consumer API, the probes and the
+admin API (:mod:`clientevents.server.openapi_admin`). The
 identity routes (the Cognito JSON API) follow AWS's own API reference and are not repeated here.
 """
 
@@ -10,6 +11,7 @@ from functools import cache
 from typing import Any
 
 from clientevents import __version__
+from clientevents.server.openapi_admin import admin_components, admin_paths
 
 _MESSAGE = {
     "type": "object",
@@ -155,6 +157,10 @@ def openapi_document() -> dict[str, Any]:
                                              "503": {"description": "It does not."}}}},
             "/metrics": {"get": {"operationId": "metrics",
                                  "responses": {"200": {"description": "Prometheus metrics."}}}},
+            **admin_paths(),
         },
-        "components": {"schemas": {"Message": _MESSAGE}},
+        "components": {
+            "schemas": {"Message": _MESSAGE, **admin_components()["schemas"]},
+            "securitySchemes": admin_components()["securitySchemes"],
+        },
     }

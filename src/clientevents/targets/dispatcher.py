@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from clientevents.targets.base import LocalTarget, Ok, Outcome, Permanent, Retry, Target
+from clientevents.targets.counters import SettleCounts, record_settled
 from clientevents.targets.queue import (
     ClaimedDelivery,
     claim_due,
@@ -274,8 +275,9 @@ class Dispatcher:
         items: Sequence[tuple[ClaimedDelivery, Retry, GiveUp]],
         now: float,
     ) -> None:
+        counts = SettleCounts()
         for d, outcome, give_up in items:
-            retire(
+            if retire(
                 conn,
                 d,
                 error_code=outcome.code,
@@ -283,7 +285,10 @@ class Dispatcher:
                 exhausted=give_up.exhausted,
                 now=now,
                 keep=self.keep_dead_letters,
-            )
+            ):
+                counts.given_up(self.keep_dead_letters)
+                counts.failed(outcome.code, outcome.message)
+        record_settled(conn, self.key, counts, now)
         self._log_retired([(d, o, g.exhausted) for d, o, g in items])
 
     async def _send_and_settle(self, batch: list[ClaimedDelivery]) -> None:
@@ -343,10 +348,14 @@ class Dispatcher:
     ) -> None:
         now = self.options.clock()
         retired: list[tuple[ClaimedDelivery, Retry | Permanent, str]] = []
+        counts = SettleCounts()
         for d, outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, Ok):
-                complete(conn, d)
-            elif isinstance(outcome, Permanent):
+                if complete(conn, d):
+                    counts.delivered += 1
+                continue
+            counts.failed(outcome.code, outcome.message)
+            if isinstance(outcome, Permanent):
                 if retire(conn, d, error_code=outcome.code, error_message=outcome.message,
                           exhausted="Permanent", now=now, keep=self.keep_dead_letters):
                     retired.append((d, outcome, "Permanent"))
@@ -363,9 +372,12 @@ class Dispatcher:
                     if retire(conn, d, error_code=outcome.code, error_message=outcome.message,
                               exhausted=step.exhausted, now=now, keep=self.keep_dead_letters):
                         retired.append((d, outcome, step.exhausted))
-                else:
-                    reschedule(conn, d, due_at=step.due_at, error_code=outcome.code,
-                               error_message=outcome.message)
+                elif reschedule(conn, d, due_at=step.due_at, error_code=outcome.code,
+                                error_message=outcome.message):
+                    counts.retried += 1
+        for _ in retired:
+            counts.given_up(self.keep_dead_letters)
+        record_settled(conn, self.key, counts, now)
         if retired:
             self._log_retired(retired)
 

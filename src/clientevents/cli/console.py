@@ -1,0 +1,116 @@
+"""``clientevents console``: the operators' console accounts and sign-in links.
+
+::
+
+    clientevents console add-user ops --role admin          # asks for the password
+    clientevents console add-user ops --role viewer --update
+    clientevents console list-users
+    clientevents console remove-user ops
+    clientevents console sign-in-link                       # a one-time link, 15 minutes
+
+They open the service's database (``--data-dir``, ``--config``) and work while it runs. A
+password is hashed with Argon2id exactly as the user pool hashes its users' passwords.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from pathlib import Path
+
+import click
+
+from clientevents.cli.options import common_options, echo_json, open_database
+
+__all__ = ["console", "is_loopback", "sign_in_url"]
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address (or ``localhost``)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def sign_in_url(base_url: str, token: str) -> str:
+    """The console URL that signs in with ``token`` (the token rides in the fragment, which
+    browsers never send to a server or write in an access log)."""
+    return f"{base_url.rstrip('/')}/console/#signin={token}"
+
+
+@click.group("console")
+def console() -> None:
+    """Console accounts (operators) and one-time sign-in links."""
+
+
+@console.command("add-user")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["viewer", "admin"]), default="viewer",
+              show_default=True, help="viewer reads everything; admin may also change things.")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="The password (asked for when not given); at least 10 characters.")
+@click.option("--update", is_flag=True, help="Set a new password and role for an existing user.")
+@common_options
+def add_user(username: str, role: str, password: str, update: bool, data_dir: Path | None,
+             config_file: Path | None) -> None:
+    """Create console account USERNAME."""
+    from clientevents.admin.accounts import ConsoleAccounts
+    from clientevents.admin.errors import AdminError
+
+    with open_database(data_dir, config_file) as (db, _):
+        try:
+            ConsoleAccounts(db).add_user(username, password, role, replace=update)
+        except AdminError as exc:
+            raise click.ClickException(exc.message) from None
+    click.echo(f"Console user {username} ({role}) is ready.")
+
+
+@console.command("remove-user")
+@click.argument("username")
+@common_options
+def remove_user(username: str, data_dir: Path | None, config_file: Path | None) -> None:
+    """Delete console account USERNAME and end its sessions."""
+    from clientevents.admin.accounts import ConsoleAccounts
+
+    with open_database(data_dir, config_file) as (db, _):
+        if not ConsoleAccounts(db).remove_user(username):
+            raise click.ClickException(f"There is no console user named {username!r}.")
+    click.echo(f"Console user {username} is removed.")
+
+
+@console.command("list-users")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@common_options
+def list_users(as_json: bool, data_dir: Path | None, config_file: Path | None) -> None:
+    """List the console accounts."""
+    from clientevents.admin.accounts import ConsoleAccounts
+
+    with open_database(data_dir, config_file) as (db, _):
+        found = ConsoleAccounts(db).list_users()
+    if as_json:
+        echo_json([{"username": u.username, "role": u.role, "created_at": u.created_at,
+                    "locked_until": u.locked_until} for u in found])
+        return
+    for user in found:
+        click.echo(f"{user.username}\t{user.role}")
+
+
+@console.command("sign-in-link")
+@click.option("--url", "base_url", default=None,
+              help="The gateway's base URL [default: http://<server.host>:<server.port>].")
+@common_options
+def sign_in_link(base_url: str | None, data_dir: Path | None, config_file: Path | None) -> None:
+    """Print a one-time console sign-in link (an admin session; usable once, for
+    console.sign_in_link_ttl_secs)."""
+    from clientevents.admin.accounts import ConsoleAccounts
+
+    with open_database(data_dir, config_file) as (db, settings):
+        ttl = settings.console.sign_in_link_ttl_secs
+        token = ConsoleAccounts(db).create_link(ttl)
+    url = base_url or f"http://{settings.server.host}:{settings.server.port}"
+    click.echo(sign_in_url(url, token))
+    expires = time.strftime("%H:%M:%S", time.localtime(time.time() + ttl))
+    click.echo(f"Usable once, until {expires}.", err=True)

@@ -1,0 +1,68 @@
+"""Matched events per rule and minute, counted by the router in its own write.
+
+The router counts, per batch, how many events each rule matched and adds the counts to
+``rule_match_counts`` in the same write transaction as the batch's deliveries and offset: one
+upsert per matched rule per batch, never one per event. A batch routed again after a crash was
+not committed, so it is not counted twice. Rows older than :data:`KEEP_MINUTES` are trimmed in
+the same write (an index range delete that usually finds nothing).
+
+Example::
+
+    db.write(lambda conn: record_matches(conn, "bus", {"to_lake": 12}, minute=29_000_000))
+    db.read(lambda conn: matches_per_minute(conn, "bus", since_minute=28_999_990))
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping
+from typing import Final
+
+from clientevents.store.engine import register_schema
+
+__all__ = ["KEEP_MINUTES", "MATCH_COUNTS_SCHEMA", "matches_per_minute", "record_matches"]
+
+KEEP_MINUTES: Final = 24 * 60
+"""How many minutes of counts are kept (a day)."""
+
+MATCH_COUNTS_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS rule_match_counts (
+    bus TEXT NOT NULL,
+    minute INTEGER NOT NULL,
+    rule TEXT NOT NULL,
+    events INTEGER NOT NULL,
+    PRIMARY KEY (bus, minute, rule)
+) WITHOUT ROWID;
+"""
+
+register_schema("routing.counters", MATCH_COUNTS_SCHEMA)
+
+_UPSERT: Final = (
+    "INSERT INTO rule_match_counts (bus, minute, rule, events) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (bus, minute, rule) DO UPDATE SET events = events + excluded.events"
+)
+
+
+def record_matches(
+    conn: sqlite3.Connection, bus: str, counts: Mapping[str, int], *, minute: int
+) -> None:
+    """Add ``counts`` (rule -> matched events) to ``bus``'s ``minute``; inside a write."""
+    if not counts:
+        return
+    conn.executemany(_UPSERT, [(bus, minute, rule, n) for rule, n in counts.items() if n])
+    conn.execute(
+        "DELETE FROM rule_match_counts WHERE bus = ? AND minute < ?", (bus, minute - KEEP_MINUTES)
+    )
+
+
+def matches_per_minute(
+    conn: sqlite3.Connection, bus: str, *, since_minute: int
+) -> dict[str, dict[int, int]]:
+    """``{rule: {minute: events}}`` of ``bus`` from ``since_minute`` on (epoch minutes)."""
+    found: dict[str, dict[int, int]] = {}
+    for minute, rule, events in conn.execute(
+        "SELECT minute, rule, events FROM rule_match_counts WHERE bus = ? AND minute >= ?",
+        (bus, since_minute),
+    ):
+        found.setdefault(rule, {})[int(minute)] = int(events)
+    return found

@@ -110,6 +110,18 @@ def test_time_claims() -> None:
         assert caught.value.reason == reason
 
 
+@pytest.mark.parametrize("name", ["exp", "nbf", "iat"])
+@pytest.mark.parametrize(
+    "value", [10**400, -(10**400), float("inf"), float("-inf"), float("nan"), -1, 1e300]
+)
+def test_time_claims_must_be_finite_and_in_range(name: str, value: float) -> None:
+    claims: dict[str, object] = {"exp": 200, name: value}
+    with pytest.raises(AuthError) as caught:
+        check_times(claims, now=100, leeway=0)
+    assert caught.value.reason == "malformed"
+    assert name in caught.value.message
+
+
 def test_auth_error_shape() -> None:
     assert AuthError.refuse("user_disabled", "x").status == 403
     assert AuthError.refuse("expired", "x").status == 401

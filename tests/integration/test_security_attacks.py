@@ -10,8 +10,12 @@ signer and then tampered with.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,16 +30,19 @@ from botocore.credentials import Credentials as BotoCredentials
 from test_gateway import LiveServer
 
 from clientevents.config import validate_settings
-from clientevents.config.identity import DEFAULT_CLIENT_ID, DEFAULT_USER_POOL_ID
+from clientevents.config.identity import DEFAULT_CLIENT_ID, DEFAULT_USER_POOL_ID, UserPoolSettings
 from clientevents.identity.notifier import latest_code
+from clientevents.identity.passwords import PasswordHasher
 from clientevents.identity.userpool import UserPool
 from clientevents.server.app import create_app
+from clientevents.store.engine import Database
 
 pytestmark = pytest.mark.integration
 
 ADMIN = {"access_key_id": "AKCESECURITYATTACKS1", "secret_access_key": "attack/secret+key"}
 PASSWORD = "Passw0rd!-attacks"
 TARGET = "AWSCognitoIdentityProviderService."
+LOCKOUT_CHILD = Path(__file__).with_name("_lockout_child.py")
 
 
 @dataclass
@@ -97,6 +104,8 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     }, file="<test>", environ={})
     app = create_app(settings, data_dir=data_dir)
     pool = app.state.gateway.identity.user_pool
+    # Argon2id with small parameters: the same code paths, a fraction of the time per answer.
+    pool.hasher = PasswordHasher(time_cost=1, memory_kib=1024)
     with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=30) as http:
         cognito = boto3.client("cognito-idp", endpoint_url=server.url, region_name="local",
                                aws_access_key_id="x", aws_secret_access_key="x")
@@ -220,3 +229,166 @@ def test_a_properly_signed_admin_request_still_works(gateway: Gateway) -> None:
     replayed = gateway.send(request, X_Amz_Target=TARGET + "AdminDeleteUser")
     assert cognito_error(replayed) == "InvalidSignatureException"
     assert gateway.send(request).status_code == 200
+
+
+# -- sign-in lockout under concurrency ----------------------------------------------------------
+
+
+def allowed_evaluations(elapsed: float) -> int:
+    """How many wrong passwords the lockout lets through in ``elapsed`` seconds of a storm:
+    five, then one more each time a lock (1 s, 2 s, 4 s...) has run out."""
+    extra = 0
+    while 2 ** (extra + 1) - 1 <= elapsed:
+        extra += 1
+    return 5 + extra
+
+
+def storm(gateway: Gateway, username: str, passwords: list[str]) -> tuple[list[str], float]:
+    """Send one InitiateAuth per password, all at once; the answers and how long it took."""
+    def attempt(password: str) -> str:
+        response = httpx.post(f"{gateway.url}/", timeout=60, headers={
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": TARGET + "InitiateAuth",
+        }, content=json.dumps({"ClientId": DEFAULT_CLIENT_ID, "AuthFlow": "USER_PASSWORD_AUTH",
+                               "AuthParameters": {"USERNAME": username,
+                                                  "PASSWORD": password}}).encode())
+        if response.status_code == 200:
+            return "signed in"
+        message: str = response.json()["message"]
+        return message
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=len(passwords)) as pool:
+        answers = list(pool.map(attempt, passwords))
+    return answers, time.monotonic() - started
+
+
+@pytest.mark.parametrize("known", [True, False], ids=["real-user", "unknown-name"])
+def test_101_concurrent_sign_ins_cannot_get_past_the_lockout(
+    gateway: Gateway, known: bool
+) -> None:
+    name = gateway.user()[0] if known else f"nobody-{uuid.uuid4().hex[:8]}"
+    # 101 wrong passwords at once
+    answers, elapsed = storm(gateway, name, [f"Wrong-{i}-Passw0rd!" for i in range(101)])
+    evaluated = answers.count("Incorrect username or password.")
+    assert evaluated <= allowed_evaluations(elapsed), (elapsed, evaluated)
+    assert answers.count("Password attempts exceeded") == 101 - evaluated
+
+
+def test_the_lockout_holds_across_processes(gateway: Gateway, tmp_path: Path) -> None:
+    # Given a user pool file, and four processes that open it, each with 25 threads
+    data_dir = tmp_path / "racers"
+    data_dir.mkdir()
+    frozen = time.time()
+    db = Database(data_dir / "clientevents.db")
+    pool = UserPool(db, UserPoolSettings(), data_dir=data_dir,
+                    hasher=PasswordHasher(time_cost=1, memory_kib=1024), clock=lambda: frozen)
+    pool.sign_up("racer", PASSWORD)
+    pool.admin_confirm_sign_up("racer")
+    db.close()
+    start_at = time.time() + 4.0
+    racers = [
+        subprocess.Popen(
+            [sys.executable, str(LOCKOUT_CHILD), str(data_dir), "racer", "25", str(start_at),
+             str(frozen)],
+            stdout=subprocess.PIPE, text=True,
+        )
+        for _ in range(4)
+    ]
+    # When they all try wrong passwords at the same moment (their clocks stand still, so the
+    # first lock never runs out)
+    totals: dict[str, int] = {}
+    for racer in racers:
+        out, _ = racer.communicate(timeout=120)
+        assert racer.returncode == 0
+        for answer, count in json.loads(out).items():
+            totals[answer] = totals.get(answer, 0) + count
+    # Then no more than five passwords were checked in all
+    assert sum(totals.values()) == 100
+    assert totals.get("Incorrect username or password.", 0) <= 5, totals
+    assert totals.get("Password attempts exceeded", 0) >= 95, totals
+
+
+# -- which users exist --------------------------------------------------------------------------
+
+
+def cognito_call(gateway: Gateway, operation: str, **body: Any) -> tuple[int, dict[str, Any]]:
+    response = gateway.http.post("/", content=json.dumps(
+        {"ClientId": DEFAULT_CLIENT_ID, **body}).encode(), headers={
+        "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": TARGET + operation})
+    answer: dict[str, Any] = response.json()
+    return response.status_code, answer
+
+
+def shape(answer: tuple[int, dict[str, Any]]) -> Any:
+    """An answer with a code destination reduced to its shape (``x***@y***``)."""
+    status, body = answer
+    details = body.get("CodeDeliveryDetails")
+    if details is None:
+        return status, body
+    destination = details["Destination"]
+    assert len(destination) == 9 and destination[1:5] == "***@" and destination[6:] == "***"
+    assert destination[0].isalpha() and destination[5].isalpha(), destination
+    return status, {**body, "CodeDeliveryDetails": {**details, "Destination": "?***@?***"}}
+
+
+def test_nothing_tells_real_users_from_unknown_names(gateway: Gateway) -> None:
+    # Given real users in every state an attacker could probe for
+    tag = uuid.uuid4().hex[:6]
+    confirmed, _ = gateway.user(f"confirmed-{tag}")
+    unconfirmed = f"unconfirmed-{tag}"
+    gateway.cognito.sign_up(ClientId=DEFAULT_CLIENT_ID, Username=unconfirmed, Password=PASSWORD,
+                            UserAttributes=[{"Name": "email", "Value": "u@example.com"}])
+    disabled, _ = gateway.user(f"disabled-{tag}")
+    gateway.pool.admin_disable_user(disabled)
+    names = {"confirmed": confirmed, "unconfirmed": unconfirmed, "disabled": disabled,
+             "unknown": f"nobody-{tag}"}
+    probes = {
+        "ForgotPassword": {},
+        "ResendConfirmationCode": {},
+        "ConfirmSignUp": {"ConfirmationCode": "123456"},
+        "ConfirmForgotPassword": {"ConfirmationCode": "123456", "Password": "N3w-Passw0rd!"},
+        "InitiateAuth": {},
+    }
+    for operation, extra in probes.items():
+        # When each name gets the same requests, past every limit (5 code guesses, 5 sign-ins,
+        # 10 codes sent an hour)
+        seen: dict[str, list[Any]] = {}
+        repeats = 11 if operation in ("ForgotPassword", "ResendConfirmationCode") else 7
+        for state, name in names.items():
+            body = dict(extra, Username=name)
+            if operation == "InitiateAuth":
+                body = {"AuthFlow": "USER_PASSWORD_AUTH",
+                        "AuthParameters": {"USERNAME": name, "PASSWORD": "Wr0ng-password!"}}
+            seen[state] = [shape(cognito_call(gateway, operation, **body))
+                           for _ in range(repeats)]
+        # Then every name gets the very same answers
+        assert all(answers == seen["unknown"] for answers in seen.values()), (operation, seen)
+    # and the lockout message is given to unknown names too
+    assert seen["unknown"][-1] == (400, {"__type": "NotAuthorizedException",
+                                         "message": "Password attempts exceeded"})
+
+
+def test_a_simulated_destination_is_the_same_every_time_for_a_name(gateway: Gateway) -> None:
+    name = f"nobody-{uuid.uuid4().hex[:6]}"
+    first = cognito_call(gateway, "ForgotPassword", Username=name)
+    again = cognito_call(gateway, "ForgotPassword", Username=name.upper())
+    assert first == again and first[0] == 200
+
+
+# -- usernames in any case and Unicode form -----------------------------------------------------
+
+
+def test_case_and_unicode_forms_of_a_name_are_one_user(gateway: Gateway) -> None:
+    tag = uuid.uuid4().hex[:6]
+    gateway.user(f"ÜNÏCØDÉ-{tag}")
+    for variant in (f"ünïcødé-{tag}", f"u\u0308nïcødé-{tag}", f"ÜＮÏＣØＤÉ-{tag}"):
+        with pytest.raises(gateway.cognito.exceptions.UsernameExistsException):
+            gateway.cognito.sign_up(ClientId=DEFAULT_CLIENT_ID, Username=variant,
+                                    Password=PASSWORD)
+        answer = gateway.cognito.initiate_auth(
+            ClientId=DEFAULT_CLIENT_ID, AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": variant, "PASSWORD": PASSWORD})
+        claims = jwt.decode(answer["AuthenticationResult"]["AccessToken"],
+                            options={"verify_signature": False})
+        assert claims["username"] == f"ÜNÏCØDÉ-{tag}"  # the name as it was signed up

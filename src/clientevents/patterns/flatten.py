@@ -90,7 +90,8 @@ def _index(node: PathNode) -> list[tuple[str, PathNode]]:
     for key, child in node.children.items():
         below.append((key, child))
         below.extend((f"{key}.{name}", deeper) for name, deeper in _index(child))
-    node.lookup = dict(below)
+    # Without grandchildren there are no dotted names: share the children's dict.
+    node.lookup = node.children if len(below) == len(node.children) else dict(below)
     return below
 
 

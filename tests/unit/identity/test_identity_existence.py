@@ -184,3 +184,14 @@ def test_the_right_password_of_a_locked_user_is_not_evaluated(
     with pytest.raises(CognitoError) as caught:
         sign_in(hiding_pool, "confirmed", PASSWORD)
     assert caught.value.message == "Password attempts exceeded"
+
+
+def test_the_timing_benchmark_runs_in_quick_mode(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[3]))
+    import importlib
+
+    results = importlib.import_module("bench.identity").main(["--quick"])
+    assert "unknown/real" in capsys.readouterr().out
+    assert len(results) == 6 and all(r["real_secs"] > 0 for r in results.values())

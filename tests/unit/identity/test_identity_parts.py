@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -16,8 +18,10 @@ from clientevents.identity.notifier import (
     CODES_FILE,
     CodeMessage,
     FileNotifier,
+    in_background,
     latest_code,
     mask_email,
+    simulated_destination,
 )
 from clientevents.identity.passwords import PasswordHasher, check_password_policy
 from clientevents.identity.principal import AuthError
@@ -94,6 +98,44 @@ def test_file_notifier_writes_private_json_lines(tmp_path: Path) -> None:
 
 def test_mask_email() -> None:
     assert mask_email("alice@example.com") == "a***@e***"
+
+
+def test_simulated_destinations_depend_on_the_secret_and_the_name() -> None:
+    one, other = b"1" * 32, b"2" * 32
+    names = [f"user{i}" for i in range(50)]
+    assert simulated_destination(one, "nobody") == simulated_destination(one, "nobody")
+    assert len({simulated_destination(one, n) for n in names}) > 10
+    assert [simulated_destination(one, n) for n in names] != [
+        simulated_destination(other, n) for n in names
+    ]
+
+
+class _SlowFailingNotifier:
+    def __init__(self) -> None:
+        self.threads: list[str] = []
+        self.done = threading.Event()
+
+    def deliver(self, message: CodeMessage) -> None:
+        self.threads.append(threading.current_thread().name)
+        self.done.set()
+        raise CognitoError("CodeDeliveryFailureException", "The mail server is down.")
+
+
+def test_in_background_delivers_off_the_callers_thread_and_logs_failures(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    file_notifier = FileNotifier(tmp_path)
+    assert in_background(file_notifier) is file_notifier  # local and quick: kept as it is
+    slow = _SlowFailingNotifier()
+    with caplog.at_level(logging.WARNING, logger="clientevents.identity"):
+        in_background(slow).deliver(CodeMessage("alice", "forgot_password", "123456", None))
+        assert slow.done.wait(10)
+        for _ in range(100):  # the log line follows the failure on the same thread
+            if "mail server is down" in caplog.text:
+                break
+            threading.Event().wait(0.01)
+    assert slow.threads and slow.threads[0] != threading.current_thread().name
+    assert "mail server is down" in caplog.text
 
 
 def test_time_claims() -> None:

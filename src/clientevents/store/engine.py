@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -128,6 +129,20 @@ def connect(path: str | Path, *, synchronous: str = "FULL") -> sqlite3.Connectio
     return conn
 
 
+def _create_private(path: Path) -> None:
+    """Create the database file ``0600`` (its folder ``0700``) if it does not exist yet.
+
+    SQLite gives the ``-wal`` and ``-shm`` files the database file's mode, so they are private
+    too, whatever the process's umask.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
 BUSY_TIMEOUT_SECS = 30.0
 """How long a write waits for another process's write lock before it fails."""
 
@@ -165,7 +180,7 @@ class Database:
 
     def __init__(self, path: str | Path, *, synchronous: str = "FULL") -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _create_private(self.path)
         self._synchronous = synchronous
         self._local = threading.local()
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()

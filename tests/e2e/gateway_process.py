@@ -90,6 +90,12 @@ class ServeProcess:
         self._reader.start()
         return self.banner
 
+    @property
+    def pid(self) -> int:
+        """The ``serve`` process's pid."""
+        assert self.proc is not None
+        return self.proc.pid
+
     def stop(self, sig: int = signal.SIGTERM) -> int:
         """Signal the command (SIGTERM: clean stop) and wait; return its exit status."""
         assert self.proc is not None

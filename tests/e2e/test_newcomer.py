@@ -6,7 +6,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -132,11 +132,57 @@ def test_uvicorn_serves_the_same_gateway(tmp_path: Path) -> None:
         assert server.stop(signal.SIGTERM) == 0
 
 
-def test_gateway_stops_with_status_1_when_the_workers_die(serve: ServeProcess) -> None:
-    line = next(x for x in serve.banner.splitlines() if x.strip().startswith("workers"))
-    worker_pid = int(line.split()[-1])
-    os.kill(worker_pid, signal.SIGKILL)
+def _worker_pid(banner: str) -> int:
+    line = next(x for x in banner.splitlines() if x.strip().startswith("workers"))
+    return int(line.split()[-1])
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found.update(int(c) for c in (task / "children").read_text().split())
+    return found
+
+
+def _wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_a_worker_process_that_dies_is_restarted(serve: ServeProcess) -> None:
+    # Given serve with its worker process, and a user
+    token = Newcomer(serve.url, serve.data_dir).access_token("restarted")
+    first = _worker_pid(serve.banner)
+    # When the worker process is killed
+    os.kill(first, signal.SIGKILL)
+    # I expect serve to log it and start a new worker, and keep serving
+    _wait_for(lambda: "Restarted the worker process. pid=" in serve.log.read_text())
+    log = serve.log.read_text()
+    assert f"The worker process exited with status -9; restarting it in 1 s. pid={first}" in log
+    second = int(log.split("Restarted the worker process. pid=")[1].split()[0])
+    assert second != first and second in _children(serve.pid)
+    _wait_for(lambda: f"pid={second}" in serve.log.read_text().split("Restarted")[-1])
+    response = httpx.post(f"{serve.url}/prod/event", json=sample_request(),
+                          headers={"Authorization": token})
+    assert response.status_code == 200
+    ids = {e["EventId"] for e in response.json()["Entries"]}
+    # and the new worker to deliver what arrives now
+    assert set(_wait_for_lake(serve, ids)) == ids
+    assert serve.stop() == 0
+
+
+def test_serve_exits_non_zero_when_the_gateway_dies(serve: ServeProcess) -> None:
+    # Given serve with its gateway and worker processes
+    worker = _worker_pid(serve.banner)
+    gateway = (_children(serve.pid) - {worker}).pop()
+    # When the gateway process is killed
+    os.kill(gateway, signal.SIGKILL)
+    # I expect serve to stop its worker and exit with status 1, for a supervisor to restart it
     assert serve.proc is not None
     assert serve.proc.wait(timeout=60) == 1
     serve.stop()
-    assert "The worker process exited" in serve.log.read_text()
+    assert "The gateway process exited; stopping." in serve.log.read_text()
+    assert not Path(f"/proc/{worker}").exists() or "zombie" in Path(
+        f"/proc/{worker}/status").read_text()

@@ -35,6 +35,7 @@ from clientevents.store.engine import Database
 from clientevents.streams.store import StreamStore
 from clientevents.targets.base import TargetContext
 from clientevents.targets.dispatcher import Dispatchers, DispatchOptions
+from clientevents.targets.leases import WorkerRegistry
 
 __all__ = ["DB_FILE", "DISPATCH_BATCH_SIZE", "Runtime", "default_dispatch_options"]
 
@@ -125,7 +126,15 @@ class Runtime:
         options = self._dispatch_options
         if options is None:
             options = default_dispatch_options(sum(len(r.targets) for r in self.settings.rules))
-        return Dispatchers(self.db, self.settings, self.target_context, options=options)
+        return Dispatchers(
+            self.db, self.settings, self.target_context, options=options,
+            owner=self.leases.worker_id,
+        )
+
+    @cached_property
+    def leases(self) -> WorkerRegistry:
+        """This worker in the worker registry: its heartbeat ends a dead worker's leases."""
+        return WorkerRegistry(self.db)
 
     @cached_property
     def retention(self) -> LogRetention:
@@ -147,6 +156,7 @@ class Runtime:
     def workers(self) -> dict[str, Worker]:
         """The worker loops :meth:`run_workers` runs, by name."""
         return {
+            "leases": self.leases.run,
             "router": self.router.run,
             "dispatchers": self.dispatchers.run,
             "log-retention": self.retention.run,

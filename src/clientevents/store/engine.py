@@ -14,7 +14,9 @@ caller, for components that wake their own waiters (the event log's appender).
 Reads use one connection per thread (WAL readers never block the writer).
 
 Schemas are registered by the modules that own them (:func:`register_schema`) and created
-when a :class:`Database` opens, so each component keeps its own tables next to its code.
+when a :class:`Database` opens, so each component keeps its own tables next to its code; a
+change to an existing table is a registered migration (:func:`register_migration`), run after
+them.
 
 Several processes may open the same file (gateway and workers): SQLite serialises their
 writers with its file lock. The writer waits for another process's lock itself, retrying
@@ -52,6 +54,18 @@ MAX_GROUP = 512
 def register_schema(name: str, ddl: str) -> None:
     """Register the tables of one component; ``ddl`` must be idempotent (``IF NOT EXISTS``)."""
     _SCHEMAS[name] = ddl
+
+
+_MIGRATIONS: dict[str, Callable[[sqlite3.Connection], None]] = {}
+
+
+def register_migration(name: str, fn: Callable[[sqlite3.Connection], None]) -> None:
+    """Register a change to existing tables, run after the schemas each time a database opens.
+
+    ``fn(conn)`` must be idempotent and must tolerate another process running it at the same
+    moment (e.g. add a column only when it is missing, and ignore "duplicate column").
+    """
+    _MIGRATIONS[name] = fn
 
 
 DoneFn = Callable[[Any, BaseException | None], None]
@@ -190,6 +204,8 @@ class Database:
         self._writer_conn = connect(self.path, synchronous=synchronous)
         for ddl in _SCHEMAS.values():
             self._writer_conn.executescript(ddl)
+        for migrate in _MIGRATIONS.values():
+            migrate(self._writer_conn)
         # The writer waits for other processes' write locks itself (see _begin): SQLite's own
         # busy handler sleeps 1, 2, 5, 10, 15, 20, 25 ... ms between tries, so a writer that
         # finds the lock taken for a moment would stall for tens of milliseconds.

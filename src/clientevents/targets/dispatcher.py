@@ -11,7 +11,8 @@ Each target gets its own asyncio task running :class:`Dispatcher`'s loop:
 
 A slow or failing target only slows its own task: a batch in flight holds nothing another
 target needs, and targets do blocking I/O in threads. A crash between 1 and 3 loses nothing:
-the claimed deliveries become due again when their lease runs out (at-least-once). Targets
+the claimed deliveries become due again when their lease runs out, or as soon as another worker
+sees that the claiming worker is gone (:mod:`.leases`): at-least-once. Targets
 that write into the same database (:class:`~.base.LocalTarget`: bus, stream) do steps 2 and 3
 in one transaction, so their hand-off is exactly once.
 
@@ -113,8 +114,10 @@ class Dispatcher:
         limits: RetryLimits,
         keep_dead_letters: bool,
         options: DispatchOptions,
+        owner: str | None = None,
     ) -> None:
         self.db = db
+        self.owner = owner
         self.key = key
         self.target = target
         self.limits = limits
@@ -161,6 +164,7 @@ class Dispatcher:
                 lease_secs=self.lease_secs,
                 limit=self.batch_size,
                 only_ids=only_ids,
+                owner=self.owner,
             )
         )
         if not batch:
@@ -323,6 +327,8 @@ class Dispatchers:
         options: batch size, lease, timeouts and backoff (:class:`DispatchOptions`).
         registry: target factories by type; the built-in :data:`~.registry.TARGET_TYPES` by
             default (tests pass their own to plug in a test target).
+        owner: this worker's id in the worker registry (:mod:`.leases`), recorded with each
+            claim so that the leases end at once if the worker dies.
 
     Raises:
         ConfigError: a target could not be built.
@@ -336,6 +342,7 @@ class Dispatchers:
         *,
         options: DispatchOptions | None = None,
         registry: Mapping[str, TargetFactory] | None = None,
+        owner: str | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -357,6 +364,7 @@ class Dispatchers:
                     ),
                     keep_dead_letters=cfg.dead_letter,
                     options=self.options,
+                    owner=owner,
                 )
 
     @property

@@ -8,6 +8,8 @@ Two tables in the shared database, owned by this module:
     ``claim``; the claim is a promise, not a lock: if the dispatcher dies, the row simply
     becomes due again when the lease runs out, and the next claim gets a new ``claim``
     number, so a late answer from the first dispatcher no longer matches and is ignored.
+    ``claimed_by`` names the worker holding the lease (:mod:`.leases`): when that worker is
+    known to be gone, its leases are ended early (:func:`release_claims`) instead of running out.
     A row leaves the table only when its target reported ``Ok`` (deleted), or when it is
     moved to ``dead_letters`` (exhausted, permanent failure), in one transaction.
 
@@ -33,7 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-from clientevents.store.engine import register_schema
+from clientevents.store.engine import register_migration, register_schema
 
 __all__ = [
     "EXHAUSTED_VALUES",
@@ -49,6 +51,7 @@ __all__ = [
     "enqueue",
     "next_due_at",
     "queue_depths",
+    "release_claims",
     "reschedule",
     "retire",
     "split_target_key",
@@ -71,7 +74,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
     due_at REAL NOT NULL,
     claim INTEGER NOT NULL DEFAULT 0,
     last_error_code TEXT,
-    last_error_message TEXT
+    last_error_message TEXT,
+    claimed_by TEXT
 );
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (target_key, due_at);
 CREATE TABLE IF NOT EXISTS dead_letters (
@@ -93,6 +97,21 @@ CREATE INDEX IF NOT EXISTS dead_letters_target ON dead_letters (bus, rule, targe
 """
 
 register_schema("targets.queue", SCHEMA)
+
+
+def _add_claimed_by(conn: sqlite3.Connection) -> None:
+    """Databases made before leases had owners: add ``deliveries.claimed_by``."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(deliveries)")}
+    if "claimed_by" in columns:
+        return
+    try:
+        conn.execute("ALTER TABLE deliveries ADD COLUMN claimed_by TEXT")
+    except sqlite3.OperationalError as exc:
+        if "duplicate column" not in str(exc):  # another process added it first
+            raise
+
+
+register_migration("targets.queue.claimed_by", _add_claimed_by)
 
 Exhausted = Literal[
     "MaximumRetryAttempts", "MaximumEventAgeInSeconds", "Permanent", "TransformError"
@@ -295,6 +314,7 @@ def claim_due(
     lease_secs: float,
     limit: int,
     only_ids: Sequence[int] | None = None,
+    owner: str | None = None,
 ) -> list[ClaimedDelivery]:
     """Claim at most ``limit`` due deliveries of one target, oldest due first; inside a write.
 
@@ -303,6 +323,8 @@ def claim_due(
 
     Args:
         only_ids: restrict the claim to these row ids (used to drain a snapshot once).
+        owner: the claiming worker's id (:class:`~.leases.WorkerRegistry`), recorded so its
+            leases can be ended early if it dies.
     """
     if only_ids is not None:
         if not only_ids:
@@ -324,9 +346,9 @@ def claim_due(
         return []
     lease_end = now + lease_secs
     conn.executemany(
-        "UPDATE deliveries SET attempts = attempts + 1, claim = claim + 1, due_at = ? "
-        "WHERE id = ?",
-        [(lease_end, row[0]) for row in rows],
+        "UPDATE deliveries SET attempts = attempts + 1, claim = claim + 1, due_at = ?, "
+        "claimed_by = ? WHERE id = ?",
+        [(lease_end, owner, row[0]) for row in rows],
     )
     return [
         ClaimedDelivery(
@@ -395,8 +417,8 @@ def reschedule(
 ) -> bool:
     """Make a failed delivery due again at ``due_at``; ``False`` when the claim was lost."""
     cur = conn.execute(
-        "UPDATE deliveries SET due_at = ?, last_error_code = ?, last_error_message = ? "
-        "WHERE id = ? AND claim = ?",
+        "UPDATE deliveries SET due_at = ?, last_error_code = ?, last_error_message = ?, "
+        "claimed_by = NULL WHERE id = ? AND claim = ?",
         (due_at, error_code, error_message, delivery.delivery_id, delivery.claim),
     )
     return cur.rowcount == 1
@@ -437,6 +459,24 @@ def retire(
             ),
         )
     return True
+
+
+def release_claims(conn: sqlite3.Connection, owners: Sequence[str], *, now: float) -> int:
+    """End the leases the given workers hold: their deliveries are due at ``now``; in a write.
+
+    The claim numbers stay, so an answer from a worker thought gone but still running is
+    ignored when it comes (its delivery may then be made twice: at least once). Returns how
+    many deliveries were released.
+    """
+    released = 0
+    for owner in owners:
+        cur = conn.execute(
+            "UPDATE deliveries SET due_at = ?, claimed_by = NULL "
+            "WHERE claimed_by = ? AND due_at > ?",
+            (now, owner, now),
+        )
+        released += cur.rowcount
+    return released
 
 
 def queue_depths(conn: sqlite3.Connection) -> dict[str, int]:

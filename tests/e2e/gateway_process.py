@@ -50,6 +50,7 @@ class ServeProcess:
         self.log = data_dir.parent / f"serve-{self.port}.log"
         self._log_file: Any = None
         self._reader = threading.Thread()
+        self._copier = threading.Thread()
 
     def start(self) -> str:
         """Start and wait until ``/ready`` answers; return what the command printed."""
@@ -59,8 +60,12 @@ class ServeProcess:
             command += ["--config", str(self.config)]
         command += self.args
         self._log_file = open(self.log, "a")  # noqa: SIM115 - closed with the process
-        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=self._log_file,
+        # Standard error goes through a pipe, copied to the log file by this process: the
+        # server's writes then never depend on the disk (a test may fill it for the server).
+        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, start_new_session=True, env={**os.environ})
+        self._copier = threading.Thread(target=self._copy_stderr, daemon=True)
+        self._copier.start()
         self.banner = ""
         banner: list[str] = []
         assert self.proc.stdout is not None
@@ -113,10 +118,19 @@ class ServeProcess:
         self.proc.wait(timeout=30)
         self._drain()
 
+    def _copy_stderr(self) -> None:
+        assert self.proc is not None and self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self._log_file.write(line)
+            self._log_file.flush()
+
     def _drain(self) -> None:
+        self._copier.join(timeout=10)
         self._reader.join(timeout=10)
         if self.proc is not None and self.proc.stdout is not None:
             self.proc.stdout.close()
+        if self.proc is not None and self.proc.stderr is not None:
+            self.proc.stderr.close()
         self._log_file.close()
 
 

@@ -160,6 +160,17 @@ def _create_private(path: Path) -> None:
 BUSY_TIMEOUT_SECS = 30.0
 """How long a write waits for another process's write lock before it fails."""
 
+#: SQLite's primary result codes of a store that cannot write (full, I/O error, read-only, ...).
+_REFUSING_CODES = frozenset({
+    sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY,
+})
+
+
+def _refuses_writes(exc: BaseException | None) -> bool:
+    """Whether ``exc`` says the store cannot write at all (not that one write was wrong)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.Error) and code is not None and code & 0xFF in _REFUSING_CODES
+
 
 def _begin(conn: sqlite3.Connection) -> None:
     """``BEGIN IMMEDIATE``, retrying every 0.1 to 1 ms while another process writes."""
@@ -201,6 +212,9 @@ class Database:
         self._closed = False
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
+        #: The error of the last write when it failed because the store could not write (a
+        #: full disk, an I/O error); ``None`` again as soon as a write commits.
+        self.write_failure: BaseException | None = None
         self._writer_conn = connect(self.path, synchronous=synchronous)
         for ddl in _SCHEMAS.values():
             self._writer_conn.executescript(ddl)
@@ -284,6 +298,8 @@ class Database:
                 try:
                     result = job.fn(conn)
                 except BaseException as exc:  # each job's own error goes back to its caller
+                    if isinstance(exc, sqlite3.Error) and not conn.in_transaction:
+                        raise  # SQLite rolled everything back (a full disk): all jobs fail
                     conn.execute("ROLLBACK TO job")
                     conn.execute("RELEASE job")
                     results.append((None, exc))
@@ -292,15 +308,14 @@ class Database:
                     results.append((result, None))
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            try:
-                conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
-            error = StoreError(f"Commit to {self.path} failed: {exc}")
-            error.__cause__ = exc
+            error = self._failed(conn, exc)
             for job in jobs:
                 job.resolve(None, error)
             return
+        self.write_failure = None
+        for _, err in results:
+            if _refuses_writes(err):
+                self.write_failure = err
         for job, (result, err) in zip(jobs, results, strict=True):
             job.resolve(result, err)
 
@@ -315,20 +330,30 @@ class Database:
             try:
                 result = job.fn(conn)
             except BaseException as exc:  # the job's own error goes back to its caller
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # SQLite ends it itself on some errors (a full disk)
+                    conn.execute("ROLLBACK")
+                if _refuses_writes(exc):
+                    self.write_failure = exc
                 job.resolve(None, exc)
                 return
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
+            job.resolve(None, self._failed(conn, exc))
+            return
+        self.write_failure = None
+        job.resolve(result, None)
+
+    def _failed(self, conn: sqlite3.Connection, exc: sqlite3.Error) -> StoreError:
+        """Roll back after a failed commit; remember the failure; the error for the callers."""
+        if conn.in_transaction:
             try:
                 conn.execute("ROLLBACK")
             except sqlite3.Error:
                 pass
-            error = StoreError(f"Commit to {self.path} failed: {exc}")
-            error.__cause__ = exc
-            job.resolve(None, error)
-            return
-        job.resolve(result, None)
+        self.write_failure = exc
+        error = StoreError(f"Commit to {self.path} failed: {exc}")
+        error.__cause__ = exc
+        return error
 
     # -- reads ----------------------------------------------------------------------------
 

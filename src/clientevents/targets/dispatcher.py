@@ -34,6 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from clientevents.logthrottle import LogThrottle
 from clientevents.targets.base import LocalTarget, Ok, Outcome, Permanent, Retry, Target
 from clientevents.targets.queue import (
     ClaimedDelivery,
@@ -65,6 +66,7 @@ if TYPE_CHECKING:
 __all__ = ["DispatchOptions", "Dispatcher", "Dispatchers"]
 
 logger = logging.getLogger("clientevents.targets")
+_THROTTLE = LogThrottle(logger)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +145,8 @@ class Dispatcher:
                     wait = min(wait, max(due - now, 0.0))
                 wait = max(wait, min(0.005, opts.poll_interval_secs))
             except Exception:
-                logger.exception("Dispatcher failed; retrying. target=%s", self.key)
+                _THROTTLE.error(f"dispatch:{self.key}", "Dispatcher failed; retrying. target=%s",
+                                self.key, exc_info=True)
                 wait = max(opts.poll_interval_secs, 1.0)
             try:
                 await asyncio.wait_for(stop.wait(), timeout=wait)

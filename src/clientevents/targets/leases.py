@@ -38,12 +38,14 @@ import uuid
 from collections.abc import Callable
 from typing import Final
 
+from clientevents.logthrottle import LogThrottle
 from clientevents.store.engine import Database, register_schema
 from clientevents.targets.queue import release_claims
 
 __all__ = ["SCHEMA", "WorkerRegistry", "process_start"]
 
 logger = logging.getLogger("clientevents.targets")
+_THROTTLE = LogThrottle(logger)
 
 SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS workers (
@@ -148,8 +150,8 @@ class WorkerRegistry:
                 try:
                     await asyncio.to_thread(self.heartbeat)
                 except Exception:
-                    logger.exception("The worker heartbeat failed; retrying. worker=%s",
-                                     self.worker_id)
+                    _THROTTLE.error("heartbeat", "The worker heartbeat failed; retrying. worker=%s",
+                                    self.worker_id, exc_info=True)
                 try:
                     await asyncio.wait_for(stop.wait(), timeout=self.heartbeat_secs)
                 except TimeoutError:

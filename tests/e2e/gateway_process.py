@@ -21,7 +21,8 @@ import httpx
 
 from clientevents.config.identity import DEFAULT_CLIENT_ID
 
-SAMPLE_REQUEST = Path(__file__).with_name("samples") / "ingest-request.json"
+#: The sample request the repository ships (five entries, one per event type).
+SAMPLE_REQUEST = Path(__file__).resolve().parents[2] / "examples" / "ingest-request.json"
 MALFORMED_ENTRY = {
     "entry": '{"eventType": "shopping", "schemaVersion":1, "data": {"itemSku":123}}}'
 }

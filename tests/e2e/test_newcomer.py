@@ -186,3 +186,20 @@ def test_serve_exits_non_zero_when_the_gateway_dies(serve: ServeProcess) -> None
     assert "The gateway process exited; stopping." in serve.log.read_text()
     assert not Path(f"/proc/{worker}").exists() or "zombie" in Path(
         f"/proc/{worker}/status").read_text()
+
+
+def test_serve_warns_about_a_data_directory_others_can_read(tmp_path: Path) -> None:
+    # Given a data directory an older version left open to other users
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(mode=0o755)
+    data_dir.chmod(0o755)
+    server = ServeProcess(data_dir)
+    server.start()
+    try:
+        log = server.log.read_text()
+        # I expect one warning at start naming it and the fix, and new files private
+        assert log.count("can be read or written by other users") == 1
+        assert f"chmod -R go-rwx {data_dir}" in log
+        assert (data_dir / "clientevents.db").stat().st_mode & 0o077 == 0
+    finally:
+        assert server.stop() == 0

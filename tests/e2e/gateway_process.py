@@ -102,6 +102,13 @@ class ServeProcess:
         assert self.proc is not None
         return self.proc.pid
 
+    def children(self) -> set[int]:
+        """The pids of the ``serve`` process's children (the gateway and the worker; Linux)."""
+        found: set[int] = set()
+        for task in Path(f"/proc/{self.pid}/task").iterdir():
+            found.update(int(c) for c in (task / "children").read_text().split())
+        return found
+
     def stop(self, sig: int = signal.SIGTERM) -> int:
         """Signal the command (SIGTERM: clean stop) and wait; return its exit status."""
         assert self.proc is not None

@@ -22,13 +22,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 REQUESTS_DURING_OUTAGE = 200
 
 
-def _children(pid: int) -> set[int]:
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found.update(int(c) for c in (task / "children").read_text().split())
-    return found
-
-
 def _set_file_size_limit(pids: set[int], limit: int) -> None:
     for pid in pids:
         _, hard = resource.prlimit(pid, resource.RLIMIT_FSIZE)
@@ -48,7 +41,7 @@ def test_a_full_disk_is_a_503_and_not_ready_until_space_returns(tmp_path: Path) 
         before = _post(server, token)
         assert before.status_code == 200
         accepted = {e["EventId"] for e in before.json()["Entries"]}
-        processes = _children(server.pid)  # the gateway and the worker
+        processes = server.children()  # the gateway and the worker
         assert len(processes) == 2
 
         # When the disk is full

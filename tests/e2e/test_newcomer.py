@@ -137,13 +137,6 @@ def _worker_pid(banner: str) -> int:
     return int(line.split()[-1])
 
 
-def _children(pid: int) -> set[int]:
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found.update(int(c) for c in (task / "children").read_text().split())
-    return found
-
-
 def _wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -162,7 +155,7 @@ def test_a_worker_process_that_dies_is_restarted(serve: ServeProcess) -> None:
     log = serve.log.read_text()
     assert f"The worker process exited with status -9; restarting it in 1 s. pid={first}" in log
     second = int(log.split("Restarted the worker process. pid=")[1].split()[0])
-    assert second != first and second in _children(serve.pid)
+    assert second != first and second in serve.children()
     _wait_for(lambda: f"pid={second}" in serve.log.read_text().split("Restarted")[-1])
     response = httpx.post(f"{serve.url}/prod/event", json=sample_request(),
                           headers={"Authorization": token})
@@ -176,7 +169,7 @@ def test_a_worker_process_that_dies_is_restarted(serve: ServeProcess) -> None:
 def test_serve_exits_non_zero_when_the_gateway_dies(serve: ServeProcess) -> None:
     # Given serve with its gateway and worker processes
     worker = _worker_pid(serve.banner)
-    gateway = (_children(serve.pid) - {worker}).pop()
+    gateway = (serve.children() - {worker}).pop()
     # When the gateway process is killed
     os.kill(gateway, signal.SIGKILL)
     # I expect serve to stop its worker and exit with status 1, for a supervisor to restart it

@@ -196,3 +196,12 @@ def test_serve_warns_about_a_data_directory_others_can_read(tmp_path: Path) -> N
         assert (data_dir / "clientevents.db").stat().st_mode & 0o077 == 0
     finally:
         assert server.stop() == 0
+
+
+def test_ctrl_c_in_a_terminal_stops_everything_and_restarts_nothing(serve: ServeProcess) -> None:
+    # Ctrl-C signals the whole foreground process group: serve, the gateway and the worker
+    os.killpg(serve.pid, signal.SIGINT)
+    assert serve.stop() == 0
+    log = serve.log.read_text()
+    assert "Workers stopped." in log
+    assert "restarting it" not in log

@@ -41,6 +41,9 @@ ENV_SERVE_PID = "CLIENTEVENTS_SERVE_PID"
 
 _PR_SET_PDEATHSIG = 1
 
+#: How long a worker's exit waits for serve's own stop before it counts as a death.
+_STOP_RACE_SECS = 0.5
+
 
 def started_by_serve() -> bool:
     """Whether this process is a worker that ``clientevents serve`` started."""
@@ -161,7 +164,9 @@ class WorkerSupervisor:
             assert proc is not None
             started = time.monotonic()
             code = proc.wait()
-            if self._stopping.is_set():
+            # Ctrl-C in a terminal signals the whole process group: the worker may stop a moment
+            # before serve starts stopping it. That is no death to report.
+            if self._stopping.wait(_STOP_RACE_SECS):
                 return
             if time.monotonic() - started >= self.stable_secs:
                 backoff = self.first_backoff_secs

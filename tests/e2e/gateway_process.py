@@ -133,13 +133,15 @@ class ServeProcess:
             self._log_file.flush()
 
     def _drain(self) -> None:
-        self._copier.join(timeout=10)
-        self._reader.join(timeout=10)
-        if self.proc is not None and self.proc.stdout is not None:
-            self.proc.stdout.close()
-        if self.proc is not None and self.proc.stderr is not None:
-            self.proc.stderr.close()
-        self._log_file.close()
+        # A pipe is closed only once its reader has seen its end: closing it under a blocked
+        # reader would wait for ever if a child of serve outlived it and holds it open.
+        assert self.proc is not None
+        for thread, pipe in ((self._copier, self.proc.stderr), (self._reader, self.proc.stdout)):
+            thread.join(timeout=10)
+            if pipe is not None and not thread.is_alive():
+                pipe.close()
+        if not self._copier.is_alive():
+            self._log_file.close()
 
 
 class Newcomer:

@@ -205,3 +205,21 @@ def test_ctrl_c_in_a_terminal_stops_everything_and_restarts_nothing(serve: Serve
     log = serve.log.read_text()
     assert "Workers stopped." in log
     assert "restarting it" not in log
+
+
+def test_the_gateway_and_worker_stop_when_serve_is_killed(serve: ServeProcess) -> None:
+    # Given serve's two processes
+    children = serve.children()
+    # When serve alone is killed, with no chance to clean up
+    os.kill(serve.pid, signal.SIGKILL)
+    serve.stop()
+
+    def gone() -> bool:
+        return all(not Path(f"/proc/{pid}").exists()
+                   or "zombie" in Path(f"/proc/{pid}/status").read_text() for pid in children)
+
+    # I expect both to stop, so that a supervisor's restart finds the port free
+    _wait_for(gone)
+    again = ServeProcess(serve.data_dir, port=serve.port)
+    again.start()
+    assert again.stop() == 0

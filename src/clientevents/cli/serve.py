@@ -13,8 +13,8 @@ key. SIGINT or SIGTERM stops the gateway gracefully (in-flight requests finish),
 workers (SIGTERM, then SIGKILL after a grace period). If the worker process dies on its own, it
 is started again after a back-off (:mod:`clientevents.cli.supervise`); if the gateway dies, the
 command stops the workers and exits with status 1, so a supervisor (systemd, Kubernetes)
-restarts it. On Linux the worker process is also told to stop if this process dies without
-cleaning up (``PR_SET_PDEATHSIG``).
+restarts it. On Linux the worker and the gateway processes are also told to stop if this
+process dies without cleaning up (``PR_SET_PDEATHSIG``), so the port is freed for the restart.
 
 Slow clients are cut off (``server.header_read_timeout_secs``) and the open connections bounded
 (``server.max_connections``) in both HTTP servers (:mod:`clientevents.server.connlimits`).
@@ -34,7 +34,12 @@ import click
 
 from clientevents import __version__
 from clientevents.cli.options import setup_logging
-from clientevents.cli.supervise import WorkerSupervisor, worker_command
+from clientevents.cli.supervise import (
+    ENV_SERVE_PID,
+    WorkerSupervisor,
+    die_with_parent,
+    worker_command,
+)
 from clientevents.config import Settings, default_settings, load_config
 from clientevents.errors import ConfigError
 from clientevents.server.accesslog import ACCESS_LOGGER, configure_access_log
@@ -145,6 +150,7 @@ def gateway_app() -> Any:
     from clientevents.server.app import create_app
 
     _setup_logging()
+    die_with_parent()  # the gateway stops when serve is killed, and frees the port
     config = os.environ.get(ENV_CONFIG) or None
     settings = load_config(config) if config else default_settings()
     data_path = Path(os.environ[ENV_DATA_DIR])
@@ -164,6 +170,7 @@ def _run_granian(
 
     os.environ[ENV_CONFIG] = str(config_file.resolve()) if config_file else ""
     os.environ[ENV_DATA_DIR] = str(data_path.resolve())
+    os.environ[ENV_SERVE_PID] = str(os.getpid())
     server = Granian(
         "clientevents.cli.serve:gateway_app",
         factory=True,

@@ -51,7 +51,8 @@ def started_by_serve() -> bool:
 
 
 def die_with_parent() -> None:
-    """In a worker started by ``serve``: be sent SIGTERM when ``serve`` dies (Linux only).
+    """In a process ``serve`` started (the worker, the gateway): be sent SIGTERM when ``serve``
+    dies (Linux only); both stop gracefully on it.
 
     If ``serve`` is already gone (it died between starting this process and this call), the
     SIGTERM is sent at once.

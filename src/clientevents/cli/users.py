@@ -192,6 +192,7 @@ def admin_key(data_dir: Path | None, config_file: Path | None) -> None:
 def rotate_keys(data_dir: Path | None, config_file: Path | None) -> None:
     """Start signing tokens with a new key; the old one stays published until its tokens expire."""
     from clientevents.identity.keys import KeyRing
+    from clientevents.store.datadir import secure_data_dir
     from clientevents.store.engine import Database
 
     settings, folder = _settings(config_file, data_dir)
@@ -202,6 +203,7 @@ def rotate_keys(data_dir: Path | None, config_file: Path | None) -> None:
         )
     pool = settings.identity.user_pool
     retention = max(pool.access_token_ttl_secs, pool.id_token_ttl_secs) + 300
+    secure_data_dir(folder)
     db = Database(path)
     try:
         from clientevents.identity.schema import IDENTITY_DDL

@@ -331,7 +331,7 @@ def stored_events(data_dir: Path) -> int:
     """Events in the log (a count of what was durably appended)."""
     conn = sqlite3.connect(data_dir / "clientevents.db")
     try:
-        return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+        return int(conn.execute("SELECT coalesce(sum(count), 0) FROM events").fetchone()[0])
     finally:
         conn.close()
 

@@ -7,15 +7,16 @@ would pass, from ``--concurrency`` tasks at once so that requests share commits 
 under load. Every request carries the benchmark's 10 entries and a real access token.
 
 It prints the process CPU time per request (every thread: the event loop and the database's
-writer), which a shared, noisy machine disturbs far less than wall-clock rates:
+writer), which a shared, noisy machine disturbs far less than wall-clock rates, for the
+gateway and for the benchmark's bare endpoint (reads and parses the body, answers 200) in
+interleaved rounds, and the ratio of their medians:
 
 - ``--profile``: a cProfile table of the event-loop thread (functions by own time);
 - ``--callgrind``: runs itself twice under ``valgrind --tool=callgrind`` (with ``--requests``
   and twice as many) and prints the instructions one request costs, the difference of the two
   runs divided by the extra requests, so set-up and start-up cancel out;
 - ``--users N``: N distinct signed-in users, each request with one of their tokens at random;
-- ``--bare``: the benchmark's bare endpoint instead of the gateway (reads and parses the body,
-  answers 200), the in-process counterpart of ``bench.ingest``'s ceiling.
+- ``--bare``: the bare endpoint alone (with ``--callgrind``: its instructions per request).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import pstats
 import random
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -110,8 +112,9 @@ async def bare_endpoint(scope: Any, receive: Any, send: Any) -> None:
 
 
 def measure(requests: int, concurrency: int, users: int, profile: bool,
-            bare: bool = False) -> None:
-    """Build the gateway, warm it up, then time ``requests`` requests."""
+            bare: bool = False, rounds: int = 5) -> None:
+    """Build the gateway, warm it up, then time ``requests`` requests ``rounds`` times, each
+    round of the gateway preceded by one of the bare endpoint; print the medians and ratio."""
     from clientevents.server.accesslog import configure_access_log
     from clientevents.server.app import close_app, create_app
 
@@ -122,7 +125,6 @@ def measure(requests: int, concurrency: int, users: int, profile: bool,
         settings = bench_settings(data_dir)
         handler = configure_access_log(open(data_dir / "access.log", "a", encoding="utf-8"))  # noqa: SIM115
         gateway = create_app(settings, data_dir=data_dir)
-        app = bare_endpoint if bare else gateway
         tokens = make_tokens(settings, data_dir, users)
         body = ingest_body()
         try:
@@ -133,30 +135,46 @@ def measure(requests: int, concurrency: int, users: int, profile: bool,
             runner = asyncio.run
         # Warm-up: every token verified once (cold verifications are measured apart below).
         cold_started = time.process_time()
-        runner(_drive(app, tokens, body, len(tokens), 1) if users > 1 else
-               _drive(app, tokens, body, 200, concurrency))
+        runner(_drive(gateway, tokens, body, len(tokens), 1) if users > 1 else
+               _drive(gateway, tokens, body, 200, concurrency))
         cold = time.process_time() - cold_started
-        profiler = cProfile.Profile() if profile else None
-        started_cpu = time.process_time()
-        started = time.perf_counter()
-        if profiler is not None:
-            profiler.enable()
-        failures = runner(_drive(app, tokens, body, requests, concurrency))
-        if profiler is not None:
-            profiler.disable()
-        cpu = time.process_time() - started_cpu
-        wall = time.perf_counter() - started
-        print(f"requests {requests}  concurrency {concurrency}  users {users}  "
-              f"failures {failures}")
-        print(f"cpu per request {cpu / requests * 1e6:8.1f} us   wall per request "
-              f"{wall / requests * 1e6:8.1f} us   ({requests / wall:,.0f} req/s in process)")
         if users > 1:
             print(f"warm-up: {users} first requests (cold tokens) cost "
                   f"{cold / users * 1e6:.1f} us of CPU each")
+        apps = [("bare", bare_endpoint)] if bare else [("bare", bare_endpoint),
+                                                       ("gateway", gateway)]
+        if profile or bare:
+            rounds = 1
+            apps = apps[-1:]
+        cpu: dict[str, list[float]] = {name: [] for name, _ in apps}
+        system: dict[str, list[float]] = {name: [] for name, _ in apps}
+        failures = 0
+        profiler = cProfile.Profile() if profile else None
+        for _ in range(rounds):
+            for name, app in apps:
+                started = time.process_time()
+                started_sys = os.times().system
+                if profiler is not None:
+                    profiler.enable()
+                failures += runner(_drive(app, tokens, body, requests, concurrency))
+                if profiler is not None:
+                    profiler.disable()
+                cpu[name].append((time.process_time() - started) / requests)
+                system[name].append((os.times().system - started_sys) / requests)
+        print(f"requests {requests} x {rounds} rounds  concurrency {concurrency}  users {users}"
+              f"  failures {failures}")
+        medians = {name: statistics.median(values) for name, values in cpu.items()}
+        for name, value in medians.items():
+            print(f"{name:8} cpu per request {value * 1e6:8.1f} us, of it in the kernel "
+                  f"{statistics.median(system[name]) * 1e6:6.1f} us  (rounds: "
+                  + ", ".join(f"{v * 1e6:.1f}" for v in cpu[name]) + ")")
+        if "gateway" in medians and "bare" in medians:
+            print(f"bare/gateway cpu ratio {medians['bare'] / medians['gateway']:.3f}")
         if profiler is not None:
             out = io.StringIO()
             stats = pstats.Stats(profiler, stream=out)
-            stats.sort_stats("tottime").print_stats(35)
+            stats.sort_stats(os.environ.get("BENCH_PROFILE_SORT", "tottime")).print_stats(
+                int(os.environ.get("BENCH_PROFILE_ROWS", "35")))
             print(out.getvalue())
         close_app(gateway)
         handler.close()
@@ -196,11 +214,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--callgrind", action="store_true")
     parser.add_argument("--bare", action="store_true")
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args(argv)
     if args.callgrind:
         callgrind(args.requests, args.concurrency, args.users, args.bare)
     else:
-        measure(args.requests, args.concurrency, args.users, args.profile, args.bare)
+        measure(args.requests, args.concurrency, args.users, args.profile, args.bare,
+                args.rounds)
 
 
 if __name__ == "__main__":

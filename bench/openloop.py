@@ -26,6 +26,7 @@ import json
 import random
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 
@@ -34,17 +35,15 @@ class _Connection(asyncio.Protocol):
 
     def __init__(self, client: _Client) -> None:
         self.client = client
-        self.transport: asyncio.Transport | None = None
+        self.transport: Any = None
         self.buffer = b""
         self.due = 0.0
         self.busy = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
         self.transport = transport
 
     def send(self, request: bytes, due: float) -> None:
-        assert self.transport is not None
         self.busy = True
         self.due = due
         self.transport.write(request)
@@ -121,7 +120,10 @@ async def run(url: str, rate: float, seconds: float, connections: int, body: byt
     client = _Client(["\r\n".join(head).encode() + b"\r\n\r\n" + body for head in heads])
     loop = asyncio.get_running_loop()
     for _ in range(connections):
-        _, protocol = await loop.create_connection(lambda: _Connection(client), host, port)
+        transport, protocol = await loop.create_connection(
+            lambda: _Connection(client), host, port
+        )
+        protocol.transport = transport  # uvloop may call connection_made after this returns
         client.idle.append(protocol)
     interval = 1.0 / rate
     total = int(rate * seconds)

@@ -221,6 +221,8 @@ class LogAppender:
         self._pending: collections.deque[_Waiter] = collections.deque()
         self._scheduled = threading.Lock()
         self._last_group = 0  # callers the last drain held
+        self._target = 0  # callers the drain being gathered waits for (0: it does not wait)
+        self._gathered = threading.Event()
         self.drains = 0
         self.rows_appended = 0
 
@@ -262,9 +264,12 @@ class LogAppender:
         return future
 
     def _enqueue(self, waiter: _Waiter) -> None:
-        self._pending.append(waiter)
+        pending = self._pending
+        pending.append(waiter)
         if self._scheduled.acquire(blocking=False):
             self._schedule()
+        elif self._target and len(pending) >= self._target:
+            self._gathered.set()
 
     def _take(self) -> list[_Waiter]:
         # Unschedule first, then take: a waiter added after the take finds the flag free and
@@ -288,6 +293,7 @@ class LogAppender:
             for waiter in taken:
                 rows.extend(waiter.rows)
             self._last_group = len(taken)
+            self._target = 0
             if rows:
                 insert_rows(conn, rows)
                 self.drains += 1  # the writer thread is the only one counting
@@ -301,11 +307,20 @@ class LogAppender:
                 error = wrapped
             _wake_all(waiters, error)
 
-        # Under load (the last drain held several callers), wait a little before committing,
-        # so that the commit holds more callers: fewer commits, each paying its fixed cost
-        # (a transaction, the writer thread's turns at the GIL, an fsync) for more events.
-        linger = self.linger_secs if self._last_group > 1 else 0.0
+        # Under load (the last drain held several callers), the next commit waits until as
+        # many callers are pending, or for at most linger_secs: fewer commits, each paying its
+        # fixed cost (a transaction, the writer thread's turns at the GIL, an fsync) for more
+        # events, while a steady load (each caller back as soon as it is answered) never
+        # waits longer than it takes its callers to return.
+        not_before = 0.0
+        self._target = 0
+        if self.linger_secs and self._last_group > 1:
+            self._gathered.clear()
+            self._target = self._last_group
+            if len(self._pending) >= self._target:
+                self._gathered.set()
+            not_before = time.monotonic() + self.linger_secs
         try:
-            self.db.submit(drain, done, not_before=time.monotonic() + linger if linger else 0.0)
+            self.db.submit(drain, done, not_before=not_before, gathered=self._gathered)
         except StoreError as exc:  # the database is closed
             _wake_all(self._take(), exc)

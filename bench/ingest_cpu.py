@@ -16,7 +16,8 @@ interleaved rounds, and the ratio of their medians:
   and twice as many) and prints the instructions one request costs, the difference of the two
   runs divided by the extra requests, so set-up and start-up cancel out;
 - ``--users N``: N distinct signed-in users, each request with one of their tokens at random;
-- ``--bare``: the bare endpoint alone (with ``--callgrind``: its instructions per request).
+- ``--bare``: the bare endpoint alone (with ``--callgrind``: its instructions per request);
+- ``--auth N``: ``authenticate`` alone over N users' tokens, first and cached verifications.
 """
 
 from __future__ import annotations
@@ -182,6 +183,43 @@ def measure(requests: int, concurrency: int, users: int, profile: bool,
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def measure_auth(users: int, rounds: int = 3) -> None:
+    """Thread CPU time of ``authenticate`` for ``users`` distinct tokens: first verifications
+    (caches emptied) and cached ones; medians of ``rounds``."""
+    from clientevents.identity import build_identity
+    from clientevents.runtime import Runtime
+
+    workdir = Path(tempfile.mkdtemp(prefix="clientevents-auth-"))
+    data_dir = workdir / "data"
+    data_dir.mkdir()
+    try:
+        settings = bench_settings(data_dir)
+        headers = [f"Bearer {token}" for token in make_tokens(settings, data_dir, users)]
+        runtime = Runtime(settings, data_dir)
+        authenticator = build_identity(settings, runtime.db, data_dir).authenticator
+
+        async def each() -> None:
+            for header in headers:
+                await authenticator.authenticate(header)
+
+        cold: list[float] = []
+        cached: list[float] = []
+        for _ in range(rounds):
+            authenticator.forget()
+            started = time.thread_time()
+            asyncio.run(each())
+            cold.append((time.thread_time() - started) / users)
+            started = time.thread_time()
+            asyncio.run(each())
+            cached.append((time.thread_time() - started) / users)
+        first, again = statistics.median(cold), statistics.median(cached)
+        print(f"authenticate, {users} users: first verification {first * 1e6:.1f} us, "
+              f"cached {again * 1e6:.1f} us (thread CPU, medians)")
+        runtime.close()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def callgrind(requests: int, concurrency: int, users: int, bare: bool = False) -> None:
     """Instructions per request: two runs under callgrind, the difference per extra request."""
     counts = []
@@ -215,8 +253,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--callgrind", action="store_true")
     parser.add_argument("--bare", action="store_true")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--auth", type=int, default=0, metavar="USERS",
+                        help="Measure authenticate alone over USERS distinct tokens.")
     args = parser.parse_args(argv)
-    if args.callgrind:
+    if args.auth:
+        measure_auth(args.auth)
+    elif args.callgrind:
         callgrind(args.requests, args.concurrency, args.users, args.bare)
     else:
         measure(args.requests, args.concurrency, args.users, args.profile, args.bare,

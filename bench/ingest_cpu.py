@@ -113,7 +113,7 @@ async def bare_endpoint(scope: Any, receive: Any, send: Any) -> None:
 
 
 def measure(requests: int, concurrency: int, users: int, profile: bool,
-            bare: bool = False, rounds: int = 5) -> None:
+            bare: bool = False, rounds: int = 5, only: str = "both") -> None:
     """Build the gateway, warm it up, then time ``requests`` requests ``rounds`` times, each
     round of the gateway preceded by one of the bare endpoint; print the medians and ratio."""
     from clientevents.server.accesslog import configure_access_log
@@ -144,9 +144,10 @@ def measure(requests: int, concurrency: int, users: int, profile: bool,
                   f"{cold / users * 1e6:.1f} us of CPU each")
         apps = [("bare", bare_endpoint)] if bare else [("bare", bare_endpoint),
                                                        ("gateway", gateway)]
-        if profile or bare:
+        if profile or bare or only != "both":
+            apps = [pair for pair in apps if pair[0] == ("bare" if bare else only)] or apps[-1:]
+        if profile:
             rounds = 1
-            apps = apps[-1:]
         cpu: dict[str, list[float]] = {name: [] for name, _ in apps}
         system: dict[str, list[float]] = {name: [] for name, _ in apps}
         failures = 0
@@ -229,8 +230,8 @@ def callgrind(requests: int, concurrency: int, users: int, bare: bool = False) -
             done = subprocess.run(
                 ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
                  sys.executable, "-m", "bench.ingest_cpu", "--requests", str(n),
-                 "--concurrency", str(concurrency), "--users", str(users),
-                 *(["--bare"] if bare else [])],
+                 "--concurrency", str(concurrency), "--users", str(users), "--rounds", "1",
+                 "--only", "bare" if bare else "gateway"],
                 capture_output=True, text=True, check=True,
                 env={**os.environ, "PYTHONPATH": os.pathsep.join(
                     [str(Path.cwd()), *filter(None, [os.environ.get("PYTHONPATH")])])},
@@ -253,6 +254,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--callgrind", action="store_true")
     parser.add_argument("--bare", action="store_true")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--only", choices=("both", "gateway", "bare"), default="both",
+                        help="Measure only one of the two apps.")
     parser.add_argument("--auth", type=int, default=0, metavar="USERS",
                         help="Measure authenticate alone over USERS distinct tokens.")
     args = parser.parse_args(argv)
@@ -262,7 +265,7 @@ def main(argv: list[str] | None = None) -> None:
         callgrind(args.requests, args.concurrency, args.users, args.bare)
     else:
         measure(args.requests, args.concurrency, args.users, args.profile, args.bare,
-                args.rounds)
+                args.rounds, args.only)
 
 
 if __name__ == "__main__":

@@ -269,6 +269,7 @@ class LogAppender:
         if self._scheduled.acquire(blocking=False):
             self._schedule()
         elif self._target and len(pending) >= self._target:
+            self._target = 0  # one wake-up is enough
             self._gathered.set()
 
     def _take(self) -> list[_Waiter]:

@@ -24,9 +24,9 @@ import orjson
 from clientevents.events.entries import EntryError, EntryPreparer
 from clientevents.events.envelope import derived_event_ids, new_event_ids
 from clientevents.events.limits import exceeds_depth, utf8_len
-from clientevents.log.records import BATCH, LogRow, batch_body
+from clientevents.log.records import BATCH, LogRow, batch_body, batch_head
 
-__all__ = ["GROWTH_BOUND", "prepare_batch"]
+__all__ = ["GROWTH_BOUND", "MAX_SHARED", "prepare_batch"]
 
 GROWTH_BOUND = 8
 """How many times longer than its JSON text a value can be once re-encoded by orjson: strings,
@@ -53,9 +53,10 @@ def prepare_batch(
     shared field is unusual (a bus ARN, a field that is not plain text), one single-event row
     per accepted entry from :meth:`EntryPreparer.prepare`, which then names the problem.
     """
-    base_size = _shared_size(preparer, source, detail_type, resources, bus)
-    if base_size is None:
+    shared = _shared(preparer, source, detail_type, resources, bus)
+    if shared is None:
         return _one_by_one(preparer, details, source, detail_type, resources, bus, now)
+    base_size, head = shared
     max_bytes = preparer.max_entry_bytes
     max_depth = preparer.max_json_depth
     shallow = 2 * max_depth + 1  # a text this short cannot nest deeper than max_depth
@@ -114,13 +115,10 @@ def prepare_batch(
             stored.append(text)
     if not stored:
         return [], [a for a in answers if a is not None]
-    try:
-        body = batch_body(
-            source=source, detail_type=detail_type, account=preparer.account,
-            region=preparer.region, resources=resources, details=stored,
-        )
-    except orjson.JSONEncodeError:  # not reachable after _shared_size; kept for safety
-        return _one_by_one(preparer, details, source, detail_type, resources, bus, now)
+    body = batch_body(
+        source=source, detail_type=detail_type, account=preparer.account,
+        region=preparer.region, resources=resources, details=stored, head=head,
+    )
     base_id = new_event_ids(1)[0]
     ids = iter(derived_event_ids(base_id, len(stored)))
     results: list[str | EntryError] = [next(ids) if a is None else a for a in answers]
@@ -130,10 +128,15 @@ def prepare_batch(
 _MALFORMED_TEXT = EntryError("MalformedDetail", "Detail is malformed.")
 
 
-def _shared_size(
+#: Most (source, detail-type, resources, bus) combinations whose shared parts are kept.
+MAX_SHARED = 10_000
+
+
+def _shared(
     preparer: EntryPreparer, source: Any, detail_type: Any, resources: Any, bus: Any
-) -> int | None:
-    """The entry size of the shared fields, or None when one is unusual (see above)."""
+) -> tuple[int, str] | None:
+    """The entry size of the shared fields and the record's head text, or None when a shared
+    field is unusual (see above). Kept per combination: a client sends many requests."""
     if not (
         type(source) is str
         and source
@@ -145,11 +148,21 @@ def _shared_size(
         and bus in preparer.buses
     ):
         return None
-    try:
-        orjson.dumps([source, detail_type, resources])  # valid Unicode (no lone surrogate)
-    except orjson.JSONEncodeError:
-        return None
-    return utf8_len(source) + utf8_len(detail_type) + sum(utf8_len(r) for r in resources)
+    key = (source, detail_type, bus, *resources)
+    cache = preparer.batch_shared
+    shared = cache.get(key)
+    if shared is None:
+        try:
+            head = batch_head(source=source, detail_type=detail_type, account=preparer.account,
+                              region=preparer.region, resources=resources)
+        except orjson.JSONEncodeError:  # not valid Unicode (a lone surrogate)
+            return None
+        size = utf8_len(source) + utf8_len(detail_type) + sum(utf8_len(r) for r in resources)
+        shared = (size, head)
+        if len(cache) >= MAX_SHARED:
+            del cache[next(iter(cache))]
+        cache[key] = shared
+    return shared
 
 
 def _refusal(preparer: EntryPreparer, detail: Any, source: str, detail_type: str,

@@ -83,6 +83,9 @@ class EntryPreparer:
         self.max_entry_bytes = max_entry_bytes
         self.max_json_depth = max_json_depth
         self._default_bus = DEFAULT_BUS if DEFAULT_BUS in self.buses else None
+        # What :func:`clientevents.events.batch.prepare_batch` renders once per combination
+        # of shared fields (a client's requests): their entry size and the record's head.
+        self.batch_shared: dict[tuple[str, ...], tuple[int, str]] = {}
 
     def resolve_bus(self, name: Any) -> str | EntryError:
         """The bus an ``EventBusName`` (a name or an event bus ARN; None = default) names."""

@@ -183,9 +183,16 @@ def derived_event_ids(base_id: str, count: int) -> list[str]:
     """The ids of events ``0 .. count - 1`` of a batch (see :func:`derive_event_id`)."""
     if not 0 <= count <= 0x10000:
         raise ValueError(f"A batch holds at most 65,536 events, not {count}.")
+    if count <= 16:  # indexes below 16 only flip bits of the last hex digit
+        prefix = base_id[:35]
+        last = int(base_id[35], 16)
+        return [prefix + _HEX_DIGITS[last ^ index] for index in range(count)]
     prefix = base_id[:32]
     low = int(base_id[32:36], 16)
     return [f"{prefix}{low ^ index:04x}" for index in range(count)]
+
+
+_HEX_DIGITS = "0123456789abcdef"
 
 
 class EnvelopeShape:

@@ -43,6 +43,7 @@ __all__ = [
     "LogRecord",
     "LogRow",
     "batch_body",
+    "batch_head",
     "expand_row",
 ]
 
@@ -104,23 +105,17 @@ class LogRecord:
         return [str(name) for name in names]
 
 
-def batch_body(
-    *,
-    source: str,
-    detail_type: str,
-    account: str,
-    region: str,
-    resources: list[str],
-    details: Sequence[str],
+def batch_head(
+    *, source: str, detail_type: str, account: str, region: str, resources: list[str]
 ) -> str:
-    """The ``body`` of a :data:`BATCH` record; ``details`` are the JSON texts of the detail
-    objects, stored as given (reading re-encodes each one as a single event's envelope would).
+    """The text of a :data:`BATCH` record's ``body`` before its details (see
+    :func:`batch_body`); the same for every request of one client on one stage.
 
     Raises:
-        orjson.JSONEncodeError: a shared field is not valid Unicode.
+        orjson.JSONEncodeError: a field is not valid Unicode.
     """
     dumps = orjson.dumps
-    head = b"".join(
+    return b"".join(
         (
             b'{"source":', dumps(source),
             b',"detail-type":', dumps(detail_type),
@@ -130,6 +125,28 @@ def batch_body(
             b',"details":[',
         )
     ).decode()
+
+
+def batch_body(
+    *,
+    source: str,
+    detail_type: str,
+    account: str,
+    region: str,
+    resources: list[str],
+    details: Sequence[str],
+    head: str | None = None,
+) -> str:
+    """The ``body`` of a :data:`BATCH` record; ``details`` are the JSON texts of the detail
+    objects, stored as given (reading re-encodes each one as a single event's envelope would).
+    ``head`` is :func:`batch_head` of the same fields, when the caller has it already.
+
+    Raises:
+        orjson.JSONEncodeError: a shared field is not valid Unicode.
+    """
+    if head is None:
+        head = batch_head(source=source, detail_type=detail_type, account=account,
+                          region=region, resources=resources)
     return head + ",".join(details) + "]}"
 
 

@@ -97,6 +97,12 @@ def test_derived_ids_are_distinct_version_4_uuids_and_the_first_is_the_base() ->
     assert all(i[:32] == base[:32] for i in ids)  # only the last 16 bits differ
     with pytest.raises(ValueError, match="index 65536 is out of range"):
         derive_event_id(base, 65536)
+    edges = ("00000000-0000-4000-8000-00000000ffff", "ffffffff-ffff-4fff-bfff-fffffffffff0")
+    for other in (base, *edges):
+        for count in (1, 10, 16, 17):
+            assert derived_event_ids(other, count) == [
+                derive_event_id(other, i) for i in range(count)
+            ]
 
 
 # -- a batch reads back as the events put_events would have stored ------------------------------

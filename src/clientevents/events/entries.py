@@ -86,6 +86,7 @@ class EntryPreparer:
         # What :func:`clientevents.events.batch.prepare_batch` renders once per combination
         # of shared fields (a client's requests): their entry size and the record's head.
         self.batch_shared: dict[tuple[str, ...], tuple[int, str]] = {}
+        self._last_shape: tuple[tuple[str, ...], EnvelopeShape] | None = None
 
     def resolve_bus(self, name: Any) -> str | EntryError:
         """The bus an ``EventBusName`` (a name or an event bus ARN; None = default) names."""
@@ -206,15 +207,20 @@ class EntryPreparer:
             rules_text = orjson.dumps(list(replay_rules)).decode()
 
         try:
-            shape = EnvelopeShape(
-                detail_type=detail_type,
-                source=source,
-                account=self.account,
-                time_text=format_time(event_time),
-                region=self.region,
-                resources=resources,
-            )
-            body = shape.render(event_id, detail_json.decode(), replay_name)
+            time_text = format_time(event_time)
+            # Entries of one call usually share these: the last shape is kept.
+            key = (detail_type, source, time_text, *resources)
+            shape = self._last_shape
+            if shape is None or shape[0] != key:
+                shape = self._last_shape = (key, EnvelopeShape(
+                    detail_type=detail_type,
+                    source=source,
+                    account=self.account,
+                    time_text=time_text,
+                    region=self.region,
+                    resources=resources,
+                ))
+            body = shape[1].render(event_id, detail_json.decode(), replay_name)
         except orjson.JSONEncodeError:  # e.g. a lone surrogate in Source
             return _invalid("Entry", "the entry holds text that is not valid Unicode.")
         return LogRow(bus, event_id, event_time, now, body, replay_name, rules_text)

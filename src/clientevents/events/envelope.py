@@ -225,18 +225,19 @@ class EnvelopeShape:
         region: str,
         resources: list[str],
     ) -> None:
-        dumps = orjson.dumps
-        self._middle = b"".join(
-            (
-                b',"detail-type":', dumps(detail_type),
-                b',"source":', dumps(source),
-                b',"account":', dumps(account),
-                b',"time":', dumps(time_text),
-                b',"region":', dumps(region),
-                b',"resources":', dumps(resources),
-                b',"detail":',
-            )
-        ).decode()
+        # One encoding of the shared keys, in wire order, without its braces.
+        shared = orjson.dumps(
+            {
+                "detail-type": detail_type,
+                "source": source,
+                "account": account,
+                "time": time_text,
+                "region": region,
+                "resources": resources,
+            }
+        )
+        self._middle = "," + shared[1:-1].decode() + ',"detail":'
+
 
     def render(self, event_id: str, detail_json: str, replay_name: str | None = None) -> str:
         """The envelope of one event; ``detail_json`` is the JSON text of its detail object,

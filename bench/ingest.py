@@ -18,7 +18,15 @@ Cognito API at the start), so authentication, validation and the durable group-c
 append are all on. The per-client rate limit is on, with a bucket large enough not to refuse.
 It prints requests/s, events/s, p50 and p99 latency per target and concurrency, and the
 gateway's ratio to the ceiling and to moto. The workers (router, dispatchers) are not running:
-this measures ingest alone.
+this measures ingest alone. Further rows, each in the same run:
+
+- ``gateway-Np``: the gateway served by N granian worker processes (``--processes 1,2``: one
+  and two), sharing the listening socket, each with its own writer to the same database;
+- ``many``: the one-process gateway with ``--users`` (10,000) distinct signed-in users, each
+  request carrying one of their tokens at random (wrk picks it in Lua), so that first
+  verifications and the caches are exercised; its ratio to ``gateway`` at each level;
+- ``rate-Np``: a constant offered load of ``--rate`` requests a second (5,000 = 50,000
+  events/s) from :mod:`bench.openloop`, latency measured from each request's due time.
 """
 
 from __future__ import annotations
@@ -42,6 +50,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from bench.users import make_tokens
 
 SAMPLE_ENTRIES = [
     {"eventType": "shopping", "schemaVersion": 1, "data": {"itemSku": 123}},
@@ -127,12 +137,13 @@ def granian_factory() -> Any:
     return build_server_app(Path(os.environ["BENCH_INGEST_DATA_DIR"]))
 
 
-def server_command(server: str, port: int, data_dir: Path) -> list[str]:
-    """How the benchmark starts its server process, under uvicorn or granian."""
+def server_command(server: str, port: int, data_dir: Path, workers: int = 1) -> list[str]:
+    """How the benchmark starts its server process, under uvicorn or granian (``workers``
+    processes; uvicorn always runs one)."""
     if server == "granian":
         granian = shutil.which("granian") or str(Path(sys.executable).parent / "granian")
         return [granian, "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
-                "--workers", "1", "--loop", "uvloop", "--http", "1", "--no-ws",
+                "--workers", str(workers), "--loop", "uvloop", "--http", "1", "--no-ws",
                 "--log-level", "warning", "--factory", "bench.ingest:granian_factory"]
     return [sys.executable, "-m", "bench.ingest", "--serve", "--port", str(port),
             "--data-dir", str(data_dir)]
@@ -164,6 +175,8 @@ class Result:
     p50_ms: float
     p99_ms: float
     failures: int
+    p999_ms: float | None = None
+    max_ms: float | None = None
 
     @property
     def rps(self) -> float:
@@ -186,15 +199,29 @@ end
 """
 
 
+_WRK_TOKENS = """
+tokens = {{}}
+for line in io.lines("{tokens}") do tokens[#tokens + 1] = "Bearer " .. line end
+math.randomseed(os.time())
+request = function()
+  wrk.headers["Authorization"] = tokens[math.random(#tokens)]
+  return wrk.format()
+end
+"""
+
+
 def run_wrk(
     target: str, url: str, body: bytes, headers: dict[str, str], concurrency: int,
-    seconds: float, workdir: Path,
+    seconds: float, workdir: Path, tokens: Path | None = None,
 ) -> Result:
-    """One wrk run; non-2xx answers and socket errors count as failures."""
+    """One wrk run; non-2xx answers and socket errors count as failures. With ``tokens`` (a
+    file of one token a line) each request carries one of them at random."""
     body_file = workdir / f"{target}.body"
     body_file.write_bytes(body)
     script = workdir / f"{target}.lua"
     lines = "\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items())
+    if tokens is not None:
+        lines += _WRK_TOKENS.format(tokens=tokens)
     script.write_text(_WRK_SCRIPT.format(body=body_file, headers=lines))
     out = subprocess.run(
         ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
@@ -331,7 +358,7 @@ def stored_events(data_dir: Path) -> int:
     """Events in the log (a count of what was durably appended)."""
     conn = sqlite3.connect(data_dir / "clientevents.db")
     try:
-        return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+        return int(conn.execute("SELECT coalesce(sum(count), 0) FROM events").fetchone()[0])
     finally:
         conn.close()
 
@@ -341,30 +368,63 @@ def stored_events(data_dir: Path) -> int:
 
 def run(
     quick: bool, levels: list[int], seconds: float, use_wrk: bool, server: str = "granian",
-    repeats: int = 1,
+    repeats: int = 1, processes: tuple[int, ...] = (1, 2), users: int = 10_000,
+    rate: float = 5_000.0,
 ) -> list[Result]:
     """Start the servers, measure every target at every level, print the table."""
     workdir = Path(tempfile.mkdtemp(prefix="clientevents-bench-"))
-    data_dir = workdir / "data"
-    data_dir.mkdir()
-    port, moto_port = free_port(), free_port()
-    base = f"http://127.0.0.1:{port}"
-    moto_url = f"http://127.0.0.1:{moto_port}"
     results: list[Result] = []
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path.cwd()), *sys.path]),
-           "BENCH_INGEST_DATA_DIR": str(data_dir)}
+    moto_port = free_port()
+    moto_url = f"http://127.0.0.1:{moto_port}"
     moto_server = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
+    body = ingest_body()
+    answered = 0
+    durable = 0
     try:
-        with process(server_command(server, port, data_dir), env=env), \
-             process([moto_server, "-H", "127.0.0.1", "-p", str(moto_port)],
-                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
-            wait_http(base + "/health")
+        with contextlib.ExitStack() as stack:
+            servers: dict[int, tuple[str, Path]] = {}
+            for count in sorted({1, *processes}):
+                if server != "granian" and count > 1:
+                    continue
+                data_dir = workdir / f"data-{count}p"
+                data_dir.mkdir()
+                port = free_port()
+                env = {**os.environ,
+                       "PYTHONPATH": os.pathsep.join([str(Path.cwd()), *sys.path]),
+                       "BENCH_INGEST_DATA_DIR": str(data_dir)}
+                stack.enter_context(process(server_command(server, port, data_dir, count),
+                                            env=env))
+                servers[count] = (f"http://127.0.0.1:{port}", data_dir)
+            stack.enter_context(process([moto_server, "-H", "127.0.0.1", "-p", str(moto_port)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            for base, _ in servers.values():
+                wait_http(base + "/health")
             wait_http(moto_url)
-            token = user_pool_token(base, data_dir)
-            body = ingest_body()
-            gw_headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
-            check = httpx.post(base + "/prod/event", content=body, headers=gw_headers).json()
-            assert check["FailedEntryCount"] == 0, check
+            targets: list[tuple[str, str, bytes, dict[str, str], Path | None]] = []
+            base, data_dir = servers[1]
+            gw_headers: dict[str, dict[str, str]] = {}
+            for url, folder in servers.values():
+                token = user_pool_token(url, folder)
+                gw_headers[url] = {"Content-Type": "application/json",
+                                   "Authorization": f"Bearer {token}"}
+                check = httpx.post(url + "/prod/event", content=body,
+                                   headers=gw_headers[url]).json()
+                assert check["FailedEntryCount"] == 0, check
+            targets.append(("ceiling", base + BARE_PATH, body,
+                            {"Content-Type": "application/json"}, None))
+            for count, (url, _) in servers.items():
+                name = "gateway" if count == 1 else f"gateway-{count}p"
+                targets.append((name, url + "/prod/event", body, gw_headers[url], None))
+            tokens_file: Path | None = None
+            if users > 1 and use_wrk:
+                started = time.monotonic()
+                tokens_file = workdir / "tokens.txt"
+                tokens_file.write_text("\n".join(
+                    make_tokens(bench_settings(data_dir), data_dir, users, prefix="many")))
+                print(f"{users} users signed up and in ({time.monotonic() - started:.0f} s)",
+                      flush=True)
+                targets.append(("many", base + "/prod/event", body,
+                                {"Content-Type": "application/json"}, tokens_file))
             m_body = moto_body()
             m_headers = {
                 "Content-Type": "application/x-amz-json-1.1",
@@ -374,61 +434,101 @@ def run(
             }
             moto_check = httpx.post(moto_url + "/", content=m_body, headers=m_headers).json()
             assert moto_check["FailedEntryCount"] == 0, moto_check
-            before = stored_events(data_dir)
-            gateway_ok = 0
-            targets = [
-                ("ceiling", base + BARE_PATH, body, {"Content-Type": "application/json"}),
-                ("gateway", base + "/prod/event", body, gw_headers),
-                ("moto", moto_url + "/", m_body, m_headers),
-            ]
-            print(f"server: {server} (one process); {seconds:g} s a run, {repeats} "
-                  f"repeat(s) interleaved; medians", flush=True)
+            targets.append(("moto", moto_url + "/", m_body, m_headers, None))
+            before = sum(stored_events(folder) for _, folder in servers.values())
+            print(f"server: {server}; gateway processes {', '.join(map(str, servers))}; "
+                  f"{seconds:g} s a run, {repeats} repeat(s) interleaved; medians", flush=True)
             for level in levels:
-                for name, url, payload, headers in targets:
+                for name, url, payload, headers, tokens in targets:
                     runs = []
                     for _ in range(repeats):
                         if use_wrk:
                             runs.append(run_wrk(name, url, payload, headers, level, seconds,
-                                                workdir))
+                                                workdir, tokens))
                         else:
                             runs.append(run_httpx(name, url, payload, headers, level, seconds))
-                    if name == "gateway":
-                        gateway_ok += sum(r.requests - r.failures for r in runs)
+                    if name.startswith(("gateway", "many")):
+                        answered += sum(r.requests - r.failures for r in runs)
                     runs.sort(key=lambda r: r.rps)
                     result = runs[len(runs) // 2]
                     result.failures = sum(r.failures for r in runs)
                     results.append(result)
                     print(_row(result), flush=True)
-            durable = stored_events(data_dir) - before
+            if rate > 0:
+                for count, (url, _) in servers.items():
+                    result = run_open_loop(f"rate-{count}p", url + "/prod/event", body,
+                                           gw_headers[url], rate, seconds, workdir)
+                    answered += result.requests - result.failures
+                    results.append(result)
+                    print(_row(result), flush=True)
+            durable = sum(stored_events(folder) for _, folder in servers.values()) - before
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    _summary(results, gateway_ok, durable, use_wrk)
+    _summary(results, answered, durable, use_wrk)
     return results
 
 
+def run_open_loop(
+    target: str, url: str, body: bytes, headers: dict[str, str], rate: float, seconds: float,
+    workdir: Path,
+) -> Result:
+    """A constant-rate run of :mod:`bench.openloop` in its own process."""
+    body_file = workdir / f"{target}.body"
+    body_file.write_bytes(body)
+    command = [sys.executable, "-m", "bench.openloop", "--url", url, "--rate", str(rate),
+               "--seconds", str(seconds), "--body-file", str(body_file)]
+    for name, value in headers.items():
+        command += ["--header", f"{name}:{value}"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path.cwd()), *sys.path])}
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        raise RuntimeError(f"bench.openloop failed:\n{done.stderr[-3000:]}")
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    result = Result(target, int(rate), int(summary["answered"]), float(summary["seconds"]),
+                    float(summary["p50_ms"]), float(summary["p99_ms"]),
+                    int(summary["failures"]))
+    result.p999_ms = float(summary["p999_ms"])
+    result.max_ms = float(summary["max_ms"])
+    return result
+
+
 def _row(r: Result) -> str:
-    return (f"{r.target:8} c={r.concurrency:<4} {r.rps:10.0f} req/s {r.eps:10.0f} events/s "
+    if r.target.startswith("rate-"):
+        return (f"{r.target:10} offered {r.concurrency} req/s: {r.rps:8.0f} req/s "
+                f"{r.eps:9.0f} events/s  from due time: p50 {r.p50_ms:7.2f} ms  "
+                f"p99 {r.p99_ms:7.2f} ms  p99.9 {r.p999_ms or 0:7.2f} ms  "
+                f"max {r.max_ms or 0:7.2f} ms  failures {r.failures}")
+    return (f"{r.target:10} c={r.concurrency:<4} {r.rps:10.0f} req/s {r.eps:10.0f} events/s "
             f"p50 {r.p50_ms:7.2f} ms  p99 {r.p99_ms:7.2f} ms  failures {r.failures}")
 
 
-def _summary(results: list[Result], gateway_ok: int, durable: int, use_wrk: bool) -> None:
+def _summary(results: list[Result], answered: int, durable: int, use_wrk: bool) -> None:
     print()
     print(f"load generator: {'wrk (1 thread)' if use_wrk else 'asyncio + httpx'} on loopback, "
           f"sharing {os.cpu_count()} cores with the servers")
     by_key = {(r.target, r.concurrency): r for r in results}
-    for level in sorted({r.concurrency for r in results}):
-        gw, ceil, moto = (by_key.get((t, level)) for t in ("gateway", "ceiling", "moto"))
-        if gw is None or ceil is None or moto is None:
-            continue
-        print(f"c={level:<4} gateway/ceiling {gw.rps / ceil.rps if ceil.rps else 0:6.3f}   "
-              f"gateway/moto {gw.rps / moto.rps if moto.rps else 0:6.2f}")
-    best = max((r for r in results if r.target == "gateway"), key=lambda r: r.rps, default=None)
-    if best is not None:
-        print(f"best gateway: {best.rps:.0f} req/s = {best.eps:.0f} events/s "
+    gateways = sorted({r.target for r in results if r.target.startswith("gateway")})
+    for level in sorted({r.concurrency for r in results if not r.target.startswith("rate")}):
+        ceil, moto, many = (by_key.get((t, level)) for t in ("ceiling", "moto", "many"))
+        parts = [f"c={level:<4}"]
+        for name in gateways:
+            gw = by_key.get((name, level))
+            if gw is None:
+                continue
+            if ceil is not None and ceil.rps:
+                parts.append(f"{name}/ceiling {gw.rps / ceil.rps:6.3f}")
+            if name == "gateway" and moto is not None and moto.rps:
+                parts.append(f"gateway/moto {gw.rps / moto.rps:6.2f}")
+            if name == "gateway" and many is not None and gw.rps:
+                parts.append(f"many/gateway {many.rps / gw.rps:6.3f}")
+        print("   ".join(parts))
+    for name in gateways:
+        best = max((r for r in results if r.target == name), key=lambda r: r.rps)
+        print(f"best {name}: {best.rps:.0f} req/s = {best.eps:.0f} events/s "
               f"at c={best.concurrency}")
     print(f"durable events appended during the runs: {durable} "
           f"(gateway requests counted as answered x {ENTRIES_PER_REQUEST} = "
-          f"{gateway_ok * ENTRIES_PER_REQUEST}; wrk does not count requests still in flight "
+          f"{answered * ENTRIES_PER_REQUEST}; wrk does not count requests still in flight "
           "when its window closes, which were appended too)")
 
 
@@ -442,6 +542,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--server", choices=("uvicorn", "granian"), default="granian",
                         help="ASGI server of the measured process (granian: pip install it).")
     parser.add_argument("--repeats", type=int, default=1, help="Runs per point (median).")
+    parser.add_argument("--processes", default="1,2",
+                        help="Gateway process counts to measure (granian workers).")
+    parser.add_argument("--users", type=int, default=None,
+                        help="Signed-in users of the many-users row (10,000; --quick: 200).")
+    parser.add_argument("--rate", type=float, default=None,
+                        help="Requests a second of the constant-rate rows (5,000; --quick: "
+                             "500; 0 = none).")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", type=Path, default=None, help=argparse.SUPPRESS)
@@ -452,7 +559,11 @@ def main(argv: list[str] | None = None) -> None:
     levels = [8] if args.quick else [int(x) for x in args.levels.split(",")]
     seconds = 1.0 if args.quick else args.seconds
     use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
-    run(args.quick, levels, seconds, use_wrk, args.server, 1 if args.quick else args.repeats)
+    users = args.users if args.users is not None else (200 if args.quick else 10_000)
+    rate = args.rate if args.rate is not None else (500.0 if args.quick else 5_000.0)
+    processes = tuple(int(x) for x in args.processes.split(","))
+    run(args.quick, levels, seconds, use_wrk, args.server, 1 if args.quick else args.repeats,
+        processes, users, rate)
 
 
 if __name__ == "__main__":

@@ -41,8 +41,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import orjson
-
 from clientevents.archive.schema import SCHEMA, archive_group
 from clientevents.config.model import ArchiveConfig, Settings
 from clientevents.errors import Conflict
@@ -193,7 +191,7 @@ class Archiver:
                 continue  # replayed events are never archived
             if pattern is not None:
                 try:
-                    matched = pattern.matches(orjson.loads(record.body))
+                    matched = pattern.matches(record.event())
                 except Exception:  # one unreadable record must not stop the archive
                     logger.exception(
                         "Event not archived: it could not be matched. archive=%s seq=%d",

@@ -1,8 +1,9 @@
 """``clientevents serve``: the gateway and the workers, on one machine.
 
 The gateway runs under granian (its HTTP in Rust threads, the ASGI app on a uvloop event loop
-in one granian worker process) or, with ``--http-server uvicorn``, under uvicorn (uvloop +
-httptools) in this process; ``docs/gateway.md`` gives the measurements behind the default. The
+in one granian worker process, or in ``--http-workers`` processes sharing the port) or, with
+``--http-server uvicorn``, under uvicorn (uvloop + httptools) in this process;
+``docs/gateway.md`` gives the measurements behind the default. The
 workers (router, dispatchers, archiver) run in another process started with ``clientevents
 worker``, so both cores work.
 
@@ -65,6 +66,8 @@ ENV_DATA_DIR = "CLIENTEVENTS_SERVE_DATA_DIR"
               help="Also run the workers (in a second process).")
 @click.option("--http-server", type=click.Choice(["granian", "uvicorn"]), default="granian",
               show_default=True, help="The ASGI server that runs the gateway.")
+@click.option("--http-workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Gateway processes sharing the port (granian only); see docs/performance.md.")
 def serve(
     host: str | None,
     port: int | None,
@@ -72,9 +75,15 @@ def serve(
     config_file: Path | None,
     workers: bool,
     http_server: str,
+    http_workers: int,
 ) -> None:
     """Run the HTTP gateway and the workers until SIGINT or SIGTERM."""
     _setup_logging()
+    if http_workers > 1 and http_server != "granian":
+        raise click.BadParameter(
+            f"{http_workers} gateway processes need --http-server granian; uvicorn runs one.",
+            param_hint="--http-workers",
+        )
     try:
         settings = load_config(config_file) if config_file else default_settings()
     except ConfigError as exc:
@@ -109,13 +118,15 @@ def serve(
         worker.start()
     code = 0
     try:
-        click.echo(_banner_text(settings, data_path, url, banner, worker, http_server))
+        click.echo(_banner_text(settings, data_path, url, banner, worker,
+                                f"{http_server} ({http_workers} process"
+                                f"{'es' if http_workers > 1 else ''})"))
         sys.stdout.flush()
         if http_server == "uvicorn":
             code = _run_uvicorn(settings, data_path, sock, limits)
         else:
             sock.close()  # granian binds the address itself
-            code = _run_granian(config_file, data_path, host, port, limits)
+            code = _run_granian(config_file, data_path, host, port, limits, http_workers)
     except _Stop:
         pass
     finally:
@@ -180,6 +191,7 @@ def _run_granian(
     host: str,
     port: int,
     limits: ConnectionLimits,
+    processes: int = 1,
 ) -> int:
     from granian import Granian
     from granian.constants import HTTPModes, Interfaces, Loops
@@ -194,7 +206,7 @@ def _run_granian(
         address=host,
         port=port,
         interface=Interfaces.ASGI,
-        workers=1,
+        workers=processes,
         loop=Loops.uvloop,
         http=HTTPModes.http1,
         websockets=False,

@@ -8,8 +8,10 @@ An envelope has these keys, in this order (the order ``examples/event.json`` sho
 plus ``"replay-name"`` last for an event a replay put back on a bus. ``time`` is RFC 3339 in
 UTC with whole seconds and a ``Z`` suffix (``2026-11-27T05:00:00Z``).
 
-The hot path (:func:`encode_envelope`) serialises the envelope head once with orjson and splices
-the already-serialised detail into it, so a detail is encoded exactly once per event.
+:class:`EnvelopeShape` is the only code that writes envelope text: it renders what the events
+of a batch share once and splices each event's id and already-serialised detail into it, so a
+detail is encoded exactly once per event. A batch of events stored together (one gateway
+request) has one base id; :func:`derive_event_id` gives each of its events its own id.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ import orjson
 
 __all__ = [
     "ENVELOPE_KEYS",
+    "EnvelopeShape",
+    "derive_event_id",
+    "derived_event_ids",
     "encode_envelope",
     "format_time",
     "new_event_id",
@@ -158,6 +163,93 @@ def new_event_ids(count: int) -> list[str]:
     return ids
 
 
+def derive_event_id(base_id: str, index: int) -> str:
+    """The id of event ``index`` of a batch whose base id is ``base_id``.
+
+    The last 16 bits of the base (its last four hex digits, inside the UUID's node field) are
+    XORed with ``index``: distinct indexes give distinct ids, the version and variant bits are
+    untouched, so every derived id of a version 4 base is a version 4 UUID, and index 0 gives
+    the base itself. The other 106 random bits keep the ids of different batches apart.
+
+    Raises:
+        ValueError: ``index`` is outside 0..65535.
+    """
+    if not 0 <= index <= 0xFFFF:
+        raise ValueError(f"A batch holds at most 65,536 events; index {index} is out of range.")
+    return f"{base_id[:32]}{int(base_id[32:36], 16) ^ index:04x}"
+
+
+def derived_event_ids(base_id: str, count: int) -> list[str]:
+    """The ids of events ``0 .. count - 1`` of a batch (see :func:`derive_event_id`)."""
+    if not 0 <= count <= 0x10000:
+        raise ValueError(f"A batch holds at most 65,536 events, not {count}.")
+    if count <= 16:  # indexes below 16 only flip bits of the last hex digit
+        prefix = base_id[:35]
+        last = int(base_id[35], 16)
+        return [prefix + _HEX_DIGITS[last ^ index] for index in range(count)]
+    prefix = base_id[:32]
+    low = int(base_id[32:36], 16)
+    return [f"{prefix}{low ^ index:04x}" for index in range(count)]
+
+
+_HEX_DIGITS = "0123456789abcdef"
+
+
+class EnvelopeShape:
+    """What the envelopes of events that differ only in id and detail share, rendered once.
+
+    This is the one place envelope text is made: a single event (the publisher) and each event
+    of a stored batch (the event log, when it expands a batch on reading) both go through
+    :meth:`render`, so both give the same bytes for the same fields.
+
+    Example::
+
+        shape = EnvelopeShape(detail_type="prod", source="clientevents", account="0",
+                              time_text="2026-11-27T05:00:00Z", region="local",
+                              resources=["c1"])
+        text = shape.render("6a7e8feb-...", '{"eventType":"search"}')
+
+    Raises:
+        orjson.JSONEncodeError: a field is not valid Unicode (a lone surrogate).
+    """
+
+    __slots__ = ("_middle",)
+
+    def __init__(
+        self,
+        *,
+        detail_type: str,
+        source: str,
+        account: str,
+        time_text: str,
+        region: str,
+        resources: list[str],
+    ) -> None:
+        # One encoding of the shared keys, in wire order, without its braces.
+        shared = orjson.dumps(
+            {
+                "detail-type": detail_type,
+                "source": source,
+                "account": account,
+                "time": time_text,
+                "region": region,
+                "resources": resources,
+            }
+        )
+        self._middle = "," + shared[1:-1].decode() + ',"detail":'
+
+
+    def render(self, event_id: str, detail_json: str, replay_name: str | None = None) -> str:
+        """The envelope of one event; ``detail_json`` is the JSON text of its detail object,
+        spliced in unchanged."""
+        head = '{"version":"0","id":' + orjson.dumps(event_id).decode() + self._middle
+        if replay_name is None:
+            return head + detail_json + "}"
+        return (
+            head + detail_json + ',"replay-name":' + orjson.dumps(replay_name).decode() + "}"
+        )
+
+
 def encode_envelope(
     *,
     event_id: str,
@@ -167,27 +259,17 @@ def encode_envelope(
     time_text: str,
     region: str,
     resources: list[str],
-    detail_json: bytes,
+    detail_json: bytes | str,
     replay_name: str | None = None,
-) -> bytes:
-    """The envelope's JSON bytes, with ``detail_json`` (already-encoded JSON) as ``detail``.
+) -> str:
+    """The envelope's JSON text, with ``detail_json`` (already-encoded JSON) as ``detail``.
 
     ``detail_json`` must be the JSON encoding of an object; it is spliced in unchanged.
     """
-    head = orjson.dumps(
-        {
-            "version": "0",
-            "id": event_id,
-            "detail-type": detail_type,
-            "source": source,
-            "account": account,
-            "time": time_text,
-            "region": region,
-            "resources": resources,
-        }
+    shape = EnvelopeShape(
+        detail_type=detail_type, source=source, account=account, time_text=time_text,
+        region=region, resources=resources,
     )
-    if replay_name is None:
-        return b"".join((head[:-1], b',"detail":', detail_json, b"}"))
-    return b"".join(
-        (head[:-1], b',"detail":', detail_json, b',"replay-name":', orjson.dumps(replay_name), b"}")
-    )
+    if isinstance(detail_json, bytes):
+        detail_json = detail_json.decode()
+    return shape.render(event_id, detail_json, replay_name)

@@ -12,6 +12,8 @@ Example::
 Every accepted entry of a call is in the log, on disk, when the call returns: all rows of a
 call are built first, then handed to the log's :class:`LogAppender`, which inserts the rows of
 every caller waiting at that moment with a few statements in one shared commit (group commit).
+:meth:`Publisher.put_events` stores one record per event; :meth:`Publisher.put_details_async`
+(the gateway's path) stores a request's events as one record (:mod:`clientevents.events.batch`).
 A refused entry gets its ``ErrorCode``/``ErrorMessage`` and never fails the others. If the
 commit itself fails, each entry that would have been appended answers ``InternalFailure``
 (EventBridge's retryable code), so callers retry exactly the entries that failed; the
@@ -29,10 +31,12 @@ from typing import Any
 
 from clientevents.config.model import Settings
 from clientevents.errors import ClientEventsError, StoreError
-from clientevents.events.entries import EntryError, EntryPreparer, LogRow
+from clientevents.events.batch import prepare_batch
+from clientevents.events.entries import EntryError, EntryPreparer
 from clientevents.events.envelope import new_event_ids
 from clientevents.log.appender import LogAppender
 from clientevents.log.eventlog import EventLog
+from clientevents.log.records import LogRow
 from clientevents.logthrottle import LogThrottle
 from clientevents.store.engine import Database
 
@@ -88,24 +92,24 @@ class Publisher:
                 ``limits.max_entries_per_request`` entries.
         """
         self._check_request(entries)
-        rows, slots = self._prepare(entries)
+        rows, results = self._prepare(entries)
         if rows:
             try:
                 self.appender.append(rows)
             except (StoreError, sqlite3.Error) as exc:
-                return self._failed_commit(slots, exc)
-        return _answer(slots)
+                return self._failed_commit(results, exc)
+        return _answer(results)
 
     async def put_events_async(self, entries: Sequence[Any]) -> Answer:
         """The asyncio twin of :meth:`put_events`: the event loop never blocks on the commit."""
         self._check_request(entries)
-        rows, slots = self._prepare(entries)
+        rows, results = self._prepare(entries)
         if rows:
             try:
                 await self.appender.aappend(rows)
             except (StoreError, sqlite3.Error) as exc:
-                return self._failed_commit(slots, exc)
-        return _answer(slots)
+                return self._failed_commit(results, exc)
+        return _answer(results)
 
     async def put_details_async(
         self,
@@ -115,13 +119,41 @@ class Publisher:
         detail_type: str,
         resources: list[str],
         bus: str,
+        texts: Sequence[str | None] | None = None,
     ) -> Answer:
         """Publish events that share everything but ``Detail``; answer once they are durable.
 
         The same answer as :meth:`put_events_async` gives for the entries ``{"Source": source,
         "DetailType": detail_type, "Detail": detail, "Resources": resources, "EventBusName":
         bus}``, one per ``details`` item (parsed JSON objects, as the gateway holds them), for a
-        fraction of the work: the envelope's shared parts are rendered once a call.
+        fraction of the work: the accepted events are stored as one record, as they arrived
+        (``texts[i]``, when given, is the JSON text ``details[i]`` was parsed from), and their
+        envelopes are built when the log is read. Reading gives each event the envelope
+        :meth:`put_events` would have stored, with the id the answer names.
+
+        Raises:
+            PutEventsRequestError: ``details`` is not a list of 1 to
+                ``limits.max_entries_per_request`` items.
+            StoreError: the commit failed (a full disk, an I/O error); nothing was stored.
+        """
+        return _answer(
+            await self.append_details(
+                details, source=source, detail_type=detail_type, resources=resources, bus=bus,
+                texts=texts,
+            )
+        )
+
+    async def append_details(
+        self,
+        details: Sequence[Any],
+        *,
+        source: str,
+        detail_type: str,
+        resources: list[str],
+        bus: str,
+        texts: Sequence[str | None] | None = None,
+    ) -> list[str | EntryError]:
+        """:meth:`put_details_async` answering each detail's event id or :class:`EntryError`.
 
         Raises:
             PutEventsRequestError: ``details`` is not a list of 1 to
@@ -130,22 +162,20 @@ class Publisher:
                 (:meth:`put_events_async` answers ``InternalFailure`` per entry instead.)
         """
         self._check_request(details)
-        now = self.clock()
-        slots = self.preparer.prepare_details(
-            details,
-            source=source,
-            detail_type=detail_type,
-            resources=resources,
-            bus=bus,
-            now=now,
-            ids=new_event_ids(len(details)),
+        if texts is not None and len(texts) != len(details):
+            raise PutEventsRequestError(
+                f"texts holds {len(texts)} items for {len(details)} details; give one text "
+                "(or None) per detail."
+            )
+        rows, results = prepare_batch(
+            self.preparer, details, texts=texts, source=source, detail_type=detail_type,
+            resources=resources, bus=bus, now=self.clock(),
         )
-        rows = [slot for slot in slots if type(slot) is LogRow]
         if rows:
             # A failed commit raises StoreError: nothing was stored, so the caller (the
             # gateway) answers the whole request as unavailable rather than entry by entry.
             await self.appender.append_future(rows)
-        return _answer(slots)
+        return results
 
     def append_in(self, conn: sqlite3.Connection, entries: Sequence[Any]) -> Answer:
         """Append ``entries`` inside a write the caller already runs (``db.write(fn)``).
@@ -157,10 +187,10 @@ class Publisher:
             raise PutEventsRequestError(
                 f"entries must be a list of PutEvents entries, not {type(entries).__name__}."
             )
-        rows, slots = self._prepare(entries)
+        rows, results = self._prepare(entries)
         if rows:
             EventLog.append(conn, rows)
-        return _answer(slots)
+        return _answer(results)
 
     # -- internals -----------------------------------------------------------------------
 
@@ -177,30 +207,44 @@ class Publisher:
                 "per request (limits.max_entries_per_request). Split the request."
             )
 
-    def _prepare(self, entries: Sequence[Any]) -> tuple[list[LogRow], list[LogRow | EntryError]]:
+    def _prepare(self, entries: Sequence[Any]) -> tuple[list[LogRow], list[str | EntryError]]:
         now = self.clock()
         prepare = self.preparer.prepare
         ids = new_event_ids(len(entries))
-        slots = [prepare(entry, now, new_id) for entry, new_id in zip(entries, ids, strict=True)]
-        rows = [slot for slot in slots if isinstance(slot, LogRow)]
-        return rows, slots
+        rows: list[LogRow] = []
+        results: list[str | EntryError] = []
+        for entry, new_id in zip(entries, ids, strict=True):
+            slot = prepare(entry, now, new_id)
+            if isinstance(slot, EntryError):
+                results.append(slot)
+            else:
+                rows.append(slot)
+                results.append(slot.event_id)
+        return rows, results
 
-    def _failed_commit(self, slots: list[LogRow | EntryError], exc: BaseException) -> Answer:
+    def _failed_commit(self, results: list[str | EntryError], exc: BaseException) -> Answer:
+        return _answer(self._failed_results(results, exc))
+
+    @staticmethod
+    def _failed_results(
+        results: list[str | EntryError], exc: BaseException
+    ) -> list[str | EntryError]:
         _THROTTLE.error("append", "Appending events failed. error=%s", exc)
         # The answer names no file or database path: those are for the operator's log.
         failure = EntryError(
             INTERNAL_FAILURE, "The event log could not store the entry right now; retry it."
         )
-        return _answer([failure if isinstance(s, LogRow) else s for s in slots])
+        return [failure if isinstance(r, str) else r for r in results]
 
 
-def _answer(slots: list[LogRow | EntryError]) -> Answer:
-    results: list[dict[str, str]] = []
+def _answer(results: list[str | EntryError]) -> Answer:
+    entries: list[dict[str, str]] = []
     failed = 0
-    for slot in slots:
-        if isinstance(slot, LogRow):
-            results.append({"EventId": slot.event_id})
+    for result in results:
+        if type(result) is str:
+            entries.append({"EventId": result})
         else:
+            assert isinstance(result, EntryError)
             failed += 1
-            results.append({"ErrorCode": slot.code, "ErrorMessage": slot.message})
-    return {"FailedEntryCount": failed, "Entries": results}
+            entries.append({"ErrorCode": result.code, "ErrorMessage": result.message})
+    return {"FailedEntryCount": failed, "Entries": entries}

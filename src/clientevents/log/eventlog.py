@@ -1,10 +1,12 @@
 """The event log of every bus, in the embedded SQLite database.
 
-One append-only table ``events`` holds the events of all buses; ``seq`` is the global,
-monotonic offset (``AUTOINCREMENT``, so an offset is never reused after a trim). Consumers
-(the router, archives) read a bus after their committed offset and commit the new offset with
-:meth:`EventLog.commit_offset` inside the same write as the work the batch produced: a crash
-then neither loses nor repeats a hand-off.
+One append-only table ``events`` holds the records of all buses: a record is one event, or
+the events of one ingest request stored together (:mod:`clientevents.log.records`). Every
+event has a position, its offset: global, monotonic, never reused after a trim. A record's
+``seq`` is the position of its last event. Consumers (the router, archives) read a bus
+*per event* after their committed offset (:meth:`EventLog.read_after` expands records) and
+commit the new offset with :meth:`EventLog.commit_offset` inside the same write as the work the
+batch produced: a crash then neither loses nor repeats a hand-off.
 
 Example::
 
@@ -19,12 +21,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
-
-import orjson
 
 from clientevents.errors import Conflict
 from clientevents.log.appender import insert_rows
+from clientevents.log.records import LogRecord, Row, expand_row
 from clientevents.store.engine import Database, register_schema
 
 __all__ = ["SCHEMA", "EventLog", "LogRecord"]
@@ -38,7 +38,9 @@ CREATE TABLE IF NOT EXISTS events (
     ingested_at REAL NOT NULL,
     body TEXT NOT NULL,
     replay_name TEXT NULL,
-    replay_rules TEXT NULL
+    replay_rules TEXT NULL,
+    count INTEGER NOT NULL DEFAULT 1,
+    format INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS events_bus_seq ON events (bus, seq);
 CREATE TABLE IF NOT EXISTS consumer_offsets (
@@ -51,34 +53,15 @@ CREATE TABLE IF NOT EXISTS consumer_offsets (
 
 register_schema("log", SCHEMA)
 
-_COLUMNS = "seq, bus, event_id, time, ingested_at, body, replay_name, replay_rules"
+_COLUMNS = (
+    "seq, bus, event_id, time, ingested_at, body, replay_name, replay_rules, count, format"
+)
 
-
-@dataclass(slots=True)
-class LogRecord:
-    """One event in a bus's log (a row of ``events``); treat it as read-only.
-
-    ``time`` and ``ingested_at`` are epoch seconds; ``body`` is the envelope's JSON text;
-    ``replay_rules`` is the JSON text of a list of rule names, or None. (Not a frozen
-    dataclass: building a frozen one costs six times as much, and the router builds one per
-    event.)
-    """
-
-    seq: int
-    bus: str
-    event_id: str
-    time: float
-    ingested_at: float
-    body: str
-    replay_name: str | None
-    replay_rules: str | None
-
-    def replay_rule_names(self) -> list[str] | None:
-        """The rules a replayed event may match, or None for every rule."""
-        if self.replay_rules is None:
-            return None
-        names = orjson.loads(self.replay_rules)
-        return [str(name) for name in names]
+#: Columns added since the first release, with their definitions (older files get them).
+_ADDED_COLUMNS = {
+    "count": "INTEGER NOT NULL DEFAULT 1",
+    "format": "INTEGER NOT NULL DEFAULT 0",
+}
 
 
 class EventLog:
@@ -91,13 +74,35 @@ class EventLog:
     def __init__(self, db: Database) -> None:
         self.db = db
         db.ensure_schema(SCHEMA)
+        self._upgrade()
+
+    def _upgrade(self) -> None:
+        """Add the columns a database made by an older release lacks (each a no-op later)."""
+        present = {
+            row[1] for row in self.db.read(
+                lambda conn: conn.execute("PRAGMA table_info(events)").fetchall()
+            )
+        }
+        for name, definition in _ADDED_COLUMNS.items():
+            if name in present:
+                continue
+
+            def add(conn: sqlite3.Connection, name: str = name, definition: str = definition
+                    ) -> None:
+                try:
+                    conn.execute(f"ALTER TABLE events ADD COLUMN {name} {definition}")
+                except sqlite3.OperationalError as exc:
+                    if "duplicate column" not in str(exc):  # another process added it first
+                        raise
+
+            self.db.write(add)
 
     # -- writes (inside db.write) --------------------------------------------------------
 
     @staticmethod
     def append(conn: sqlite3.Connection, rows: Sequence[Sequence[object]]) -> None:
-        """Append events: each row is ``(bus, event_id, time, ingested_at, body, replay_name,
-        replay_rules)`` (a :class:`clientevents.events.entries.LogRow` fits)."""
+        """Append records: each row is a :class:`~clientevents.log.records.LogRow`, ``(bus,
+        event_id, time, ingested_at, body, replay_name, replay_rules[, count, format])``."""
         insert_rows(conn, rows)
 
     @staticmethod
@@ -147,8 +152,9 @@ class EventLog:
     @staticmethod
     def trim(conn: sqlite3.Connection, bus: str, *, upto_seq: int, ingested_before: float,
              limit: int = 10_000) -> int:
-        """Delete up to ``limit`` events of ``bus`` with ``seq <= upto_seq`` ingested before
-        ``ingested_before``; return how many were deleted."""
+        """Delete up to ``limit`` records of ``bus`` whose events all have positions up to
+        ``upto_seq`` and were ingested before ``ingested_before``; return how many records
+        were deleted."""
         cur = conn.execute(
             "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE bus = ? AND seq <= ? "
             "AND ingested_at < ? ORDER BY seq LIMIT ?)",
@@ -159,28 +165,21 @@ class EventLog:
     # -- reads ---------------------------------------------------------------------------
 
     def read_after(self, bus: str, after_seq: int, limit: int) -> list[LogRecord]:
-        """Up to ``limit`` events of ``bus`` with ``seq > after_seq``, in order."""
-        rows = self.db.read(
-            lambda conn: conn.execute(
-                f"SELECT {_COLUMNS} FROM events WHERE bus = ? AND seq > ? ORDER BY seq LIMIT ?",
-                (bus, after_seq, limit),
-            ).fetchall()
-        )
-        return [LogRecord(*row) for row in rows]
+        """Up to ``limit`` events of ``bus`` with positions after ``after_seq``, in order."""
+        sql = f"SELECT {_COLUMNS} FROM events WHERE bus = ? AND seq > ? ORDER BY seq"
+        return self.db.read(lambda conn: _expand(conn, sql, (bus, after_seq), after_seq, limit))
 
     def read_time_range(
         self, bus: str, start: float, end: float, after_seq: int, limit: int
     ) -> list[LogRecord]:
-        """Up to ``limit`` events of ``bus`` after ``after_seq`` whose event time is in
-        ``[start, end)`` (epoch seconds), in ``seq`` order. Page with the last ``seq``."""
-        rows = self.db.read(
-            lambda conn: conn.execute(
-                f"SELECT {_COLUMNS} FROM events WHERE bus = ? AND seq > ? AND time >= ? "
-                "AND time < ? ORDER BY seq LIMIT ?",
-                (bus, after_seq, start, end, limit),
-            ).fetchall()
+        """Up to ``limit`` events of ``bus`` after position ``after_seq`` whose event time is in
+        ``[start, end)`` (epoch seconds), in position order. Page with the last ``seq``."""
+        sql = (
+            f"SELECT {_COLUMNS} FROM events WHERE bus = ? AND seq > ? AND time >= ? "
+            "AND time < ? ORDER BY seq"
         )
-        return [LogRecord(*row) for row in rows]
+        params = (bus, after_seq, start, end)
+        return self.db.read(lambda conn: _expand(conn, sql, params, after_seq, limit))
 
     def offset(self, group: str, bus: str) -> int:
         """The last ``seq`` of ``bus`` that ``group`` committed (0 before its first commit)."""
@@ -201,13 +200,33 @@ class EventLog:
         return {str(grp): int(seq) for grp, seq in rows}
 
     def head(self, bus: str) -> int:
-        """The highest ``seq`` of ``bus`` still in the log (0 when it holds no event)."""
+        """The position of the last event of ``bus`` still in the log (0 when it holds none)."""
         sql = "SELECT max(seq) FROM events WHERE bus = ?"
         row = self.db.read(lambda conn: conn.execute(sql, (bus,)).fetchone())
         return 0 if row is None or row[0] is None else int(row[0])
 
     def count(self, bus: str) -> int:
         """How many events of ``bus`` the log holds."""
-        sql = "SELECT count(*) FROM events WHERE bus = ?"
+        sql = "SELECT coalesce(sum(count), 0) FROM events WHERE bus = ?"
         row = self.db.read(lambda conn: conn.execute(sql, (bus,)).fetchone())
         return int(row[0])
+
+
+def _expand(
+    conn: sqlite3.Connection, sql: str, params: Sequence[object], after: int, limit: int
+) -> list[LogRecord]:
+    """The events of the records ``sql`` selects (in ``seq`` order) after position ``after``,
+    at most ``limit``; stops stepping the statement once it has them."""
+    out: list[LogRecord] = []
+    if limit <= 0:
+        return out
+    cursor = conn.execute(sql, params)
+    try:
+        row: Row
+        for row in cursor:
+            expand_row(row, after, limit - len(out), out)
+            if len(out) >= limit:
+                break
+    finally:
+        cursor.close()
+    return out

@@ -9,7 +9,8 @@ An event of a bus is deleted when both hold:
   24 hours).
 
 Archives keep their own copies for replays, so trimming the log never shortens an archive.
-Deletion runs in chunks of :data:`TRIM_CHUNK` rows, one write each, so a large backlog never
+A record holding several events (one ingest request) goes once all of its events may go.
+Deletion runs in chunks of :data:`TRIM_CHUNK` records, one write each, so a large backlog never
 makes one long write transaction.
 """
 
@@ -34,7 +35,7 @@ DEFAULT_RETENTION_SECS = 24 * 3600.0
 """How long routed events stay in the log by default."""
 
 TRIM_CHUNK = 5_000
-"""Most rows one trim write deletes."""
+"""Most records one trim write deletes."""
 
 ROUTER_GROUP = "router"  # the same group as clientevents.routing.ROUTER_GROUP
 
@@ -76,7 +77,7 @@ class LogRetention:
         return min(offsets.values())
 
     def trim_once(self) -> int:
-        """One pass over every bus; return how many events were deleted."""
+        """One pass over every bus; return how many records were deleted."""
         deleted = 0
         cutoff = self.clock() - self.retention_secs
         for bus in self.buses:

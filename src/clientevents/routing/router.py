@@ -30,8 +30,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import orjson
-
 from clientevents.config.model import Settings
 from clientevents.errors import Conflict
 from clientevents.log.eventlog import EventLog, LogRecord
@@ -188,7 +186,7 @@ class Router:
         matched = batch.matched
         for record in records:
             try:
-                event: Any = orjson.loads(record.body)
+                event: Any = record.event()
                 names = matches(event)
             except Exception:  # a record that cannot be matched must not stop its bus
                 logger.exception(

@@ -111,6 +111,16 @@ async def send_json(
     await send({"type": "http.response.body", "body": body})
 
 
+async def send_json_bytes(send: Send, status: int, body: bytes) -> None:
+    """Answer ``body`` (JSON already encoded) with ``status``."""
+    await send({
+        "type": "http.response.start",
+        "status": status,
+        "headers": [*JSON_HEADERS, (b"content-length", str(len(body)).encode("ascii"))],
+    })
+    await send({"type": "http.response.body", "body": body})
+
+
 async def send_rejection(send: Send, error: RequestRejected) -> None:
     """Answer a request-level failure as ``{"message": ...}``."""
     await send_json(send, error.status, {"message": error.message}, error.headers)

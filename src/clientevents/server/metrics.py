@@ -19,13 +19,68 @@ metric                                         type         labels
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+import bisect
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 _LATENCY_BUCKETS = (
     0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5,
     5.0, 10.0,
 )
+
+
+class _HotCounts(Collector):
+    """The per-request metrics, counted in plain dicts and lists and exported when scraped.
+
+    A ``prometheus_client`` counter takes a lock per increment and a histogram walks its
+    buckets in Python; on the ingest path, once per request, that cost more than the rest of
+    the bookkeeping together. These are read only by :meth:`collect` (a scrape).
+    """
+
+    def __init__(self) -> None:
+        self.requests: dict[tuple[str, str, int], int] = {}
+        self.latency: dict[str, list[float]] = {}  # route -> [count per bucket..., +Inf, sum]
+        self.entries: dict[tuple[str, str, str], int] = {}
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            "clientevents_http_requests_total",
+            "HTTP requests answered, by route template, method and status.",
+            labels=("route", "method", "status"),
+        )
+        for (route, method, status), answered in sorted(self.requests.items()):
+            requests.add_metric((route, method, str(status)), answered)
+        yield requests
+        latency = HistogramMetricFamily(
+            "clientevents_http_request_duration_seconds",
+            "Time from the request's first byte to the end of the answer, by route template.",
+            labels=("route",),
+        )
+        for route, counts in sorted(self.latency.items()):
+            cumulative = 0.0
+            buckets: list[tuple[str, float]] = []
+            for bound, count in zip((*_LATENCY_BUCKETS, float("inf")), counts, strict=False):
+                cumulative += count
+                buckets.append((_bound_text(bound), cumulative))
+            latency.add_metric((route,), buckets, counts[-1])
+        yield latency
+        entries = CounterMetricFamily(
+            "clientevents_ingest_entries_total",
+            "Ingested entries, accepted or rejected, by stage and reason.",
+            labels=("stage", "result", "reason"),
+        )
+        for labels, total in sorted(self.entries.items()):
+            entries.add_metric(labels, total)
+        yield entries
+
+
+def _bound_text(bound: float) -> str:
+    return str(floatToGoString(bound))  # type: ignore[no-untyped-call]  # as histograms do
 
 
 class GatewayMetrics:
@@ -35,25 +90,8 @@ class GatewayMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter(
-            "clientevents_http_requests_total",
-            "HTTP requests answered, by route template, method and status.",
-            ("route", "method", "status"),
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "clientevents_http_request_duration_seconds",
-            "Time from the request's first byte to the end of the answer, by route template.",
-            ("route",),
-            buckets=_LATENCY_BUCKETS,
-            registry=self.registry,
-        )
-        self.entries = Counter(
-            "clientevents_ingest_entries_total",
-            "Ingested entries, accepted or rejected, by stage and reason.",
-            ("stage", "result", "reason"),
-            registry=self.registry,
-        )
+        self._hot = _HotCounts()
+        self.registry.register(self._hot)
         self.rejected_requests = Counter(
             "clientevents_ingest_requests_rejected_total",
             "Ingest requests refused as a whole (4xx), by stage and reason.",
@@ -72,33 +110,23 @@ class GatewayMetrics:
             ("stage",),
             registry=self.registry,
         )
-        # Label children are cached: looking them up costs a lock and a dict per request.
-        self._request_children: dict[tuple[str, str, int], Counter] = {}
-        self._latency_children: dict[str, Histogram] = {}
-        self._entry_children: dict[tuple[str, str, str], Counter] = {}
-
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one answered request and its latency."""
+        hot = self._hot
         key = (route, method, status)
-        child = self._request_children.get(key)
-        if child is None:
-            child = self.requests.labels(route, method, str(status))
-            self._request_children[key] = child
-        child.inc()
-        hist = self._latency_children.get(route)
-        if hist is None:
-            hist = self.latency.labels(route)
-            self._latency_children[route] = hist
-        hist.observe(seconds)
+        requests = hot.requests
+        requests[key] = requests.get(key, 0) + 1
+        counts = hot.latency.get(route)
+        if counts is None:
+            counts = hot.latency[route] = [0.0] * (len(_LATENCY_BUCKETS) + 2)
+        counts[bisect.bisect_left(_LATENCY_BUCKETS, seconds)] += 1
+        counts[-1] += seconds
 
     def count_entries(self, stage: str, result: str, reason: str, count: int) -> None:
         """Count ``count`` ingested entries of one stage, result and reason."""
         key = (stage, result, reason)
-        child = self._entry_children.get(key)
-        if child is None:
-            child = self.entries.labels(stage, result, reason)
-            self._entry_children[key] = child
-        child.inc(count)
+        entries = self._hot.entries
+        entries[key] = entries.get(key, 0) + count
 
     def render(self) -> bytes:
         """The text exposition format of every metric."""

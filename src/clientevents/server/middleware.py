@@ -12,7 +12,9 @@ a client never sees a dropped connection; the fuzz tests assert that no client i
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import random
 import time
 from collections.abc import Callable
@@ -33,13 +35,26 @@ _INTERNAL_ERROR = b'{"message":"Internal server error. The request id names it i
 
 
 def new_request_id() -> str:
-    """A random version-4 UUID as text (not for secrets: ids only need to be unique)."""
-    # os.urandom costs a system call per id; the Mersenne Twister is ample for log ids.
+    """A version-4-shaped UUID as text, unique per request (not for secrets).
+
+    A random prefix chosen once per process (again in a forked child) and a counter in the
+    last 12 hex digits: a request id only has to be unique, and this costs a quarter of
+    formatting 128 fresh random bits per request.
+    """
+    return f"{_prefix}{next(_counter) & 0xFFFFFFFFFFFF:012x}"
+
+
+def _new_prefix() -> None:
+    global _prefix, _counter
     h = f"{random.getrandbits(128):032x}"
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+    _prefix = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-"
+    _counter = itertools.count(random.getrandbits(48))
 
 
-_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
+_prefix = ""
+_counter = itertools.count()
+_new_prefix()
+os.register_at_fork(after_in_child=_new_prefix)
 
 
 class RequestContextMiddleware:

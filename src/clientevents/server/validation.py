@@ -124,6 +124,11 @@ class EntryValidator:
             version = None if rule.schema_version is None else str(rule.schema_version)
             self._schemas[(rule.event_type, version)] = cls(rule.schema)
 
+    @property
+    def has_schemas(self) -> bool:
+        """Whether any JSON Schema is configured (entries then need more than parsing)."""
+        return bool(self._schemas)
+
     def check(self, raw: Any) -> dict[str, Any] | EntryError:
         """Return the entry as a detail object, or the per-entry error it earns."""
         if isinstance(raw, str):

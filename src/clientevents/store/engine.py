@@ -92,7 +92,9 @@ class _Job:
     ``callback`` (called on the writer thread, see :meth:`Database.submit`).
     """
 
-    __slots__ = ("callback", "error", "fn", "future", "lock", "loop", "result")
+    __slots__ = (
+        "callback", "error", "fn", "future", "gathered", "lock", "loop", "not_before", "result",
+    )
 
     def __init__(
         self,
@@ -101,8 +103,12 @@ class _Job:
         future: asyncio.Future[Any] | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
         callback: DoneFn | None = None,
+        not_before: float = 0.0,
+        gathered: threading.Event | None = None,
     ) -> None:
         self.fn = fn
+        self.not_before = not_before
+        self.gathered = gathered
         self.future = future
         self.loop = loop
         self.callback = callback
@@ -261,15 +267,28 @@ class Database:
         self._submit(_Job(fn, future=fut, loop=loop))
         return await fut
 
-    def submit(self, fn: WriteFn, on_done: DoneFn) -> None:
+    def submit(
+        self,
+        fn: WriteFn,
+        on_done: DoneFn,
+        *,
+        not_before: float = 0.0,
+        gathered: threading.Event | None = None,
+    ) -> None:
         """Queue ``fn`` for the next group commit and return at once.
 
         ``on_done(result, error)`` runs on the writer thread once the commit holding ``fn`` is
         on disk (``error`` is None) or failed. It must be quick and must not block or write:
         it is how a component wakes its own waiters (e.g. by releasing locks) without a
         thread of its own waiting on every write.
+
+        ``not_before`` (a ``time.monotonic()`` value) lets the writer wait until then before it
+        starts the commit that holds ``fn``, so that more writes join it: a caller that
+        gathers writes (the event log's appender, under load) trades that much latency for
+        fewer, larger commits. With ``gathered``, the wait ends as soon as that event is set
+        (the caller sets it once it has gathered enough).
         """
-        self._submit(_Job(fn, callback=on_done))
+        self._submit(_Job(fn, callback=on_done, not_before=not_before, gathered=gathered))
 
     def _submit(self, job: _Job) -> None:
         if self._closed:
@@ -282,6 +301,13 @@ class Database:
             first = self._queue.get()
             if first is None:
                 break
+            if first.not_before:
+                delay = first.not_before - time.monotonic()
+                if delay > 0:
+                    if first.gathered is not None:
+                        first.gathered.wait(delay)
+                    else:
+                        time.sleep(delay)
             jobs = [first]
             stop = False
             while len(jobs) < MAX_GROUP:

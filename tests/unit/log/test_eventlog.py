@@ -244,3 +244,35 @@ def test_appender_wakes_every_caller_of_a_drain_even_when_it_fails(db: Database)
     assert outcomes[7] == "failed"
     stored = {int(r.event_id.rsplit("-", 1)[1]) for r in log.read_after("a", 0, 100)}
     assert stored == {i for i, outcome in outcomes.items() if outcome == "ok"}
+
+
+def test_a_lingering_commit_goes_as_soon_as_its_callers_are_back(db: Database) -> None:
+    # Given an appender whose commits may wait for more callers ten minutes (so that a wait
+    # that does not end shows as a hang, caught by the guard below, not as a timing)
+    appender = LogAppender(db, linger_secs=600.0)
+    log = EventLog(db)
+
+    def burst(tag: str, callers: int) -> None:
+        barrier = threading.Barrier(callers)
+
+        def one(i: int) -> None:
+            barrier.wait()
+            appender.append([row(tag, i)])
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(callers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not any(thread.is_alive() for thread in threads), "a commit kept waiting"
+
+    # A lone caller never waits for company.
+    appender.append([row("alone", 0)])
+    # Bursts of four callers: a commit that gathered as many callers as the last one held
+    # goes at once (the first burst may span two commits; each later one fills the wait).
+    for n in range(5):
+        burst(f"burst{n}", 4)
+        assert log.count(f"burst{n}") == 4
+    assert appender.drains < 1 + 5 * 4
+    with pytest.raises(ValueError, match="linger_secs must be 0 or more"):
+        LogAppender(db, linger_secs=-1)

@@ -2,9 +2,11 @@
 
 The hot path of the service. One request costs: a token check (cached by the authenticator),
 a token-bucket step, one ``orjson.loads`` of the body and one per entry, and a single
-``Publisher.put_details_async`` call (one group-committed write shared with concurrent requests).
-The answer is PutEvents' ``{"FailedEntryCount", "Entries"}``, one result per entry in request
-order; request-level problems are 4xx ``{"message"}`` answers (see ``docs/gateway.md``).
+``Publisher.put_details_async`` call, which stores the request's accepted entries, as they
+arrived, as one log record (one group-committed write shared with concurrent requests; the
+workers build the events' envelopes). The answer is PutEvents' ``{"FailedEntryCount",
+"Entries"}``, one result per entry in request order; request-level problems are 4xx
+``{"message"}`` answers (see ``docs/gateway.md``).
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import orjson
 from starlette.types import Receive, Scope, Send
 
 from clientevents.errors import StoreError
+from clientevents.events.entries import EntryError as PublishError
 from clientevents.identity.principal import AuthError
 from clientevents.logthrottle import LogThrottle
 from clientevents.ratelimit import retry_after_header
@@ -24,6 +28,7 @@ from clientevents.server.body import (
     header,
     read_body,
     send_json,
+    send_json_bytes,
     send_rejection,
 )
 from clientevents.server.errors import RequestRejected
@@ -52,6 +57,13 @@ class IngestEndpoint:
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
+        validator = gateway.validator
+        # (longest text, longest text that cannot nest too deep, depth limit) of entries the
+        # validator would accept after parsing them alone; None when schemas apply.
+        self._plain: tuple[int, int, int] | None = (
+            None if validator.has_schemas else
+            (validator.max_entry_bytes, 2 * validator.max_depth + 1, validator.max_depth)
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         gateway = self.gateway
@@ -74,9 +86,14 @@ class IngestEndpoint:
             return
         except ClientDisconnected:
             return
-        await send_json(send, 200, result)
+        if type(result) is bytes:
+            await send_json_bytes(send, 200, result)
+        else:
+            await send_json(send, 200, result)
 
-    async def _ingest(self, stage: Stage, scope: Scope, receive: Receive) -> dict[str, Any]:
+    async def _ingest(
+        self, stage: Stage, scope: Scope, receive: Receive
+    ) -> dict[str, Any] | bytes:
         gateway = self.gateway
         metrics = gateway.metrics
         raw_auth = header(scope, b"authorization")
@@ -115,32 +132,51 @@ class IngestEndpoint:
 
     async def _publish(
         self, stage: Stage, client_id: str, raw_entries: list[Any]
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any] | bytes:
         gateway = self.gateway
-        validator = gateway.validator
-        results: list[dict[str, Any] | None] = []
-        errors: list[EntryError | None] = []
+        check = gateway.validator.check
+        plain = self._plain
         details: list[dict[str, Any]] = []
-        for raw in raw_entries:
-            checked = validator.check(raw)
+        texts: list[str | None] = []
+        refused: dict[int, EntryError] | None = None  # request index -> its error
+        for index, raw in enumerate(raw_entries):
+            # Hot path: ASCII text within the size limit, too short or with too few brackets
+            # to nest past the depth limit, no schemas: the validator would only parse it.
+            if (
+                plain is not None
+                and type(raw) is str
+                and len(raw) <= plain[0]
+                and raw.isascii()
+                and (len(raw) <= plain[1] or raw.count("{") + raw.count("[") <= plain[2])
+            ):
+                try:
+                    parsed = orjson.loads(raw)
+                except orjson.JSONDecodeError:
+                    parsed = None
+                if type(parsed) is dict:
+                    details.append(parsed)
+                    texts.append(raw)
+                    continue
+            checked = check(raw)
             if isinstance(checked, EntryError):
-                results.append(checked.result())
-                errors.append(checked)
+                if refused is None:
+                    refused = {}
+                refused[index] = checked
             else:
-                results.append(None)
-                errors.append(None)
                 details.append(checked)
-        published: list[dict[str, Any]] = []
+                texts.append(raw if type(raw) is str else None)
+        published: list[str | PublishError] = []
         if details:
             try:
                 # The events of one request share Source, DetailType, Resources and the bus:
-                # the publisher renders those once and encodes each parsed detail once.
-                answer = await gateway.publisher.put_details_async(
+                # the publisher stores them as one record, the details as they arrived.
+                published = await gateway.publisher.append_details(
                     details,
                     source=SOURCE,
                     detail_type=stage.environment,
                     resources=[client_id],
                     bus=stage.bus,
+                    texts=texts,
                 )
             except StoreError as exc:
                 # Nothing of the request was stored: one 503 for the request (the answer names
@@ -153,34 +189,44 @@ class IngestEndpoint:
                     reason="store_unavailable",
                     headers={"Retry-After": str(STORE_RETRY_AFTER_SECS)},
                 ) from None
-            published = answer["Entries"]
-            if len(published) == len(raw_entries) and not answer["FailedEntryCount"]:
-                # The common case: every entry valid and stored; the answer is the publisher's.
+            if refused is None and all(type(result) is str for result in published):
+                # The common case: every entry valid and stored.
                 gateway.metrics.count_entries(stage.name, "accepted", "ok", len(published))
-                return {"FailedEntryCount": 0, "Entries": published}
+                return accepted_answer(published)  # type: ignore[arg-type]
         failed = 0
         accepted = 0
         reasons: dict[str, int] = {}
         it = iter(published)
         merged: list[dict[str, Any]] = []
-        for result, error in zip(results, errors, strict=True):
-            if result is None:
-                result = next(it)
-                if "EventId" in result:
-                    accepted += 1
-                else:
-                    code = str(result.get("ErrorCode"))
-                    reason = _PUBLISHER_REASONS.get(code, "publish_failed")
-                    reasons[reason] = reasons.get(reason, 0) + 1
-                    failed += 1
-            else:
-                assert error is not None
+        for index in range(len(raw_entries)):
+            error = refused.get(index) if refused is not None else None
+            if error is not None:
                 reasons[error.reason] = reasons.get(error.reason, 0) + 1
                 failed += 1
-            merged.append(result)
+                merged.append(error.result())
+                continue
+            result = next(it)
+            if type(result) is str:
+                accepted += 1
+                merged.append({"EventId": result})
+            else:
+                assert isinstance(result, PublishError)
+                reason = _PUBLISHER_REASONS.get(result.code, "publish_failed")
+                reasons[reason] = reasons.get(reason, 0) + 1
+                failed += 1
+                merged.append({"ErrorCode": result.code, "ErrorMessage": result.message})
         metrics = gateway.metrics
         if accepted:
             metrics.count_entries(stage.name, "accepted", "ok", accepted)
         for reason, count in reasons.items():
             metrics.count_entries(stage.name, "rejected", reason, count)
         return {"FailedEntryCount": failed, "Entries": merged}
+
+
+def accepted_answer(event_ids: list[str]) -> bytes:
+    """PutEvents' answer when every entry was accepted, as JSON bytes: the bytes
+    ``orjson.dumps({"FailedEntryCount": 0, "Entries": [{"EventId": id}, ...]})`` gives, without
+    building the dicts first. The ids are the publisher's UUIDs: nothing in them needs
+    escaping."""
+    ids = '"},{"EventId":"'.join(event_ids)
+    return f'{{"FailedEntryCount":0,"Entries":[{{"EventId":"{ids}"}}]}}'.encode()

@@ -1,0 +1,124 @@
+"""The per-request user check, cached in each process and invalidated by any process's change.
+
+Every request authenticated by the user pool must see a sign-out, a disable or a deletion that
+committed before it, in whichever process it was made. Reading the user and the session from
+the database on every request does that, at the price of a query per request. Instead:
+
+- triggers on ``users`` (``enabled``, ``client_id``, deletion) and ``refresh_tokens``
+  (``revoked_at``) bump one counter, ``identity_changes.version``, in the same transaction as
+  the change, whoever makes it (the user pool, the admin API, a future command);
+- each process keeps the states it read, tagged with the version they were read under;
+- per request it asks its own read connection ``PRAGMA data_version`` (no table is read: SQLite
+  answers whether any other connection committed since the last ask); only when that moved
+  does it read the counter, and only when the counter moved does it forget what it cached.
+
+The event log's commits move ``data_version`` too, so under load the counter is read about
+once per commit, not per request. A commit that changes a user's state is on disk before its
+caller is answered, so the next request, in any process, sees ``data_version`` move, then the
+counter, and reads the state afresh. States that refuse (unknown user, disabled, revoked) are
+never cached; the cache holds at most ``max_entries`` states, the oldest dropped first.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+from clientevents.identity.schema import IDENTITY_DDL  # registered first: the triggers need it
+from clientevents.identity.sessions import SessionState, session_state
+from clientevents.store.engine import Database, register_schema
+
+__all__ = ["DEFAULT_MAX_ENTRIES", "STATE_DDL", "UserStateCache"]
+
+DEFAULT_MAX_ENTRIES = 100_000
+"""States cached per process: about 300 bytes each, so about 30 MB when full."""
+
+STATE_DDL = """
+CREATE TABLE IF NOT EXISTS identity_changes (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    version INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO identity_changes (id, version) VALUES (1, 0);
+CREATE TRIGGER IF NOT EXISTS users_state_changed AFTER UPDATE OF enabled, client_id ON users
+BEGIN
+    UPDATE identity_changes SET version = version + 1 WHERE id = 1;
+END;
+CREATE TRIGGER IF NOT EXISTS users_deleted AFTER DELETE ON users
+BEGIN
+    UPDATE identity_changes SET version = version + 1 WHERE id = 1;
+END;
+CREATE TRIGGER IF NOT EXISTS sessions_revoked AFTER UPDATE OF revoked_at ON refresh_tokens
+BEGIN
+    UPDATE identity_changes SET version = version + 1 WHERE id = 1;
+END;
+"""
+
+register_schema("identity_changes", STATE_DDL)
+
+_VERSION_SQL = "SELECT version FROM identity_changes WHERE id = 1"
+
+
+class UserStateCache:
+    """What :func:`session_state` answers, cached until any process changes a user's state.
+
+    Example::
+
+        states = UserStateCache(db)
+        state = states.get(sub, origin_jti)     # None: no such user
+
+    Thread-safe; each thread checks its own read connection.
+    """
+
+    def __init__(self, db: Database, *, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
+        if max_entries < 0:
+            raise ValueError(f"max_entries must be 0 or more, not {max_entries!r}.")
+        self.db = db
+        db.ensure_schema(IDENTITY_DDL + STATE_DDL)
+        self.max_entries = max_entries
+        self._states: dict[tuple[str, str], SessionState] = {}
+        self._version = -1  # the counter the cached states were read under
+        self._seen = threading.local()  # per thread: its connection's last data_version
+        self.reads = 0  # states read from the database (tests, metrics)
+
+    def get(self, sub: str, origin_jti: str) -> SessionState | None:
+        """The state of ``sub`` and its session ``origin_jti``; ``None`` when there is no
+        such user."""
+        conn = self.db.reader()
+        version = self._current_version(conn)
+        key = (sub, origin_jti)
+        state = self._states.get(key)
+        if state is not None:
+            return state
+        state = session_state(conn, sub, origin_jti)
+        self.reads += 1
+        if (
+            state is not None
+            and state.enabled
+            and not state.revoked
+            and self.max_entries
+            and version == self._version
+        ):
+            states = self._states
+            if len(states) >= self.max_entries:
+                del states[next(iter(states))]
+            states[key] = state
+        return state
+
+    def forget(self) -> None:
+        """Drop every cached state (the next request of each user reads it afresh)."""
+        self._states.clear()
+
+    def _current_version(self, conn: sqlite3.Connection) -> int:
+        seen = self._seen
+        (data_version,) = conn.execute("PRAGMA data_version").fetchone()
+        if getattr(seen, "data_version", None) == data_version and getattr(
+            seen, "conn", None
+        ) is conn:
+            return self._version
+        (version,) = conn.execute(_VERSION_SQL).fetchone()
+        if version != self._version:
+            self._states.clear()
+            self._version = version
+        seen.data_version = data_version
+        seen.conn = conn
+        return int(version)

@@ -52,7 +52,7 @@ def _run(*args: str, data_dir: Path, stdin: str | None = None) -> tuple[int, str
 
 
 def _table_ids(output: str) -> list[str]:
-    return [line.split()[0] for line in output.splitlines()[1:-1]]
+    return [line.split()[0] for line in output.splitlines()[2:-1]]
 
 
 def test_list_as_a_table(data_dir: Path) -> None:
@@ -60,13 +60,14 @@ def test_list_as_a_table(data_dir: Path) -> None:
     assert code == 0, out
     lines = out.splitlines()
     assert lines[0].split()[:4] == ["ID", "FAILED", "AT", "TARGET"]
-    assert "2026-11-18T" in lines[1] and "client_event_bus/client_events_to_lake/lake" in lines[1]
-    assert "HTTP400: Bad request from the target" in lines[1]
+    assert set(lines[1]) == {"-"}
+    assert "2026-11-18T" in lines[2] and "client_event_bus/client_events_to_lake/lake" in lines[2]
+    assert "HTTP400: Bad request from the target" in lines[2]
     assert lines[-1] == "3 shown of 3."
 
 
 def test_list_as_json_with_filters(data_dir: Path) -> None:
-    code, out = _run("list", "--format", "json", "--target", "gone", data_dir=data_dir)
+    code, out = _run("list", "--json", "--target", "gone", data_dir=data_dir)
     assert code == 0, out
     (entry,) = json.loads(out)
     assert entry["id"] == 2 and entry["payload"] == '{"n": 2}'
@@ -75,10 +76,21 @@ def test_list_as_json_with_filters(data_dir: Path) -> None:
     assert out.splitlines()[-1] == "1 shown of 3."
 
 
+def test_format_json_is_a_deprecated_spelling_of_json(data_dir: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["dlq", "list", "--format", "json", "--data-dir", str(data_dir)])
+    assert result.exit_code == 0, result.output
+    assert [e["id"] for e in json.loads(result.stdout)] == [1, 2, 3]
+    assert "--format json is deprecated" in result.stderr and "--json" in result.stderr
+    # The old spelling is not advertised.
+    help_text = CliRunner().invoke(main, ["dlq", "list", "--help"]).output
+    assert "--json" in help_text and "--format" not in help_text
+
+
 def test_show_one_or_several(data_dir: Path) -> None:
     code, out = _run("show", "1", data_dir=data_dir)
     assert code == 0 and json.loads(out)["event_id"] == 'id-{"n": 1}'
-    code, out = _run("show", "1", "3", data_dir=data_dir)
+    code, out = _run("show", "1", "3", "--json", data_dir=data_dir)
     assert [e["id"] for e in json.loads(out)] == [1, 3]
     code, out = _run("show", "9", data_dir=data_dir)
     assert code == 1 and "No dead-letter entry with id 9" in out
@@ -92,7 +104,7 @@ def test_redrive_selected_entries(data_dir: Path) -> None:
     with Database(data_dir / "clientevents.db") as db:
         queued = db.read(lambda c: c.execute("SELECT payload FROM deliveries").fetchall())
     assert queued == [('{"n": 1}',)]
-    code, out = _run("list", "--format", "json", data_dir=data_dir)
+    code, out = _run("list", "--json", data_dir=data_dir)
     assert [e["id"] for e in json.loads(out)] == [2, 3]
 
 
@@ -109,7 +121,7 @@ def test_redrive_all_checks_targets_against_the_configuration(
         "    event_pattern: {source: [clientevents]}\n"
         "    targets: [{id: lake, type: log, path: lake/events.jsonl}]\n"
     )
-    code, out = _run("redrive", "--all", "--include-transform-errors", "--format", "json",
+    code, out = _run("redrive", "--all", "--include-transform-errors", "--json",
                      "--config", str(config), data_dir=data_dir)
     assert code == 0, out
     answer = json.loads(out)
@@ -149,3 +161,8 @@ def test_a_bad_configuration_is_explained(data_dir: Path, tmp_path: Path) -> Non
     config.write_text("rules: 3\n")
     code, out = _run("list", "--config", str(config), data_dir=data_dir)
     assert code == 1 and "bad.yaml" in out
+
+
+def test_purge_as_json(data_dir: Path) -> None:
+    code, out = _run("purge", "1", "3", "--json", data_dir=data_dir)
+    assert code == 0 and json.loads(out) == {"purged": 2}

@@ -7,7 +7,7 @@ while the service runs (the database serialises writers).
 
 ::
 
-    clientevents dlq list --rule to_lake --limit 20
+    clientevents dlq list --rule client_events_to_lake --limit 20
     clientevents dlq show 42
     clientevents dlq redrive 42 43
     clientevents dlq redrive --all --target lake
@@ -24,7 +24,8 @@ from typing import Any, TypeVar
 
 import click
 
-from clientevents.cli.options import common_options, echo_json, open_database
+from clientevents.cli import output
+from clientevents.cli.options import common_options, open_database
 from clientevents.targets.dlq import DeadLetterEntry, DeadLetterQueue, RedriveResult
 
 __all__ = ["dlq"]
@@ -40,13 +41,6 @@ def _filters(fn: F) -> F:
     return fn
 
 
-def _format(default: str) -> Callable[[F], F]:
-    return click.option(
-        "--format", "output", type=click.Choice(["table", "json"]), default=default,
-        show_default=True, help="Output format.",
-    )
-
-
 @contextmanager
 def _open(data_dir: Path | None, config_file: Path | None) -> Iterator[DeadLetterQueue]:
     with open_database(data_dir, config_file) as (db, settings):
@@ -57,17 +51,13 @@ def _when(epoch: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
-def _table(entries: Sequence[DeadLetterEntry]) -> None:
-    header = ("ID", "FAILED AT", "TARGET", "EXHAUSTED", "ATTEMPTS", "ERROR")
-    lines = [
-        (str(e.id), _when(e.failed_at), e.target_key, e.exhausted, str(e.attempts),
-         f"{e.error_code}: {e.error_message}")
-        for e in entries
-    ]
-    widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header) - 1)]
-    for row in [header, *lines]:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-        click.echo("  ".join([*cells, _clip(row[-1], 100)]).rstrip())
+def _table(entries: Sequence[DeadLetterEntry], caption: str) -> None:
+    output.table(
+        ("ID", "FAILED AT", "TARGET", "EXHAUSTED", "ATTEMPTS", "ERROR"),
+        ((e.id, _when(e.failed_at), e.target_key, e.exhausted, e.attempts,
+          _clip(f"{e.error_code}: {e.error_message}", 100)) for e in entries),
+        caption=caption, empty="No dead-lettered deliveries.",
+    )
 
 
 def _clip(text: str, limit: int) -> str:
@@ -88,7 +78,14 @@ def _selection(ids: Sequence[int], select_all: bool, verb: str) -> list[int] | N
 
 @click.group("dlq")
 def dlq() -> None:
-    """Inspect and recover dead-lettered deliveries."""
+    """Inspect and recover dead-lettered deliveries.
+
+    \b
+    Example:
+      clientevents dlq list --rule client_events_to_lake
+      clientevents dlq show 42
+      clientevents dlq redrive --all --target lake
+    """
 
 
 @dlq.command("list")
@@ -98,36 +95,48 @@ def dlq() -> None:
               help="Most entries to show.")
 @click.option("--after-id", type=click.IntRange(min=0), default=0,
               help="Show entries with larger ids (paging).")
-@_format("table")
+@output.json_option(legacy_format=True)
 def list_entries(
     data_dir: Path | None, config_file: Path | None, bus: str | None, rule: str | None,
-    target: str | None, limit: int, after_id: int, output: str,
+    target: str | None, limit: int, after_id: int, as_json: bool,
 ) -> None:
-    """List entries, oldest first."""
+    """List entries, oldest first.
+
+    \b
+    Example:
+      clientevents dlq list --rule client_events_to_lake --limit 20 --json
+    """
     with _open(data_dir, config_file) as queue:
         entries = queue.list(bus=bus, rule=rule, target=target, limit=limit, after_id=after_id)
         total = queue.count(bus=bus, rule=rule, target=target)
-    if output == "json":
-        echo_json([e.to_dict() for e in entries])
+    if as_json:
+        output.echo_json([e.to_dict() for e in entries])
         return
-    if not entries:
-        click.echo("No dead-lettered deliveries.")
-        return
-    _table(entries)
-    click.echo(f"{len(entries)} shown of {total}.")
+    _table(entries, f"{len(entries)} shown of {total}.")
 
 
 @dlq.command("show")
 @common_options
 @click.argument("entry_ids", type=int, nargs=-1, required=True)
-def show(data_dir: Path | None, config_file: Path | None, entry_ids: tuple[int, ...]) -> None:
-    """Show entries in full (JSON), payload included."""
+@output.json_option()
+def show(data_dir: Path | None, config_file: Path | None, entry_ids: tuple[int, ...],
+         as_json: bool) -> None:
+    """Show entries in full, payload included (JSON, highlighted on a terminal).
+
+    \b
+    Example:
+      clientevents dlq show 42 43
+    """
     with _open(data_dir, config_file) as queue:
         found = {i: queue.get(i) for i in entry_ids}
     missing = [str(i) for i, entry in found.items() if entry is None]
     entries = [entry.to_dict() for entry in found.values() if entry is not None]
     if entries:
-        echo_json(entries[0] if len(entry_ids) == 1 else entries)
+        document = entries[0] if len(entry_ids) == 1 else entries
+        if as_json:
+            output.echo_json(document)
+        else:
+            output.pretty_json(document)
     if missing:
         raise click.ClickException(f"No dead-letter entry with id {', '.join(missing)}.")
 
@@ -139,30 +148,36 @@ def show(data_dir: Path | None, config_file: Path | None, entry_ids: tuple[int, 
 @click.option("--all", "select_all", is_flag=True, help="Every entry matching the filters.")
 @click.option("--include-transform-errors", is_flag=True,
               help="Redrive TransformError entries too (their payload is the unshaped event).")
-@_format("table")
+@output.json_option(legacy_format=True)
 def redrive(
     data_dir: Path | None, config_file: Path | None, bus: str | None, rule: str | None,
     target: str | None, entry_ids: tuple[int, ...], select_all: bool,
-    include_transform_errors: bool, output: str,
+    include_transform_errors: bool, as_json: bool,
 ) -> None:
-    """Put entries back on their targets' queues as fresh deliveries."""
+    """Put entries back on their targets' queues as fresh deliveries.
+
+    \b
+    Example:
+      clientevents dlq redrive 42 43
+      clientevents dlq redrive --all --target lake
+    """
     ids = _selection(entry_ids, select_all, "redrive")
     with _open(data_dir, config_file) as queue:
         result = queue.redrive(ids, bus=bus, rule=rule, target=target,
                                include_transform_errors=include_transform_errors)
-    _report(result, output)
+    _report(result, as_json)
 
 
-def _report(result: RedriveResult, output: str) -> None:
-    if output == "json":
-        echo_json({"redriven": result.redriven,
-               "skipped": {str(k): v for k, v in result.skipped.items()}})
+def _report(result: RedriveResult, as_json: bool) -> None:
+    if as_json:
+        output.echo_json({"redriven": result.redriven,
+                          "skipped": {str(k): v for k, v in result.skipped.items()}})
         return
     count = len(result.redriven)
-    click.echo(f"Redrove {count} {'entry' if count == 1 else 'entries'}"
-               + (f": {', '.join(map(str, result.redriven))}." if count else "."))
+    output.success(f"Redrove {count} {'entry' if count == 1 else 'entries'}"
+                   + (f": {', '.join(map(str, result.redriven))}." if count else "."))
     for entry_id, reason in result.skipped.items():
-        click.echo(f"Left {entry_id}: {reason}.")
+        output.console().print(f"Left {entry_id}: {reason}.", markup=False)
 
 
 @dlq.command("purge")
@@ -171,18 +186,28 @@ def _report(result: RedriveResult, output: str) -> None:
 @click.argument("entry_ids", type=int, nargs=-1)
 @click.option("--all", "select_all", is_flag=True, help="Every entry matching the filters.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@output.json_option()
 def purge(
     data_dir: Path | None, config_file: Path | None, bus: str | None, rule: str | None,
     target: str | None, entry_ids: tuple[int, ...], select_all: bool, yes: bool,
+    as_json: bool,
 ) -> None:
-    """Delete entries for good."""
+    """Delete entries for good.
+
+    \b
+    Example:
+      clientevents dlq purge 42
+      clientevents dlq purge --all --rule client_events_to_lake --yes
+    """
     ids = _selection(entry_ids, select_all, "purge")
+    deleted = 0
     with _open(data_dir, config_file) as queue:
-        if ids is None and not yes:
-            count = queue.count(bus=bus, rule=rule, target=target)
-            if count == 0:
-                click.echo("Purged 0 entries.")
-                return
+        count = queue.count(bus=bus, rule=rule, target=target) if ids is None else len(ids)
+        if count and ids is None and not yes:
             click.confirm(f"Delete {count} dead-letter entries for good?", abort=True)
-        deleted = queue.purge(ids, bus=bus, rule=rule, target=target)
-    click.echo(f"Purged {deleted} {'entry' if deleted == 1 else 'entries'}.")
+        if count:
+            deleted = queue.purge(ids, bus=bus, rule=rule, target=target)
+    if as_json:
+        output.echo_json({"purged": deleted})
+    else:
+        output.success(f"Purged {deleted} {'entry' if deleted == 1 else 'entries'}.")

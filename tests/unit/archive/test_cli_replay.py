@@ -55,7 +55,7 @@ def run(setup: tuple[Path, Path], *args: str) -> tuple[int, str]:
 
 
 def run_json(setup: tuple[Path, Path], *args: str) -> Any:
-    code, out = run(setup, *args)
+    code, out = run(setup, *args, "--json")
     assert code == 0, out
     return json.loads(out)
 

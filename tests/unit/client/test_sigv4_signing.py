@@ -1,0 +1,59 @@
+"""The client's SigV4 signature is what the server's verifier accepts, over the headers AWS
+requires for its JSON protocols."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from clientevents.client.sigv4 import sign_headers
+from clientevents.identity.errors import CognitoError
+from clientevents.identity.sigv4 import Credentials, SignedRequest, verify_sigv4
+
+CREDS = Credentials("AKCEEXAMPLE000000001", "s" * 40)
+BODY = b'{"UserPoolId": "local_clientevents", "Username": "alice"}'
+
+
+def _signed(body: bytes = BODY, *, now: float | None = None, path: str = "/") -> dict[str, str]:
+    return sign_headers(
+        CREDS, method="POST", host="127.0.0.1:8080", path=path,
+        headers={"Content-Type": "application/x-amz-json-1.1",
+                 "X-Amz-Target": "AWSCognitoIdentityProviderService.AdminGetUser"},
+        body=body, region="local", service="cognito-idp", now=now,
+    )
+
+
+def _request(headers: dict[str, str], body: bytes = BODY, path: str = "/") -> SignedRequest:
+    return SignedRequest("POST", path, "", [(k.lower(), v) for k, v in headers.items()], body)
+
+
+def test_the_server_accepts_the_signature() -> None:
+    headers = _signed()
+    verify_sigv4(_request(headers), CREDS, now=time.time())
+    signed = headers["Authorization"].split("SignedHeaders=")[1].split(",")[0].split(";")
+    assert signed == ["content-type", "host", "x-amz-content-sha256", "x-amz-date",
+                      "x-amz-target"]
+
+
+def test_a_changed_target_or_body_breaks_the_signature() -> None:
+    headers = _signed()
+    swapped = {**headers, "X-Amz-Target": "AWSCognitoIdentityProviderService.AdminDeleteUser"}
+    with pytest.raises(CognitoError) as raised:
+        verify_sigv4(_request(swapped), CREDS, now=time.time())
+    assert raised.value.error_type == "InvalidSignatureException"
+    with pytest.raises(CognitoError):
+        verify_sigv4(_request(headers, body=BODY + b" "), CREDS, now=time.time())
+
+
+def test_another_secret_does_not_verify_and_an_old_signature_expires() -> None:
+    with pytest.raises(CognitoError):
+        verify_sigv4(_request(_signed()), Credentials(CREDS.access_key_id, "t" * 40),
+                     now=time.time())
+    with pytest.raises(CognitoError, match="Signature expired"):
+        verify_sigv4(_request(_signed(now=time.time() - 3600)), CREDS, now=time.time())
+
+
+def test_a_path_prefix_is_signed_as_sent() -> None:
+    headers = _signed(path="/cognito/")
+    verify_sigv4(_request(headers, path="/cognito/"), CREDS, now=time.time())

@@ -39,8 +39,8 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from clientevents.admin.errors import BadRequest, NotSignedIn, TooManyAttempts
+from clientevents.identity.lockout import MAX_LOCK_SECS, lock_secs
 from clientevents.identity.passwords import PasswordHasher
-from clientevents.identity.sessions import MAX_LOCK_SECS, lock_secs
 from clientevents.store.engine import Database, register_schema
 
 __all__ = [

@@ -3,13 +3,14 @@
 ::
 
     ClientEventsError
-    └── AdminError(status, code)
-        ├── BadRequest          400 BadRequest        the request names something wrongly
-        ├── NotSignedIn         401 NotSignedIn       no session, no signature, or a bad one
-        ├── Forbidden           403 Forbidden         signed in, but not allowed to do this
-        ├── NotFoundError       404 NotFound          no such bus, rule, entry, replay, user
-        ├── ConflictError       409 Conflict          the state does not allow it now
-        └── TooManyAttempts     429 TooManyAttempts   sign-in locked for a while
+    └── RequestError(status)
+        └── AdminError(status, code)
+            ├── BadRequest          400 BadRequest        the request names something wrongly
+            ├── NotSignedIn         401 NotSignedIn       no session, no signature, or a bad one
+            ├── Forbidden           403 Forbidden         signed in, but not allowed to do this
+            ├── NotFoundError       404 NotFound          no such bus, rule, entry, replay, user
+            ├── ConflictError       409 Conflict          the state does not allow it now
+            └── TooManyAttempts     429 TooManyAttempts   sign-in locked for a while
 
 The HTTP layer answers ``{"code": ..., "message": ...}``; messages are full sentences naming
 the value and what to do.
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from clientevents.errors import ClientEventsError
+from clientevents.errors import RequestError
 
 __all__ = [
     "AdminError",
@@ -32,14 +33,14 @@ __all__ = [
 ]
 
 
-class AdminError(ClientEventsError):
+class AdminError(RequestError):
     """A refused admin request; ``status`` and ``code`` say how the HTTP layer answers."""
 
-    status: ClassVar[int] = 400
+    status: int = 400
     code: ClassVar[str] = "BadRequest"
 
     def __init__(self, message: str, *, retry_after_secs: float | None = None) -> None:
-        super().__init__(message)
+        super().__init__(message, status=type(self).status)
         self.message = message
         self.retry_after_secs = retry_after_secs
 

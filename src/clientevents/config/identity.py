@@ -98,8 +98,8 @@ class UserPoolSettings(ConfigModel):
     )
     prevent_user_existence_errors: bool = Field(
         default=True,
-        description="Answer unknown users like wrong passwords, so callers cannot probe "
-        "which users exist.",
+        description="Answer unknown usernames exactly as real users, in the same time, so "
+        "callers cannot probe which users exist.",
     )
     notifier: NotifierConfig = Field(
         default_factory=lambda: FileNotifierConfig(type="file"),

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 from typing import Final
 
+from clientevents.errors import RequestError
+
 __all__ = ["CognitoError", "Messages"]
 
 
-class CognitoError(Exception):
+class CognitoError(RequestError):
     """A Cognito-style API error: ``error_type`` is the exception name clients match on."""
 
     def __init__(self, error_type: str, message: str, status: int = 400) -> None:
         self.error_type = error_type
         self.message = message
-        self.status = status
-        super().__init__(f"{error_type}: {message}")
+        super().__init__(f"{error_type}: {message}", status=status)
 
     def body(self) -> dict[str, str]:
         """The JSON body Cognito sends for this error."""

@@ -5,7 +5,10 @@ and keeps the rules in one place:
 
 - the ``alg`` of the header must be one the issuer allows (so ``none`` and HS256-with-a-public-key
   are refused before any key is touched);
-- ``exp`` is required; ``exp``, ``nbf`` and ``iat`` are checked with :data:`LEEWAY_SECS`;
+- ``exp`` is required; ``exp``, ``nbf`` and ``iat`` are checked with :data:`LEEWAY_SECS`, and
+  each must be a finite number of seconds between 0 and :data:`MAX_TIME_CLAIM` (the end of the
+  year 9999): a huge integer, ``1e400`` (infinity) or ``NaN`` is refused as ``malformed``, never
+  compared (``NaN`` compares false, so it would make a token that never expires);
 - the caller checks issuer, audience and ``token_use`` (they differ per issuer).
 """
 
@@ -29,6 +32,7 @@ from clientevents.identity.principal import AuthError
 
 __all__ = [
     "LEEWAY_SECS",
+    "MAX_TIME_CLAIM",
     "MAX_TOKEN_CHARS",
     "UnverifiedToken",
     "check_algorithm",
@@ -42,6 +46,9 @@ LEEWAY_SECS = 5.0
 
 MAX_TOKEN_CHARS = 16 * 1024
 """Longer tokens are refused before any parsing (``too_large``)."""
+
+MAX_TIME_CLAIM = 253_402_300_799
+"""The largest ``exp`` / ``nbf`` / ``iat`` accepted: 9999-12-31T23:59:59Z in epoch seconds."""
 
 
 class UnverifiedToken:
@@ -156,6 +163,14 @@ def _number(claims: dict[str, Any], name: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise AuthError.refuse("malformed", f"The token's {name!r} claim is not a number.")
+    # Compared before any conversion: float() of a 400-digit integer raises OverflowError, and
+    # NaN fails every comparison (so `not 0 <= NaN` refuses it).
+    if not 0 <= value <= MAX_TIME_CLAIM:
+        raise AuthError.refuse(
+            "malformed",
+            f"The token's {name!r} claim is not a time in seconds between 0 and "
+            f"{MAX_TIME_CLAIM}.",
+        )
     return float(value)
 
 

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from clientevents.identity.errors import CognitoError
+from clientevents.identity.usernames import username_key
 from clientevents.identity.users import UserRecord
 
 __all__ = ["SEARCHABLE", "UserFilter", "decode_page_token", "encode_page_token"]
@@ -76,8 +77,8 @@ class UserFilter:
         field = self._field(user)
         if field is None:
             return False
-        if self.attribute == "username":  # usernames compare case-insensitively
-            field, value = field.casefold(), self.value.casefold()
+        if self.attribute == "username":  # usernames compare by key, as lookups do
+            field, value = username_key(field), username_key(self.value)
         else:
             value = self.value
         return field.startswith(value) if self.prefix else field == value

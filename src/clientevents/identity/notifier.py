@@ -4,16 +4,27 @@ The file notifier is for local use: it appends one JSON line per message to
 ``<data_dir>/codes/messages.jsonl`` (readable by the owner only) and logs the code, so
 ``clientevents users code USERNAME`` can print it. The SMTP notifier sends an e-mail with
 :mod:`smtplib` (STARTTLS and login as configured) to the user's ``email`` attribute.
+
+Answers say where a code went as Cognito does, masked (``a***@e***``). Where no real address
+can be shown — an unknown username when the pool hides which users exist, a user who cannot get
+a code, a user without an e-mail — :func:`simulated_destination` gives one of the same shape,
+the same every time for a name, derived from the name and a secret of the data folder, so a
+caller cannot tell it from a real one. Operations that must answer in the same time whether or
+not a code is really sent hand it to :func:`in_background` (a slow SMTP server would otherwise
+show in the answer's timing).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import os
 import smtplib
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -21,6 +32,7 @@ from typing import Protocol
 
 from clientevents.config.identity import FileNotifierConfig, SmtpNotifierConfig
 from clientevents.identity.errors import CognitoError
+from clientevents.identity.usernames import username_key
 
 __all__ = [
     "CODES_FILE",
@@ -30,8 +42,10 @@ __all__ = [
     "SmtpNotifier",
     "build_notifier",
     "delivery_details",
+    "in_background",
     "latest_code",
     "mask_email",
+    "simulated_destination",
 ]
 
 logger = logging.getLogger("clientevents.identity")
@@ -56,9 +70,17 @@ def mask_email(email: str) -> str:
     return f"{local[:1]}***@{domain[:1]}***"
 
 
-def delivery_details(email: str | None, username: str) -> dict[str, str]:
-    """The ``CodeDeliveryDetails`` of an answer (simulated the same way for unknown users)."""
-    destination = mask_email(email) if email else f"{username[:1]}***@l***"
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def simulated_destination(secret: bytes, key: str) -> str:
+    """A masked address shaped like :func:`mask_email`'s, fixed for username key ``key``."""
+    digest = hmac.new(secret, key.encode("utf-8"), hashlib.sha256).digest()
+    return f"{_LETTERS[digest[0] % 26]}***@{_LETTERS[digest[1] % 26]}***"
+
+
+def delivery_details(destination: str) -> dict[str, str]:
+    """The ``CodeDeliveryDetails`` of an answer, for a masked ``destination``."""
     return {"Destination": destination, "DeliveryMedium": "EMAIL", "AttributeName": "email"}
 
 
@@ -138,6 +160,37 @@ class SmtpNotifier:
         logger.info("Confirmation code for user %r sent by e-mail.", message.username)
 
 
+class _Background:
+    """Delivers codes on one background thread; failures are logged, never answered."""
+
+    def __init__(self, notifier: Notifier) -> None:
+        self.notifier = notifier
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clientevents-codes")
+
+    def deliver(self, message: CodeMessage) -> None:
+        self._executor.submit(self._deliver, message)
+
+    def _deliver(self, message: CodeMessage) -> None:
+        try:
+            self.notifier.deliver(message)
+        except CognitoError as exc:
+            logger.warning(
+                "Cannot deliver a %s code to user %r: %s", message.purpose, message.username,
+                exc.message,
+            )
+
+
+def in_background(notifier: Notifier) -> Notifier:
+    """``notifier`` delivering off the caller's thread, unless it is the (local) file notifier.
+
+    The file notifier appends a line to a local file, quick enough not to show in an answer's
+    time, and tests and ``clientevents users code`` read it right after the answer.
+    """
+    if isinstance(notifier, FileNotifier):
+        return notifier
+    return _Background(notifier)
+
+
 def build_notifier(config: FileNotifierConfig | SmtpNotifierConfig, data_dir: Path) -> Notifier:
     """The notifier ``config`` describes."""
     if isinstance(config, SmtpNotifierConfig):
@@ -146,19 +199,19 @@ def build_notifier(config: FileNotifierConfig | SmtpNotifierConfig, data_dir: Pa
 
 
 def latest_code(data_dir: Path, username: str, purpose: str | None = None) -> dict[str, str] | None:
-    """The newest message the file notifier wrote for ``username`` (any case), or ``None``."""
+    """The newest message the file notifier wrote for ``username`` (any case or form), or None."""
     path = data_dir / CODES_FILE
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         return None
-    wanted = username.casefold()
+    wanted = username_key(username)
     for line in reversed(lines):
         try:
             record = json.loads(line)
         except ValueError:
             continue
-        if not isinstance(record, dict) or str(record.get("username", "")).casefold() != wanted:
+        if not isinstance(record, dict) or username_key(str(record.get("username", ""))) != wanted:
             continue
         if purpose is not None and record.get("purpose") != purpose:
             continue

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from clientevents.errors import RequestError
+
 __all__ = ["AUTH_REASONS", "USER_POOL_ISSUER", "AuthError", "Principal"]
 
 USER_POOL_ISSUER: Final = "user_pool"
@@ -53,7 +55,7 @@ class Principal:
     claims: dict[str, Any] = field(repr=False, compare=False)
 
 
-class AuthError(Exception):
+class AuthError(RequestError):
     """A request's credentials were refused.
 
     ``status`` is 401 for every reason but ``user_disabled`` (403); ``reason`` is one of
@@ -63,10 +65,9 @@ class AuthError(Exception):
     def __init__(self, status: int, reason: str, message: str) -> None:
         if reason not in AUTH_REASONS:
             raise ValueError(f"Unknown authentication failure reason {reason!r}.")
-        self.status = status
         self.reason = reason
         self.message = message
-        super().__init__(message)
+        super().__init__(message, status=status)
 
     @classmethod
     def refuse(cls, reason: str, message: str) -> AuthError:

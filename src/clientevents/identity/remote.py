@@ -24,6 +24,7 @@ from jwt import PyJWK
 from jwt.exceptions import InvalidKeyError, PyJWKError
 
 from clientevents.config.identity import IssuerConfig
+from clientevents.errors import ClientEventsError
 from clientevents.identity.principal import AuthError
 
 __all__ = ["JwksFetchError", "RemoteKeySet"]
@@ -33,7 +34,7 @@ logger = logging.getLogger("clientevents.identity")
 MAX_DOCUMENT_BYTES = 512 * 1024
 
 
-class JwksFetchError(Exception):
+class JwksFetchError(ClientEventsError):
     """The discovery document or the JWKS could not be fetched or understood."""
 
 

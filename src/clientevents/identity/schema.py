@@ -1,21 +1,36 @@
-"""The identity tables in the shared SQLite file: users, codes, refresh tokens, signing keys.
+"""The identity tables in the shared SQLite file, and the upgrade of files made by older versions.
 
 ``users.attributes`` holds the user's standard attributes as a JSON object (``email``,
 ``name``...); ``sub``, ``email_verified`` and ``custom:clientId`` live in their own columns.
-A refresh token row is one sign-in session: its ``origin_jti`` is carried by every access and
-ID token of the session, so revoking the row revokes them all (GlobalSignOut).
+``users.username_key`` is the name's :func:`~clientevents.identity.usernames.username_key`,
+through which every lookup goes. A refresh token row is one sign-in session: its ``origin_jti``
+is carried by every access and ID token of the session, so revoking the row revokes them all
+(GlobalSignOut). ``pending_codes`` and ``sign_in_failures`` are keyed by username key, whether
+or not a user has that name (see ``codes.py`` and ``lockout.py``). ``identity_secrets`` holds
+values generated once per data folder (the key of simulated code destinations).
+
+:func:`upgrade` runs when a user pool opens the database, in one write transaction (so two
+processes cannot both run it): it adds and fills ``users.username_key`` in files made before it
+existed, moves their ``codes`` rows (keyed by user) to ``pending_codes`` and drops ``codes``, and
+reports usernames that now share a key. The ``failed_logins``, ``last_failed_at`` and
+``locked_until`` columns such files keep are no longer used.
 """
 
 from __future__ import annotations
 
+import secrets
+import sqlite3
+
+from clientevents.identity.usernames import username_key
 from clientevents.store.engine import register_schema
 
-__all__ = ["IDENTITY_DDL"]
+__all__ = ["IDENTITY_DDL", "secret", "upgrade"]
 
 IDENTITY_DDL = """
 CREATE TABLE IF NOT EXISTS users (
     sub            TEXT PRIMARY KEY,
     username       TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    username_key   TEXT,
     password_hash  TEXT NOT NULL,
     attributes     TEXT NOT NULL DEFAULT '{}',
     client_id      TEXT,
@@ -23,22 +38,29 @@ CREATE TABLE IF NOT EXISTS users (
     enabled        INTEGER NOT NULL DEFAULT 1,
     email_verified INTEGER NOT NULL DEFAULT 0,
     created_at     REAL NOT NULL,
-    modified_at    REAL NOT NULL,
-    failed_logins  INTEGER NOT NULL DEFAULT 0,
-    last_failed_at REAL,
-    locked_until   REAL
+    modified_at    REAL NOT NULL
 );
-CREATE TABLE IF NOT EXISTS codes (
-    sub          TEXT NOT NULL REFERENCES users(sub) ON DELETE CASCADE,
+CREATE TABLE IF NOT EXISTS pending_codes (
+    username_key TEXT NOT NULL,
     purpose      TEXT NOT NULL,
-    code_hash    TEXT NOT NULL,
+    code_hash    TEXT,
     created_at   REAL NOT NULL,
     expires_at   REAL NOT NULL,
     attempts     INTEGER NOT NULL DEFAULT 0,
     sends        INTEGER NOT NULL DEFAULT 1,
     window_start REAL NOT NULL,
-    PRIMARY KEY (sub, purpose)
+    forget_at    REAL NOT NULL,
+    PRIMARY KEY (username_key, purpose)
 );
+CREATE INDEX IF NOT EXISTS pending_codes_by_forget_at ON pending_codes(forget_at);
+CREATE TABLE IF NOT EXISTS sign_in_failures (
+    username_key   TEXT PRIMARY KEY,
+    failures       INTEGER NOT NULL,
+    last_failed_at REAL NOT NULL,
+    locked_until   REAL,
+    forget_at      REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sign_in_failures_by_forget_at ON sign_in_failures(forget_at);
 CREATE TABLE IF NOT EXISTS refresh_tokens (
     origin_jti TEXT PRIMARY KEY,
     token_hash TEXT NOT NULL UNIQUE,
@@ -58,6 +80,53 @@ CREATE TABLE IF NOT EXISTS signing_keys (
     retired_at    REAL,
     publish_until REAL
 );
+CREATE TABLE IF NOT EXISTS identity_secrets (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 """
 
 register_schema("identity", IDENTITY_DDL)
+
+
+def upgrade(conn: sqlite3.Connection) -> list[str]:
+    """Bring an older file's identity tables up to date (idempotent); return warnings."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(users)")}
+    if "username_key" not in columns:
+        conn.execute("ALTER TABLE users ADD COLUMN username_key TEXT")
+    rows = conn.execute("SELECT sub, username FROM users WHERE username_key IS NULL").fetchall()
+    for sub, name in rows:
+        conn.execute("UPDATE users SET username_key = ? WHERE sub = ?", (username_key(name), sub))
+    conn.execute("CREATE INDEX IF NOT EXISTS users_by_username_key ON users(username_key)")
+    legacy_codes = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'codes'"
+    ).fetchone()
+    if legacy_codes is not None:
+        conn.execute(
+            "INSERT OR REPLACE INTO pending_codes (username_key, purpose, code_hash, created_at, "
+            "expires_at, attempts, sends, window_start, forget_at) "
+            "SELECT u.username_key, c.purpose, c.code_hash, c.created_at, c.expires_at, "
+            "c.attempts, c.sends, c.window_start, max(c.expires_at, c.window_start + 3600) "
+            "FROM codes c JOIN users u ON u.sub = c.sub"
+        )
+        conn.execute("DROP TABLE codes")
+    shared = conn.execute(
+        "SELECT group_concat(quote(username), ', ') FROM users GROUP BY username_key "
+        "HAVING count(*) > 1"
+    ).fetchall()
+    return [
+        f"Users {names} were created as different users but their names now compare equal "
+        "(case and Unicode forms are folded); each still signs in with its exact spelling, and "
+        "any other spelling reaches the oldest. Delete all but one of them."
+        for (names,) in shared
+    ]
+
+
+def secret(conn: sqlite3.Connection, name: str) -> bytes:
+    """The secret called ``name``, generated (32 random bytes) the first time it is asked for."""
+    conn.execute(
+        "INSERT OR IGNORE INTO identity_secrets (name, value) VALUES (?, ?)",
+        (name, secrets.token_hex(32)),
+    )
+    row = conn.execute("SELECT value FROM identity_secrets WHERE name = ?", (name,)).fetchone()
+    return bytes.fromhex(row[0])

@@ -1,75 +1,24 @@
-"""Sign-in sessions (``refresh_tokens`` rows), failed-login lockout, and the per-request check.
+"""Sign-in sessions (``refresh_tokens`` rows) and the per-request check.
 
 A session starts at each password sign-in. Its ``origin_jti`` goes into every token of the
 session; its refresh token is stored as a SHA-256. GlobalSignOut and AdminDisableUser revoke
 every session of the user, and :func:`session_state` — one indexed query per authenticated
 request — lets every process see that on the very next request.
-
-Lockout follows Cognito: the first :data:`FREE_FAILURES` - 1 failed sign-ins cost nothing; from
-the fifth on, each failure locks the user out for 1, 2, 4, ... seconds, at most
-:data:`MAX_LOCK_SECS` (15 minutes). A failure more than 15 minutes after both the previous
-failure and the end of the last lock starts the count afresh; a successful sign-in or a password
-reset resets it.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from typing import Final
 
 __all__ = [
-    "FREE_FAILURES",
-    "MAX_LOCK_SECS",
     "RefreshSession",
     "SessionState",
     "create_session",
     "find_session",
-    "lock_secs",
-    "register_failure",
-    "reset_failures",
     "revoke_sessions",
     "session_state",
 ]
-
-FREE_FAILURES: Final = 5
-MAX_LOCK_SECS: Final = 900.0
-
-
-def lock_secs(failures: int) -> float:
-    """How long the ``failures``-th consecutive failure locks the user out."""
-    if failures < FREE_FAILURES:
-        return 0.0
-    return min(2.0 ** min(failures - FREE_FAILURES, 30), MAX_LOCK_SECS)
-
-
-def register_failure(conn: sqlite3.Connection, sub: str, now: float) -> int:
-    """Count a failed sign-in of ``sub`` and lock as due; return the failure count."""
-    row = conn.execute(
-        "SELECT failed_logins, last_failed_at, locked_until FROM users WHERE sub = ?", (sub,)
-    ).fetchone()
-    if row is None:
-        return 0
-    failures, last, locked_until = row
-    quiet_since = max(last or 0.0, locked_until or 0.0)
-    if last is None or now - quiet_since > MAX_LOCK_SECS:
-        failures = 0
-    failures += 1
-    lock = lock_secs(failures)
-    conn.execute(
-        "UPDATE users SET failed_logins = ?, last_failed_at = ?, locked_until = ? WHERE sub = ?",
-        (failures, now, now + lock if lock > 0 else None, sub),
-    )
-    return int(failures)
-
-
-def reset_failures(conn: sqlite3.Connection, sub: str) -> None:
-    """Forget the failed sign-ins of ``sub`` (after a successful one or a password reset)."""
-    conn.execute(
-        "UPDATE users SET failed_logins = 0, last_failed_at = NULL, locked_until = NULL "
-        "WHERE sub = ? AND (failed_logins != 0 OR locked_until IS NOT NULL)",
-        (sub,),
-    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,16 @@ hash of the canonical request) → HMAC chain ``AWS4<secret>`` / date / region /
 ``aws4_request``. The scope must name service ``cognito-idp`` (any region: ``local``,
 ``us-east-1``...) and the request date must be within 15 minutes of the server clock.
 
+As AWS requires for its JSON protocols, ``host``, ``x-amz-date`` and ``x-amz-target`` must be
+among the signed headers (the operation is named by ``X-Amz-Target``, so a signature that does
+not cover it could be replayed for another operation), and so must every other ``x-amz-*``
+header the request carries. The body is always covered: the canonical request ends with the
+SHA-256 of the bytes received, and an ``x-amz-content-sha256`` header, when sent, must be
+signed and equal that hash (``UNSIGNED-PAYLOAD`` is not accepted).
+
+Every header value is untrusted text: an impossible date or a signature that is not
+hexadecimal is refused with the errors below, never an exception of another kind.
+
 Failures raise :class:`CognitoError` with the names AWS JSON services use:
 ``MissingAuthenticationTokenException``, ``IncompleteSignatureException``,
 ``UnrecognizedClientException`` (unknown access key) and ``InvalidSignatureException``.
@@ -34,7 +44,15 @@ _MISMATCH = (
     "The request signature we calculated does not match the signature you provided. Check your "
     "AWS Secret Access Key and signing method. Consult the service documentation for details."
 )
-_AMZ_DATE = re.compile(r"^\d{8}T\d{6}Z$")
+_AMZ_DATE = re.compile(r"[0-9]{8}T[0-9]{6}Z")
+_HEX_SIGNATURE = re.compile(r"[0-9a-f]{64}")
+REQUIRED_SIGNED_HEADERS = ("host", "x-amz-date", "x-amz-target")
+"""What a signature for the Cognito JSON protocol must cover (the operation is X-Amz-Target)."""
+
+REST_SIGNED_HEADERS = ("host", "x-amz-date")
+"""What a signature for a REST service (the admin API, ``execute-api``) must cover: there the
+method and path name the operation, and both are always part of the canonical request."""
+"""Headers every signature must cover (the request's other ``x-amz-*`` headers too)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +79,33 @@ class SignedRequest:
 
 def _incomplete(message: str) -> CognitoError:
     return CognitoError("IncompleteSignatureException", message)
+
+
+def _bad_date(value: str) -> CognitoError:
+    return _incomplete(
+        f"Date must be in ISO-8601 'basic format' (YYYYMMDD'T'HHMMSS'Z'). Got {value[:40]!r}."
+    )
+
+
+def _check_signed_headers(
+    request: SignedRequest, signed_headers: list[str], required: tuple[str, ...]
+) -> None:
+    """Refuse a signature that leaves out a header this protocol needs signed."""
+    signed = set(signed_headers)
+    for name in required:
+        if name not in signed:
+            raise _incomplete(
+                f"'{name}' must be a 'SignedHeader' in the AWS Authorization; it was signed "
+                f"over {';'.join(signed_headers)[:200]!r}."
+            )
+        if not request.header_values(name):
+            raise _incomplete(f"The request is signed over '{name}' but has no {name} header.")
+    for name, _ in request.headers:
+        if name.startswith("x-amz-") and name not in signed:
+            raise _incomplete(
+                f"Header '{name[:64]}' is not signed; every x-amz-* header must be a "
+                "'SignedHeader' in the AWS Authorization."
+            )
 
 
 def _parse_authorization(value: str) -> tuple[str, list[str], list[str], str]:
@@ -120,7 +165,10 @@ def verify_sigv4(
     if not authorizations:
         raise CognitoError("MissingAuthenticationTokenException", "Missing Authentication Token")
     access_key, scope, signed_headers, signature = _parse_authorization(authorizations[0])
-    if not hmac.compare_digest(access_key.encode(), credentials.access_key_id.encode()):
+    if not hmac.compare_digest(
+        access_key.encode("utf-8", "surrogatepass"),
+        credentials.access_key_id.encode("utf-8", "surrogatepass"),
+    ):
         raise CognitoError(
             "UnrecognizedClientException", "The security token included in the request is invalid."
         )
@@ -130,20 +178,22 @@ def verify_sigv4(
             "InvalidSignatureException",
             f"Credential should be scoped to correct service: '{service}'.",
         )
-    if "host" not in signed_headers:
-        raise _incomplete("'Host' must be a 'SignedHeader' in the AWS Authorization.")
-    amz_dates = request.header_values("x-amz-date")
-    if not amz_dates or not _AMZ_DATE.match(amz_dates[0]):
-        raise _incomplete("The request needs an X-Amz-Date header in the form YYYYMMDDTHHMMSSZ.")
-    amz_date = amz_dates[0]
+    required = REQUIRED_SIGNED_HEADERS if service == SERVICE else REST_SIGNED_HEADERS
+    _check_signed_headers(request, signed_headers, required)
+    amz_date = request.header_values("x-amz-date")[0]
+    if not _AMZ_DATE.fullmatch(amz_date):
+        raise _bad_date(amz_date)
     if amz_date[:8] != date:
         raise CognitoError(
             "InvalidSignatureException",
             f"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date "
-            f"from HTTP: '{date}' != '{amz_date[:8]}', from '{amz_date}'.",
+            f"from HTTP: '{date[:16]}' != '{amz_date[:8]}', from '{amz_date}'.",
         )
-    signed_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()
-    if abs(now - signed_at) > MAX_SKEW_SECS:
+    try:
+        signed_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:  # matches the shape but is no date, like month 13 or hour 99
+        raise _bad_date(amz_date) from None
+    if abs(now - signed_at.timestamp()) > MAX_SKEW_SECS:
         server = datetime.fromtimestamp(now, UTC).strftime("%Y%m%dT%H%M%SZ")
         raise CognitoError(
             "InvalidSignatureException",
@@ -151,10 +201,11 @@ def verify_sigv4(
         )
     body_hash = hashlib.sha256(request.body).hexdigest()
     declared = request.header_values("x-amz-content-sha256")
-    if declared and declared[0] not in (body_hash, "UNSIGNED-PAYLOAD"):
+    if declared and declared[0] != body_hash:
         raise CognitoError(
             "InvalidSignatureException",
-            "The provided x-amz-content-sha256 header does not match what was computed.",
+            "The provided x-amz-content-sha256 header does not match what was computed "
+            "(this service needs the SHA-256 of the body; UNSIGNED-PAYLOAD is not accepted).",
         )
     canonical_headers = ""
     for name in signed_headers:
@@ -180,5 +231,9 @@ def verify_sigv4(
     )
     key = signing_key(credentials.secret_access_key, date, region, scope_service)
     expected = hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, signature):
+    # A signature that is not 64 lower-case hex digits cannot match; comparing bytes keeps
+    # compare_digest from raising on non-ASCII text.
+    if not _HEX_SIGNATURE.fullmatch(signature) or not hmac.compare_digest(
+        expected.encode("ascii"), signature.encode("utf-8", "surrogatepass")
+    ):
         raise CognitoError("InvalidSignatureException", _MISMATCH)

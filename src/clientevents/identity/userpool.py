@@ -4,16 +4,19 @@ Methods take plain values (already shape-checked by :mod:`clientevents.identity.
 and return Cognito's response dictionaries or raise :class:`CognitoError`. They block (Argon2id,
 SQLite), so the HTTP route runs them in a worker thread.
 
-When ``prevent_user_existence_errors`` is on (the default), an unknown username is answered the
-way Cognito answers it with ``PreventUserExistenceErrors=ENABLED``: sign-in fails with
-``NotAuthorizedException: Incorrect username or password.`` (after the same Argon2id work as a
-real check), ResendConfirmationCode and ForgotPassword pretend to send a code, and
-ConfirmSignUp / ConfirmForgotPassword answer ``CodeMismatchException``. SignUp still answers
-``UsernameExistsException`` for a taken name, as Cognito does. Admin operations always tell.
+Usernames compare by :func:`~clientevents.identity.usernames.username_key` (case and Unicode
+forms folded). When ``prevent_user_existence_errors`` is on (the default), an unknown username
+is answered exactly the way a real one is, in the same time, as Cognito promises with
+``PreventUserExistenceErrors=ENABLED``: sign-in claims an attempt for the name and does the same
+Argon2id work, so wrong passwords and the lockout (``Password attempts exceeded``) look alike
+for every name; the code operations are described in :mod:`~clientevents.identity.code_flows`.
+SignUp still answers ``UsernameExistsException`` for a taken name, as Cognito does, and admin
+operations always tell.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import uuid
@@ -23,12 +26,21 @@ from pathlib import Path
 from typing import Any
 
 from clientevents.config.identity import SmtpNotifierConfig, UserPoolSettings
-from clientevents.identity import codes, sessions
+from clientevents.identity import codes, lockout, schema, sessions
+from clientevents.identity.code_flows import CodeFlows, confirm_user
 from clientevents.identity.errors import CognitoError, Messages
 from clientevents.identity.jwtcheck import parse_unverified
 from clientevents.identity.keys import KeyRing
 from clientevents.identity.listing import UserFilter, decode_page_token, encode_page_token
-from clientevents.identity.notifier import CodeMessage, Notifier, build_notifier, delivery_details
+from clientevents.identity.notifier import (
+    CodeMessage,
+    Notifier,
+    build_notifier,
+    delivery_details,
+    in_background,
+    mask_email,
+    simulated_destination,
+)
 from clientevents.identity.passwords import PasswordHasher, check_password_policy
 from clientevents.identity.principal import AuthError
 from clientevents.identity.tokens import (
@@ -38,9 +50,9 @@ from clientevents.identity.tokens import (
     hash_refresh_token,
     new_refresh_token,
 )
+from clientevents.identity.usernames import username_key
 from clientevents.identity.users import (
     CLIENT_ID_ATTRIBUTE,
-    CONFIRMED,
     STANDARD_ATTRIBUTES,
     UNCONFIRMED,
     UserRecord,
@@ -54,6 +66,8 @@ from clientevents.identity.users import (
 from clientevents.store.engine import Database
 
 __all__ = ["UserPool"]
+
+logger = logging.getLogger("clientevents.identity")
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _USERNAME = re.compile(r"^[^\s\x00-\x1f\x7f]{1,128}$")
@@ -90,9 +104,13 @@ class UserPool:
         self.settings = settings
         self.id = settings.id
         self.client_id = settings.client_id
-        self._clock = clock
-        self._hasher = hasher or PasswordHasher()
+        self.clock = clock
+        self.hasher = hasher or PasswordHasher()
         self.notifier = notifier or build_notifier(settings.notifier, data_dir)
+        self.quiet_notifier = in_background(self.notifier)
+        warnings, self._destination_secret = db.write(_open_tables)
+        for warning in warnings:
+            logger.warning(warning)
         longest = max(settings.access_token_ttl_secs, settings.id_token_ttl_secs)
         self.keys = keys or KeyRing(db, retention_secs=longest + 300, clock=clock)
         self.tokens = PoolTokens(
@@ -105,13 +123,21 @@ class UserPool:
             clock=clock,
         )
         self.refresh_ttl_secs = settings.refresh_token_ttl_days * 86400.0
-        self._hide_users = settings.prevent_user_existence_errors
+        self.hide_users = settings.prevent_user_existence_errors
+        self._codes = CodeFlows(self)
 
     # -- lookups ---------------------------------------------------------------------------
 
     def find_user(self, username: str) -> UserRecord | None:
-        """The user named ``username`` (any case), or ``None``."""
+        """The user ``username`` names (any case or Unicode form), or ``None``."""
         return self.db.read(lambda conn: load_by_username(conn, username))
+
+    def destination(self, user: UserRecord | None, key: str) -> str:
+        """Where a code for username key ``key`` is said to go: the user's masked e-mail, or a
+        simulated one (no user, or a user without an e-mail)."""
+        if user is not None and user.email:
+            return mask_email(user.email)
+        return simulated_destination(self._destination_secret, key)
 
     def _user_or_raise(self, username: str) -> UserRecord:
         user = self.find_user(username)
@@ -138,23 +164,24 @@ class UserPool:
                 "Attributes did not conform to the schema: email: The attribute is required "
                 "(confirmation codes are sent by e-mail).",
             )
-        now = self._clock()
+        now = self.clock()
         user = UserRecord(
             sub=str(uuid.uuid4()),
             username=username,
-            password_hash=self._hasher.hash(password),
+            password_hash=self.hasher.hash(password),
             attributes=attrs,
             status=UNCONFIRMED,
             created_at=now,
             modified_at=now,
         )
         code = codes.new_code()
-        code_hash = self._hasher.hash(code)
+        code_hash = self.hasher.hash(code)
+        key = user.key
 
         def create(conn: Any) -> bool:
             if not insert_user(conn, user):
                 return False
-            codes.store_code(conn, user.sub, codes.SIGN_UP, code_hash, now)
+            codes.store_code(conn, key, codes.SIGN_UP, code_hash, now, fresh=True)
             return True
 
         if not self.db.write(create):
@@ -163,120 +190,26 @@ class UserPool:
         return {
             "UserConfirmed": False,
             "UserSub": user.sub,
-            "CodeDeliveryDetails": delivery_details(user.email, username),
+            "CodeDeliveryDetails": delivery_details(self.destination(user, key)),
         }
 
     def confirm_sign_up(self, username: str, code: str) -> dict[str, Any]:
         """Confirm a user with the code sent at sign-up; assigns ``custom:clientId``."""
-        user = self.find_user(username)
-        if user is None:
-            self._hasher.verify(None, code)
-            if self._hide_users:
-                raise CognitoError("CodeMismatchException", Messages.CODE_MISMATCH)
-            raise CognitoError("UserNotFoundException", Messages.USER_NOT_FOUND)
-        if user.confirmed:
-            raise _not_authorized(f"User cannot be confirmed. Current status is {user.status}")
-        code_hash = self._check_code(user, codes.SIGN_UP, code)
-        now = self._clock()
-
-        def confirm(conn: Any) -> bool:
-            if not codes.delete_code(conn, user.sub, codes.SIGN_UP, code_hash):
-                return False
-            self._confirm_in(conn, user, now)
-            return True
-
-        if not self.db.write(confirm):
-            raise CognitoError("CodeMismatchException", Messages.CODE_MISMATCH)
-        return {}
-
-    def _confirm_in(self, conn: Any, user: UserRecord, now: float) -> None:
-        update_user(
-            conn,
-            user.sub,
-            status=CONFIRMED,
-            client_id=user.client_id or str(uuid.uuid4()),
-            email_verified=user.email is not None,
-            modified_at=now,
-        )
-
-    def _check_code(self, user: UserRecord, purpose: str, code: str) -> str:
-        """Count and check one guess; return the matched code's hash."""
-        stored = self.db.write(lambda conn: codes.consume_attempt(conn, user.sub, purpose))
-        if stored is None:
-            self._hasher.verify(None, code)
-            raise CognitoError("CodeMismatchException", Messages.CODE_MISMATCH)
-        if stored.attempts > codes.MAX_ATTEMPTS:
-            raise CognitoError("TooManyFailedAttemptsException", Messages.CODE_ATTEMPTS)
-        if stored.expires_at <= self._clock():
-            raise CognitoError("ExpiredCodeException", Messages.CODE_EXPIRED)
-        if not (code.isdigit() and len(code) == 6) or not self._hasher.verify(
-            stored.code_hash, code
-        ):
-            raise CognitoError("CodeMismatchException", Messages.CODE_MISMATCH)
-        return stored.code_hash
+        return self._codes.confirm_sign_up(username, code)
 
     def resend_confirmation_code(self, username: str) -> dict[str, Any]:
         """Send a new sign-up code (replacing the previous one)."""
-        user = self.find_user(username)
-        if user is None:
-            if self._hide_users:
-                return {"CodeDeliveryDetails": delivery_details(None, username)}
-            raise CognitoError("UserNotFoundException", Messages.USER_NOT_FOUND)
-        if user.confirmed:
-            raise CognitoError("InvalidParameterException", "User is already confirmed.")
-        self._send_code(user, codes.SIGN_UP)
-        return {"CodeDeliveryDetails": delivery_details(user.email, user.username)}
-
-    def _send_code(self, user: UserRecord, purpose: str) -> None:
-        code = codes.new_code()
-        code_hash = self._hasher.hash(code)
-        now = self._clock()
-        self.db.write(lambda conn: codes.store_code(conn, user.sub, purpose, code_hash, now))
-        self.notifier.deliver(CodeMessage(user.username, purpose, code, user.email))
+        return self._codes.resend_confirmation_code(username)
 
     # -- password reset --------------------------------------------------------------------
 
     def forgot_password(self, username: str) -> dict[str, Any]:
-        """Send a password-reset code to a confirmed user."""
-        user = self.find_user(username)
-        if user is None:
-            if self._hide_users:
-                return {"CodeDeliveryDetails": delivery_details(None, username)}
-            raise CognitoError("UserNotFoundException", Messages.USER_NOT_FOUND)
-        if not user.enabled:
-            raise _not_authorized(Messages.USER_DISABLED)
-        if not user.confirmed:
-            raise CognitoError(
-                "InvalidParameterException",
-                "Cannot reset password for the user as there is no registered/verified email "
-                "or phone_number",
-            )
-        self._send_code(user, codes.FORGOT_PASSWORD)
-        return {"CodeDeliveryDetails": delivery_details(user.email, user.username)}
+        """Send a password-reset code to a confirmed, enabled user."""
+        return self._codes.forgot_password(username)
 
     def confirm_forgot_password(self, username: str, code: str, password: str) -> dict[str, Any]:
         """Set a new password with a reset code."""
-        check_password_policy(self.settings.password_policy, password)
-        user = self.find_user(username)
-        if user is None:
-            self._hasher.verify(None, code)
-            if self._hide_users:
-                raise CognitoError("CodeMismatchException", Messages.CODE_MISMATCH)
-            raise CognitoError("UserNotFoundException", Messages.USER_NOT_FOUND)
-        code_hash = self._check_code(user, codes.FORGOT_PASSWORD, code)
-        new_hash = self._hasher.hash(password)
-        now = self._clock()
-
-        def reset(conn: Any) -> bool:
-            if not codes.delete_code(conn, user.sub, codes.FORGOT_PASSWORD, code_hash):
-                return False
-            update_user(conn, user.sub, password_hash=new_hash, modified_at=now)
-            sessions.reset_failures(conn, user.sub)
-            return True
-
-        if not self.db.write(reset):
-            raise CognitoError("CodeMismatchException", Messages.CODE_MISMATCH)
-        return {}
+        return self._codes.confirm_forgot_password(username, code, password)
 
     # -- sign-in ---------------------------------------------------------------------------
 
@@ -298,30 +231,33 @@ class UserPool:
         username = _required_param(params, "USERNAME")
         password = _required_param(params, "PASSWORD")
         user = self.find_user(username)
-        now = self._clock()
-        if user is None:
-            self._hasher.verify(None, password)
-            if self._hide_users:
-                raise _not_authorized(Messages.BAD_CREDENTIALS)
+        if user is None and not self.hide_users:
+            self.hasher.verify(None, password)
             raise CognitoError("UserNotFoundException", Messages.USER_NOT_FOUND)
-        if user.locked_until is not None and user.locked_until > now:
+        key = username_key(username)
+        now = self.clock()
+        # Claim the attempt before the check (see lockout.py); locked or not, known or not, the
+        # answer costs one Argon2id evaluation (verify(None, ...) checks a decoy hash).
+        if not self.db.write(lambda conn: lockout.claim(conn, key, now)):
+            self.hasher.verify(None, password)
             raise _not_authorized(Messages.LOCKED_OUT)
-        if not self._hasher.verify(user.password_hash, password):
-            self.db.write(lambda conn: sessions.register_failure(conn, user.sub, now))
+        verified = self.hasher.verify(user.password_hash if user is not None else None, password)
+        if user is None or not verified:
             raise _not_authorized(Messages.BAD_CREDENTIALS)
-        if not user.enabled:
-            raise _not_authorized(Messages.USER_DISABLED)
-        if not user.confirmed:
+        if not user.enabled or not user.confirmed:
+            self.db.write(lambda conn: lockout.forgive(conn, key))
+            if not user.enabled:
+                raise _not_authorized(Messages.USER_DISABLED)
             raise CognitoError("UserNotConfirmedException", Messages.USER_NOT_CONFIRMED)
         rehash = (
-            self._hasher.hash(password) if self._hasher.needs_rehash(user.password_hash) else None
+            self.hasher.hash(password) if self.hasher.needs_rehash(user.password_hash) else None
         )
         refresh_token = new_refresh_token()
         origin_jti = str(uuid.uuid4())
         auth_time = int(now)
 
         def start(conn: Any) -> None:
-            sessions.reset_failures(conn, user.sub)
+            lockout.forgive(conn, key)
             if rehash is not None:
                 update_user(conn, user.sub, password_hash=rehash)
             sessions.create_session(
@@ -348,7 +284,7 @@ class UserPool:
             raise _not_authorized(Messages.INVALID_REFRESH_TOKEN)
         if session.revoked_at is not None:
             raise _not_authorized(Messages.REVOKED_REFRESH_TOKEN)
-        if session.expires_at <= self._clock():
+        if session.expires_at <= self.clock():
             raise _not_authorized(Messages.EXPIRED_REFRESH_TOKEN)
         user = self.db.read(lambda conn: load_by_sub(conn, session.sub))
         if user is None:
@@ -399,7 +335,7 @@ class UserPool:
     def global_sign_out(self, access_token: str) -> dict[str, Any]:
         """Revoke every session of the signed-in user (its tokens stop working at once)."""
         user, _ = self._user_for_access_token(access_token)
-        now = self._clock()
+        now = self.clock()
         self.db.write(lambda conn: sessions.revoke_sessions(conn, user.sub, now))
         return {}
 
@@ -410,13 +346,11 @@ class UserPool:
         user = self._user_or_raise(username)
         if user.confirmed:
             raise _not_authorized(f"User cannot be confirmed. Current status is {user.status}")
-        now = self._clock()
+        now = self.clock()
 
         def confirm(conn: Any) -> None:
-            conn.execute(
-                "DELETE FROM codes WHERE sub = ? AND purpose = ?", (user.sub, codes.SIGN_UP)
-            )
-            self._confirm_in(conn, user, now)
+            codes.delete_codes(conn, user.key, codes.SIGN_UP)
+            confirm_user(conn, user, now)
 
         self.db.write(confirm)
         return {}
@@ -428,7 +362,7 @@ class UserPool:
     def admin_disable_user(self, username: str) -> dict[str, Any]:
         """Disable a user and revoke all of its sessions."""
         user = self._user_or_raise(username)
-        now = self._clock()
+        now = self.clock()
 
         def disable(conn: Any) -> None:
             update_user(conn, user.sub, enabled=False, modified_at=now)
@@ -440,14 +374,19 @@ class UserPool:
     def admin_enable_user(self, username: str) -> dict[str, Any]:
         """Enable a disabled user (revoked sessions stay revoked)."""
         user = self._user_or_raise(username)
-        now = self._clock()
+        now = self.clock()
         self.db.write(lambda conn: update_user(conn, user.sub, enabled=True, modified_at=now))
         return {}
 
     def admin_delete_user(self, username: str) -> dict[str, Any]:
         """Delete a user with its codes and sessions."""
         user = self._user_or_raise(username)
-        self.db.write(lambda conn: delete_user(conn, user.sub))
+
+        def delete(conn: Any) -> None:
+            delete_user(conn, user.sub)
+            codes.delete_codes(conn, user.key)
+
+        self.db.write(delete)
         return {}
 
     def list_users(
@@ -482,6 +421,11 @@ class UserPool:
             if more:
                 answer["PaginationToken"] = encode_page_token(last)
         return answer
+
+
+def _open_tables(conn: Any) -> tuple[list[str], bytes]:
+    """Upgrade older identity tables; the warnings, and the simulated destinations' secret."""
+    return schema.upgrade(conn), schema.secret(conn, "simulated_destinations")
 
 
 def _required_param(params: dict[str, str], name: str) -> str:

@@ -1,7 +1,8 @@
 """User records: the ``users`` rows and how they read as Cognito attributes.
 
 Functions taking a ``conn`` run inside :meth:`Database.write` or :meth:`Database.read`.
-Usernames are case-insensitive (``COLLATE NOCASE``), as in a Cognito pool created today.
+Usernames compare by :func:`~clientevents.identity.usernames.username_key` (case and Unicode
+forms folded); a user keeps the spelling it signed up with.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import json
 import sqlite3
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
+
+from clientevents.identity.usernames import username_key
 
 __all__ = [
     "CONFIRMED",
@@ -40,7 +43,7 @@ STANDARD_ATTRIBUTES: Final = frozenset(
 
 _COLUMNS = (
     "sub, username, password_hash, attributes, client_id, status, enabled, email_verified, "
-    "created_at, modified_at, failed_logins, last_failed_at, locked_until"
+    "created_at, modified_at"
 )
 
 
@@ -58,9 +61,11 @@ class UserRecord:
     email_verified: bool = False
     created_at: float = 0.0
     modified_at: float = 0.0
-    failed_logins: int = 0
-    last_failed_at: float | None = None
-    locked_until: float | None = None
+
+    @property
+    def key(self) -> str:
+        """The username's key (what lookups compare)."""
+        return username_key(self.username)
 
     @property
     def email(self) -> str | None:
@@ -104,15 +109,20 @@ def _row_to_user(row: tuple[Any, ...] | None) -> UserRecord | None:
         email_verified=bool(row[7]),
         created_at=row[8],
         modified_at=row[9],
-        failed_logins=row[10],
-        last_failed_at=row[11],
-        locked_until=row[12],
     )
 
 
 def load_by_username(conn: sqlite3.Connection, username: str) -> UserRecord | None:
-    """The user named ``username`` (any case), or ``None``."""
-    row = conn.execute(f"SELECT {_COLUMNS} FROM users WHERE username = ?", (username,)).fetchone()
+    """The user ``username`` names (any case or Unicode form), or ``None``.
+
+    Should several users share the key (created by a version that folded only ASCII case), the
+    one with exactly this spelling wins, else the oldest.
+    """
+    row = conn.execute(
+        f"SELECT {_COLUMNS} FROM users WHERE username_key = ? "
+        "ORDER BY username = ? COLLATE BINARY DESC, created_at LIMIT 1",
+        (username_key(username), username),
+    ).fetchone()
     return _row_to_user(row)
 
 
@@ -139,14 +149,16 @@ def list_users(
 
 
 def insert_user(conn: sqlite3.Connection, user: UserRecord) -> bool:
-    """Insert ``user``; ``False`` when the username is taken (nothing written)."""
+    """Insert ``user``; ``False`` when the username (its key) is taken (nothing written)."""
+    key = user.key
     cursor = conn.execute(
-        f"INSERT OR IGNORE INTO users ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT OR IGNORE INTO users ({_COLUMNS}, username_key) "
+        "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
+        "WHERE NOT EXISTS (SELECT 1 FROM users WHERE username_key = ?)",
         (
             user.sub, user.username, user.password_hash, json.dumps(user.attributes),
             user.client_id, user.status, int(user.enabled), int(user.email_verified),
-            user.created_at, user.modified_at, user.failed_logins, user.last_failed_at,
-            user.locked_until,
+            user.created_at, user.modified_at, key, key,
         ),
     )
     return cursor.rowcount == 1
@@ -156,7 +168,6 @@ def update_user(conn: sqlite3.Connection, sub: str, **columns: Any) -> bool:
     """Set ``columns`` on user ``sub``; ``False`` when there is no such user."""
     allowed = {
         "password_hash", "client_id", "status", "enabled", "email_verified", "modified_at",
-        "failed_logins", "last_failed_at", "locked_until",
     }
     unknown = set(columns) - allowed
     if unknown:
@@ -168,5 +179,5 @@ def update_user(conn: sqlite3.Connection, sub: str, **columns: Any) -> bool:
 
 
 def delete_user(conn: sqlite3.Connection, sub: str) -> bool:
-    """Delete user ``sub`` with its codes and sessions (cascade)."""
+    """Delete user ``sub`` with its sessions (cascade); its name's codes are the caller's."""
     return conn.execute("DELETE FROM users WHERE sub = ?", (sub,)).rowcount == 1

@@ -5,12 +5,12 @@ from __future__ import annotations
 import abc
 import re
 
-from clientevents.errors import ClientEventsError
+from clientevents.errors import StoreError
 
 __all__ = ["ObjectStore", "ObjectStoreError", "check_key", "unsafe_key_reason"]
 
 
-class ObjectStoreError(ClientEventsError):
+class ObjectStoreError(StoreError):
     """An object could not be written; ``code`` is short (``IOError``, ``S3.NoSuchBucket``)."""
 
     def __init__(self, message: str, *, code: str = "ObjectStoreError") -> None:

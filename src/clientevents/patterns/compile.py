@@ -9,8 +9,10 @@ EventBridge does, into a list of *branches*, each a plain AND of fields. For exa
 becomes the two branches ``{source: ["a"], x: [1]}`` and ``{source: ["a"], y.z: [2]}``. A field
 given twice in one branch (through ``$or``) keeps the value that comes last in the document.
 
-Paths are tuples of keys, never dot-joined: ``{"a.b": ..}`` and ``{"a": {"b": ..}}`` are
-different fields.
+Paths are tuples of name segments. EventBridge joins nested names with ``.`` when it
+flattens a pattern, so a key is split at its dots: ``{"a.b": ..}`` and ``{"a": {"b": ..}}`` are
+the same field, path ``("a", "b")`` (the flattener splits event keys the same way). Keeping the
+segments, rather than the joined text, lets the flattener follow the event's own nesting.
 
 Limits (EventBridge's): the pattern text is at most 2048 characters; ``$or`` expands to at
 most 1000 branches; the wildcards of each field must keep at most
@@ -176,10 +178,11 @@ def _object(
             raise InvalidEventPattern(
                 f"{key!r} is a reserved word and cannot be a field name inside $or", here
             )
+        path = (*keys, *key.split("."))
         if isinstance(value, Mapping):
-            rules = _object(value, here, (*keys, key), rules, in_or=in_or)
+            rules = _object(value, here, path, rules, in_or=in_or)
         elif isinstance(value, list):
-            field = _field((*keys, key), value, here)
+            field = _field(path, value, here)
             for rule in rules:
                 rule[field.path] = field
         else:

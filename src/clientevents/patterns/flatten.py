@@ -4,6 +4,14 @@ The matcher keeps a *path tree*: the union of the paths of all its rules, as nes
 Flattening walks the event and the tree together, so keys no rule mentions are never visited
 and the work grows with the used part of the event, not its size.
 
+Names with dots: EventBridge joins nested names with ``.``, so the event field
+``{"state.status": "running"}`` is the same field as ``{"state": {"status": "running"}}``. Paths
+are kept as segments (the compiler splits pattern keys at their dots), and each node's
+``lookup`` maps both its children's names and the dot-joined names of every deeper node to
+those nodes: ``"status"`` leads to the child, ``"status.code"`` straight to the grandchild. An
+event key is then one dictionary lookup whether or not it has dots, and an event that spells a
+path partly nested and partly dotted (``{"a.b": {"c": 1}}``) reaches the same node.
+
 Each leaf becomes ``(key, value, membership)``: ``key`` is :func:`values.leaf_key`,
 ``membership`` is a tuple of ``(id(array), index)`` pairs for the arrays the leaf sits in.
 Two leaves can only be used together in one match if they agree on the index of every array
@@ -51,10 +59,11 @@ _NONE = type(None)  # called with no argument it returns None, in C
 class PathNode:
     """One node of the path tree; immutable once published."""
 
-    __slots__ = ("children", "multi", "path")
+    __slots__ = ("children", "lookup", "multi", "path")
 
     def __init__(self) -> None:
         self.children: dict[str, PathNode] = {}
+        self.lookup: dict[str, PathNode] = {}  # children, and deeper nodes by dotted name
         self.path: Path | None = None  # set when a rule uses this node's path as a field
         self.multi = False  # two or more used paths at or below this node
 
@@ -71,7 +80,19 @@ def build_path_tree(paths: set[Path] | frozenset[Path]) -> PathNode:
             node = nxt
         node.path = path
     _count(root)
+    _index(root)
     return root
+
+
+def _index(node: PathNode) -> list[tuple[str, PathNode]]:
+    """Fill ``lookup`` below ``node``; return every node below it by its dot-joined name."""
+    below: list[tuple[str, PathNode]] = []
+    for key, child in node.children.items():
+        below.append((key, child))
+        below.extend((f"{key}.{name}", deeper) for name, deeper in _index(child))
+    # Without grandchildren there are no dotted names: share the children's dict.
+    node.lookup = node.children if len(below) == len(node.children) else dict(below)
+    return below
 
 
 def _count(node: PathNode) -> int:
@@ -99,12 +120,13 @@ def _walk_object(
     obj: dict[str, Any], node: PathNode, membership: Membership, fields: Fields, singles: Singles
 ) -> None:
     # Hot path: called once per object on a used path. Leaves are handled inline (no call per
-    # leaf); strings, the common case, are their own key.
-    children = node.children
-    if len(children) <= len(obj):
-        pairs = [(obj[key], child) for key, child in children.items() if key in obj]
+    # leaf); strings, the common case, are their own key. One probe per name on the smaller
+    # side finds nested and dotted names alike.
+    lookup = node.lookup
+    if len(lookup) <= len(obj):
+        pairs = [(obj[key], child) for key, child in lookup.items() if key in obj]
     else:
-        pairs = [(value, children[key]) for key, value in obj.items() if key in children]
+        pairs = [(value, lookup[key]) for key, value in obj.items() if key in lookup]
     for value, child in pairs:
         t = type(value)
         if t is str or t is int or t is float or t is bool or value is None:

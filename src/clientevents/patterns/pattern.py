@@ -118,11 +118,19 @@ class EventPattern:
         for steps in self.steps:
             root = add_branch(root, steps, _SELF)
         self._root = root
-        self._tree: PathNode = build_path_tree(self.paths)
+        # Built on first use: a pattern added to a Matcher is matched through the matcher's own
+        # tree, so most patterns never need one.
+        self._tree: PathNode | None = None
+
+    def _path_tree(self) -> PathNode:
+        tree = self._tree
+        if tree is None:  # two threads may both build it: the trees are equal, either will do
+            tree = self._tree = build_path_tree(self.paths)
+        return tree
 
     def matches(self, event: dict[str, Any]) -> bool:
         """True when the event matches (the same automaton and semantics as :class:`Matcher`)."""
-        return bool(run(self._root, *flatten_with_singles(check_event(event), self._tree)))
+        return bool(run(self._root, *flatten_with_singles(check_event(event), self._path_tree())))
 
     def explain(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         """Why the event does not match: ``[]`` when it does.
@@ -135,7 +143,7 @@ class EventPattern:
         """
         if self.matches(event):
             return []
-        fields = flatten(event, self._tree)
+        fields = flatten(event, self._path_tree())
         best: list[dict[str, Any]] | None = None
         for branch in self.branches:
             failures: list[dict[str, Any]] = []

@@ -6,6 +6,9 @@ IP-literal reader. It then works from the raw pattern JSON:
 
 1. expand ``$or`` into plain field lists (a field given twice keeps the last value);
 2. list *every* leaf of the event with the position of each array it sits in;
+
+(in both, a key stands for the names between its dots, since EventBridge joins nested names
+with dots: ``{"a.b": 1}`` and ``{"a": {"b": 1}}`` are the same field);
 3. for each branch, look for one leaf per field (or the field's absence, for
    ``exists: false``) such that any two chosen leaves agree on every array they share, by
    plain backtracking.
@@ -48,9 +51,9 @@ def _expand(
                 forked += _expand(alternative, prefix, [dict(r) for r in rules])
             rules = forked
         elif isinstance(value, Mapping):
-            rules = _expand(value, (*prefix, key), rules)
+            rules = _expand(value, (*prefix, *key.split(".")), rules)
         else:
-            rules = [{**r, (*prefix, key): value} for r in rules]
+            rules = [{**r, (*prefix, *key.split(".")): value} for r in rules]
     return rules
 
 
@@ -59,7 +62,7 @@ def _all_leaves(
 ) -> Iterator[_Leaf]:
     if isinstance(value, dict):
         for key, child in value.items():
-            yield from _all_leaves(child, (*path, key), arrays, ids)
+            yield from _all_leaves(child, (*path, *key.split(".")), arrays, ids)
     elif isinstance(value, list):
         array = next(ids)
         for index, element in enumerate(value):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from clientevents.errors import ClientEventsError
+from clientevents.errors import StoreError
 
 __all__ = ["MasterKeyError", "SecretError", "SecretNotFound", "SecretUnreadable"]
 
 
-class SecretError(ClientEventsError):
+class SecretError(StoreError):
     """The secret store could not give what was asked for."""
 
 

@@ -9,12 +9,13 @@ import orjson
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from clientevents.errors import ClientEventsError
 from clientevents.server.errors import RequestRejected
 
 JSON_HEADERS = ((b"content-type", b"application/json"),)
 
 
-class ClientDisconnected(Exception):
+class ClientDisconnected(ClientEventsError):
     """The client went away before its body was read; nothing is answered."""
 
 

@@ -6,8 +6,10 @@ A :class:`RequestRejected` ends a request with ``{"message": ...}`` and the stat
 
 from __future__ import annotations
 
+from clientevents.errors import RequestError
 
-class RequestRejected(Exception):
+
+class RequestRejected(RequestError):
     """The whole request is refused (a 4xx answer)."""
 
     def __init__(
@@ -18,8 +20,7 @@ class RequestRejected(Exception):
         reason: str,
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(message)
-        self.status = status
+        super().__init__(message, status=status)
         self.message = message
         self.reason = reason
         self.headers = headers or {}

@@ -145,6 +145,10 @@ class EntryValidator:
                 )
         elif isinstance(raw, dict):
             detail = raw
+            # Depth first: orjson.dumps refuses objects nested deeper than 255 levels (the
+            # body's parser allows 1024), and it must never see one.
+            if json_depth(detail, self.max_depth) > self.max_depth:
+                return self._too_deep()
             if len(orjson.dumps(detail)) > self.max_entry_bytes:
                 return self._too_large()
         else:
@@ -155,24 +159,26 @@ class EntryValidator:
                 "malformed_detail",
             )
         # Depth never exceeds the number of opening brackets, nor half the text's length:
-        # most entries skip the walk.
+        # most entries skip the walk (objects were checked above).
         if (
-            not isinstance(raw, str)
-            or (
-                len(raw) > 2 * self.max_depth + 1
-                and raw.count("{") + raw.count("[") > self.max_depth
-            )
-        ) and json_depth(detail, self.max_depth) > self.max_depth:
-            return EntryError(
-                "InvalidArgument",
-                f"The entry is nested more than {self.max_depth} levels deep.",
-                "too_deep",
-            )
+            isinstance(raw, str)
+            and len(raw) > 2 * self.max_depth + 1
+            and raw.count("{") + raw.count("[") > self.max_depth
+            and json_depth(detail, self.max_depth) > self.max_depth
+        ):
+            return self._too_deep()
         if self._schemas:
             failure = self._check_schema(detail)
             if failure is not None:
                 return failure
         return detail
+
+    def _too_deep(self) -> EntryError:
+        return EntryError(
+            "InvalidArgument",
+            f"The entry is nested more than {self.max_depth} levels deep.",
+            "too_deep",
+        )
 
     def _too_large(self) -> EntryError:
         return EntryError(

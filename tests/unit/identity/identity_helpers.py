@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import sqlite3
+import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -16,6 +19,8 @@ from clientevents.identity.userpool import UserPool
 from clientevents.store.engine import Database
 
 PASSWORD = "Passw0rd!"
+
+T = TypeVar("T")
 
 
 _KEYS = [generate_rsa_key() for _ in range(4)]
@@ -38,6 +43,48 @@ class FakeClock:
 
     def advance(self, secs: float) -> None:
         self.now += secs
+
+
+class CountingHasher(PasswordHasher):
+    """The real Argon2id hasher (small parameters), counting its work.
+
+    ``evaluations`` counts every hash and verification (the slow part of an answer);
+    ``password_checks`` only the verifications against a real stored hash (not the decoy).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(time_cost=1, memory_kib=1024)
+        self.evaluations = 0
+        self.password_checks = 0
+        self._lock = threading.Lock()
+
+    def hash(self, password: str) -> str:
+        with self._lock:
+            self.evaluations += 1
+        return super().hash(password)
+
+    def verify(self, encoded: str | None, password: str) -> bool:
+        with self._lock:
+            self.evaluations += 1
+            self.password_checks += encoded is not None
+        return super().verify(encoded, password)
+
+
+class CountingDatabase(Database):
+    """The real database, noting for each write whether it changed rows (a commit to disk)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.writes: list[bool] = []
+
+    def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        def counted(conn: sqlite3.Connection) -> T:
+            before = conn.total_changes
+            result = fn(conn)
+            self.writes.append(conn.total_changes > before)
+            return result
+
+        return super().write(counted)
 
 
 def make_pool(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -16,8 +18,10 @@ from clientevents.identity.notifier import (
     CODES_FILE,
     CodeMessage,
     FileNotifier,
+    in_background,
     latest_code,
     mask_email,
+    simulated_destination,
 )
 from clientevents.identity.passwords import PasswordHasher, check_password_policy
 from clientevents.identity.principal import AuthError
@@ -96,6 +100,44 @@ def test_mask_email() -> None:
     assert mask_email("alice@example.com") == "a***@e***"
 
 
+def test_simulated_destinations_depend_on_the_secret_and_the_name() -> None:
+    one, other = b"1" * 32, b"2" * 32
+    names = [f"user{i}" for i in range(50)]
+    assert simulated_destination(one, "nobody") == simulated_destination(one, "nobody")
+    assert len({simulated_destination(one, n) for n in names}) > 10
+    assert [simulated_destination(one, n) for n in names] != [
+        simulated_destination(other, n) for n in names
+    ]
+
+
+class _SlowFailingNotifier:
+    def __init__(self) -> None:
+        self.threads: list[str] = []
+        self.done = threading.Event()
+
+    def deliver(self, message: CodeMessage) -> None:
+        self.threads.append(threading.current_thread().name)
+        self.done.set()
+        raise CognitoError("CodeDeliveryFailureException", "The mail server is down.")
+
+
+def test_in_background_delivers_off_the_callers_thread_and_logs_failures(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    file_notifier = FileNotifier(tmp_path)
+    assert in_background(file_notifier) is file_notifier  # local and quick: kept as it is
+    slow = _SlowFailingNotifier()
+    with caplog.at_level(logging.WARNING, logger="clientevents.identity"):
+        in_background(slow).deliver(CodeMessage("alice", "forgot_password", "123456", None))
+        assert slow.done.wait(10)
+        for _ in range(100):  # the log line follows the failure on the same thread
+            if "mail server is down" in caplog.text:
+                break
+            threading.Event().wait(0.01)
+    assert slow.threads and slow.threads[0] != threading.current_thread().name
+    assert "mail server is down" in caplog.text
+
+
 def test_time_claims() -> None:
     check_times({"exp": 100}, now=99, leeway=0)
     for claims, now, reason in (
@@ -108,6 +150,18 @@ def test_time_claims() -> None:
         with pytest.raises(AuthError) as caught:
             check_times(claims, now=now, leeway=0)
         assert caught.value.reason == reason
+
+
+@pytest.mark.parametrize("name", ["exp", "nbf", "iat"])
+@pytest.mark.parametrize(
+    "value", [10**400, -(10**400), float("inf"), float("-inf"), float("nan"), -1, 1e300]
+)
+def test_time_claims_must_be_finite_and_in_range(name: str, value: float) -> None:
+    claims: dict[str, object] = {"exp": 200, name: value}
+    with pytest.raises(AuthError) as caught:
+        check_times(claims, now=100, leeway=0)
+    assert caught.value.reason == "malformed"
+    assert name in caught.value.message
 
 
 def test_auth_error_shape() -> None:

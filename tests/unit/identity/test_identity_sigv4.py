@@ -111,3 +111,98 @@ def test_the_host_header_must_be_signed() -> None:
     ]
     error = failure(SignedRequest("POST", "/", "", headers, request.body))
     assert error.error_type == "IncompleteSignatureException"
+
+
+def with_headers(request: SignedRequest, **replace: str) -> SignedRequest:
+    """``request`` with some header values replaced (names in lower case, ``_`` for ``-``)."""
+    changes = {name.replace("_", "-"): value for name, value in replace.items()}
+    headers = [(k, changes.get(k, v)) for k, v in request.headers]
+    return SignedRequest("POST", "/", "", headers, request.body)
+
+
+def test_an_impossible_date_is_refused_not_a_crash() -> None:
+    request = as_received(signed())
+    date = request.header_values("x-amz-date")[0]
+    impossible = "20261399T999999Z"
+    authorization = request.header_values("authorization")[0].replace(
+        f"/{date[:8]}/", f"/{impossible[:8]}/"
+    )
+    error = failure(with_headers(request, x_amz_date=impossible, authorization=authorization))
+    assert error.error_type == "IncompleteSignatureException"
+    assert impossible in error.message
+
+
+def test_non_ascii_digits_in_the_date_are_refused() -> None:
+    request = as_received(signed())
+    date = request.header_values("x-amz-date")[0]
+    error = failure(with_headers(request, x_amz_date=date.replace("2", "\u0662")))
+    assert error.error_type == "IncompleteSignatureException"
+
+
+@pytest.mark.parametrize("bad", ["é" * 64, "\u00ff" + "0" * 63, "zz", "A" * 64, ""])
+def test_a_signature_that_is_not_hex_is_refused_not_a_crash(bad: str) -> None:
+    request = as_received(signed())
+    authorization = request.header_values("authorization")[0]
+    head, _, _ = authorization.rpartition("Signature=")
+    error = failure(with_headers(request, authorization=f"{head}Signature={bad}"))
+    assert error.error_type in ("InvalidSignatureException", "IncompleteSignatureException")
+
+
+def signed_over_host_and_date(*, target: str) -> SignedRequest:
+    """A request signed over ``host;x-amz-date`` only, then given a target and content type."""
+    request = AWSRequest(method="POST", url="http://127.0.0.1:8080/", data=BODY, headers={})
+    SigV4Auth(BotoCredentials(KEY.access_key_id, KEY.secret_access_key), "cognito-idp",
+              "local").add_auth(request)
+    received = as_received(request)
+    authorization = received.header_values("authorization")[0]
+    assert "SignedHeaders=host;x-amz-date," in authorization, authorization
+    headers = list(received.headers)
+    headers.append(("x-amz-target", f"AWSCognitoIdentityProviderService.{target}"))
+    headers.append(("content-type", "application/x-amz-json-1.1"))
+    return SignedRequest("POST", "/", "", headers, received.body)
+
+
+def test_the_target_header_must_be_signed() -> None:
+    # Signed over host;x-amz-date only, the target could be swapped for another operation.
+    error = failure(signed_over_host_and_date(target="AdminDisableUser"))
+    assert error.error_type == "IncompleteSignatureException"
+    assert "x-amz-target" in error.message
+
+
+def test_the_date_header_must_be_signed() -> None:
+    request = as_received(signed())
+    authorization = request.header_values("authorization")[0].replace(";x-amz-date", "")
+    error = failure(with_headers(request, authorization=authorization))
+    assert error.error_type == "IncompleteSignatureException"
+    assert "x-amz-date" in error.message
+
+
+def test_every_x_amz_header_must_be_signed() -> None:
+    request = as_received(signed())
+    headers = [*request.headers, ("x-amz-security-token", "smuggled")]
+    error = failure(SignedRequest("POST", "/", "", headers, request.body))
+    assert error.error_type == "IncompleteSignatureException"
+    assert "x-amz-security-token" in error.message
+
+
+def test_an_unsigned_payload_is_refused() -> None:
+    request = as_received(signed())
+    headers = [*request.headers, ("x-amz-content-sha256", "UNSIGNED-PAYLOAD")]
+    error = failure(SignedRequest("POST", "/", "", headers, request.body))
+    assert error.error_type in ("InvalidSignatureException", "IncompleteSignatureException")
+
+
+def test_a_signed_content_hash_that_fits_the_body_verifies() -> None:
+    import hashlib
+
+    request = AWSRequest(
+        method="POST", url="http://127.0.0.1:8080/", data=BODY,
+        headers={
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": "AWSCognitoIdentityProviderService.AdminGetUser",
+            "X-Amz-Content-SHA256": hashlib.sha256(BODY).hexdigest(),
+        },
+    )
+    SigV4Auth(BotoCredentials(KEY.access_key_id, KEY.secret_access_key), "cognito-idp",
+              "local").add_auth(request)
+    verify_sigv4(as_received(request), KEY, now=time.time())

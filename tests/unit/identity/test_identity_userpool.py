@@ -8,7 +8,7 @@ import jwt
 import pytest
 from identity_helpers import PASSWORD, FakeClock, code_for, login, make_pool, signed_up
 
-from clientevents.identity import codes
+from clientevents.identity import codes, lockout
 from clientevents.identity.errors import CognitoError
 from clientevents.identity.passwords import PasswordHasher
 from clientevents.identity.userpool import UserPool
@@ -20,6 +20,11 @@ def error_of(fn: object, *args: object, **kwargs: object) -> CognitoError:
     with pytest.raises(CognitoError) as caught:
         fn(*args, **kwargs)
     return caught.value
+
+
+def failures_of(pool: UserPool, username: str = "alice") -> lockout.Failures | None:
+    """The failed sign-ins counted against ``username``."""
+    return pool.db.read(lambda conn: lockout.state(conn, username.casefold()))
 
 
 def claims_of(token: str) -> dict[str, object]:
@@ -44,7 +49,7 @@ def test_sign_up_creates_an_unconfirmed_user_and_writes_a_six_digit_code(
     user = pool.find_user("ALICE")  # usernames are case-insensitive
     assert user is not None and user.status == "UNCONFIRMED" and user.client_id is None
     # The code is stored hashed, never in clear.
-    stored = pool.db.read(lambda c: c.execute("SELECT code_hash FROM codes").fetchone()[0])
+    stored = pool.db.read(lambda c: c.execute("SELECT code_hash FROM pending_codes").fetchone()[0])
     assert code not in stored and stored.startswith("$argon2id$")
 
 
@@ -141,10 +146,41 @@ def test_resending_replaces_the_code_and_is_limited(pool: UserPool, tmp_path: Pa
         assert error_of(pool.confirm_sign_up, "alice", first).error_type == "CodeMismatchException"
     for _ in range(codes.MAX_SENDS_PER_HOUR - 2):
         pool.resend_confirmation_code("alice")
+    last = code_for(tmp_path, "alice")
+    sent = (tmp_path / "codes" / "messages.jsonl").read_text()
+    # Past the limit the answer is the same, no code is made, and the last one stays valid
+    # (so nobody can lock a user out of its code by asking for more).
+    answer = pool.resend_confirmation_code("alice")
+    assert answer["CodeDeliveryDetails"]["Destination"] == "a***@e***"
+    assert (tmp_path / "codes" / "messages.jsonl").read_text() == sent
+    pool.confirm_sign_up("alice", last)
+
+
+def test_the_send_limit_is_an_error_when_existence_errors_are_allowed(
+    db: Database, tmp_path: Path, clock: FakeClock, fast_hasher: PasswordHasher
+) -> None:
+    pool = make_pool(db, tmp_path, clock, fast_hasher, prevent_user_existence_errors=False)
+    signed_up(pool, tmp_path, confirm=False)
+    for _ in range(codes.MAX_SENDS_PER_HOUR - 1):
+        pool.resend_confirmation_code("alice")
     assert error_of(pool.resend_confirmation_code, "alice").error_type == "LimitExceededException"
+    clock.advance(3600)
+    pool.resend_confirmation_code("alice")  # a new hour, a new window
 
 
-def test_confirming_twice_is_refused(pool: UserPool, tmp_path: Path) -> None:
+def test_confirming_twice_is_answered_like_a_wrong_code(pool: UserPool, tmp_path: Path) -> None:
+    signed_up(pool, tmp_path)
+    sent = (tmp_path / "codes" / "messages.jsonl").read_text()
+    error = error_of(pool.confirm_sign_up, "alice", "123456")
+    assert error.error_type == "CodeMismatchException"
+    assert "CodeDeliveryDetails" in pool.resend_confirmation_code("alice")
+    assert (tmp_path / "codes" / "messages.jsonl").read_text() == sent  # nothing sent
+
+
+def test_confirming_twice_names_the_status_when_existence_errors_are_allowed(
+    db: Database, tmp_path: Path, clock: FakeClock, fast_hasher: PasswordHasher
+) -> None:
+    pool = make_pool(db, tmp_path, clock, fast_hasher, prevent_user_existence_errors=False)
     signed_up(pool, tmp_path)
     error = error_of(pool.confirm_sign_up, "alice", "123456")
     assert error.error_type == "NotAuthorizedException"
@@ -223,13 +259,12 @@ def test_lockout_after_five_failures_with_doubling_delays(
     clock.advance(0.6)
     for failures in range(7, 16):
         error_of(login, pool, "alice", "Wrong-passw0rd")
-        user = pool.find_user("alice")
-        assert user is not None and user.locked_until is not None
-        assert user.locked_until - clock.now == min(2 ** (failures - 5), 900)
-        clock.advance(user.locked_until - clock.now + 0.01)
+        state = failures_of(pool)
+        assert state is not None and state.locked_until is not None
+        assert state.locked_until - clock.now == min(2 ** (failures - 5), 900)
+        clock.advance(state.locked_until - clock.now + 0.01)
     login(pool)
-    user = pool.find_user("alice")
-    assert user is not None and user.failed_logins == 0 and user.locked_until is None
+    assert failures_of(pool) is None
 
 
 def test_disabled_user_cannot_sign_in(pool: UserPool, tmp_path: Path) -> None:
@@ -331,7 +366,23 @@ def test_reset_codes_expire_after_one_hour(
 
 def test_forgot_password_needs_a_confirmed_user(pool: UserPool, tmp_path: Path) -> None:
     signed_up(pool, tmp_path, confirm=False)
+    sent = (tmp_path / "codes" / "messages.jsonl").read_text()
+    assert "CodeDeliveryDetails" in pool.forgot_password("alice")
+    assert (tmp_path / "codes" / "messages.jsonl").read_text() == sent  # nothing sent
+
+
+def test_forgot_password_names_the_reason_when_existence_errors_are_allowed(
+    db: Database, tmp_path: Path, clock: FakeClock, fast_hasher: PasswordHasher
+) -> None:
+    pool = make_pool(db, tmp_path, clock, fast_hasher, prevent_user_existence_errors=False)
+    signed_up(pool, tmp_path, confirm=False)
     assert error_of(pool.forgot_password, "alice").error_type == "InvalidParameterException"
+    signed_up(pool, tmp_path, "bob", email="bob@example.com")
+    pool.admin_disable_user("bob")
+    assert error_of(pool.forgot_password, "bob").message == "User is disabled."
+    assert error_of(pool.confirm_forgot_password, "bob", "123456", "N3w-Passw0rd").message == (
+        "User is disabled."
+    )
 
 
 # -- user existence --------------------------------------------------------------------------------
@@ -411,20 +462,20 @@ def test_lockout_count_restarts_only_after_15_quiet_minutes(
     for _ in range(8):
         error_of(login, pool, "alice", "Wrong-passw0rd")
         clock.advance(901)  # more than 15 minutes after the failure (there was no lock)
-    user = pool.find_user("alice")
-    assert user is not None and user.failed_logins == 1 and user.locked_until is None
+    state = failures_of(pool)
+    assert state is not None and state.count == 1 and state.locked_until is None
     # Now without quiet gaps: the count climbs and the lock reaches its 15-minute cap.
     for _ in range(15):
         error_of(login, pool, "alice", "Wrong-passw0rd")
-        user = pool.find_user("alice")
-        assert user is not None
-        if user.locked_until is not None:
-            clock.advance(user.locked_until - clock.now + 1)
-    user = pool.find_user("alice")
-    assert user is not None and user.failed_logins == 15
-    assert user.locked_until is not None
-    clock.advance(user.locked_until - clock.now + 60)  # lock over, but not 15 quiet minutes
+        state = failures_of(pool)
+        assert state is not None
+        if state.locked_until is not None:
+            clock.advance(state.locked_until - clock.now + 1)
+    state = failures_of(pool)
+    assert state is not None and state.count == 15
+    assert state.locked_until is not None
+    clock.advance(state.locked_until - clock.now + 60)  # lock over, but not 15 quiet minutes
     error_of(login, pool, "alice", "Wrong-passw0rd")
-    user = pool.find_user("alice")
-    assert user is not None and user.failed_logins == 16
-    assert user.locked_until == clock.now + 900
+    state = failures_of(pool)
+    assert state is not None and state.count == 16
+    assert state.locked_until == clock.now + 900

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from clientevents.patterns import EventPattern, InvalidEventPattern, Matcher
 from clientevents.patterns.reference import reference_matches
 
-KEYS = ["a", "b", "c", "a.b"]
+KEYS = ["a", "b", "c", "a.b", "b.c"]
 STRINGS = [
     "",
     "x",

@@ -108,6 +108,29 @@ def test_explain_picks_the_closest_or_branch_and_reports_arrays() -> None:
     assert all("different elements" in f["note"] for f in failures)
 
 
+def test_explain_and_the_matcher_treat_dotted_names_as_nested_paths() -> None:
+    # A dotted pattern key names the nested field, and a dotted event key is found by a
+    # nested pattern: EventBridge joins nested names with dots.
+    p = EventPattern({"detail": {"state.status": ["running"]}})
+    assert p.explain({"detail": {"state": {"status": "stopped"}}}) == [
+        {"path": "detail.state.status", "wanted": ["running"], "had": ["stopped"]}
+    ]
+    assert p.explain({"detail": {"state": {"status": "running"}}}) == []
+    m = Matcher()
+    m.add("dotted", {"detail": {"state.status": ["running"]}})
+    m.add("nested", {"detail": {"state": {"status": ["running"]}}})
+    m.add("deeper", {"detail.state": {"status.code": [16]}})
+    for event in (
+        {"detail": {"state": {"status": "running"}}},
+        {"detail": {"state.status": "running"}},
+        {"detail.state.status": "running"},
+    ):
+        assert m.matches_for_event(event) == {"dotted", "nested"}, event
+    assert m.matches_for_event({"detail": {"state.status": {"code": 16}}}) == {"deeper"}
+    m.remove("deeper")
+    assert m.matches_for_event({"detail": {"state.status": {"code": 16}}}) == set()
+
+
 def test_matching_while_rules_change_in_another_thread() -> None:
     # Given a stable rule and a writer that keeps adding, replacing and removing others
     m = Matcher()

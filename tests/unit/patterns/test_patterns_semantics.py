@@ -59,7 +59,12 @@ CASES: list[tuple[str, dict[str, Any], bool]] = [
     ("fine number literal", {"detail": {"fine": [1.1234567]}}, True),
     ("nested", {"detail": {"nested": {"deep": ["value"]}}}, True),
     ("dotted key is one key", {"detail": {"a.b": ["dotted"]}}, True),
-    ("dotted key is not a path", {"detail": {"a": {"b": ["dotted"]}}}, False),
+    # EventBridge joins nested names with dots: a dotted name and a nested path are one field.
+    ("nested pattern matches a dotted event key", {"detail": {"a": {"b": ["dotted"]}}}, True),
+    ("dotted pattern key matches a nested event field", {"detail": {"nested.deep": ["value"]}},
+     True),
+    ("dotted pattern key from the root", {"detail.nested.deep": ["value"]}, True),
+    ("dotted pattern key, other value", {"detail.nested.deep": ["other"]}, False),
     ("object is not a leaf", {"detail": {"nested": ["value"]}}, False),
     ("IP literal by address", {"detail": {"ip6": ["2001:0db8:0:0::1"]}}, True),
     # prefix / suffix / equals-ignore-case / wildcard

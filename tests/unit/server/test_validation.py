@@ -90,6 +90,18 @@ def test_size_counts_utf8_bytes_not_characters() -> None:
     assert isinstance(result, EntryError) and result.code == "InvalidArgument"
 
 
+@pytest.mark.parametrize("levels", [256, 600, 1021])
+def test_an_object_entry_nested_past_what_orjson_writes_gets_its_own_error(levels: int) -> None:
+    # Given an entry object nested deeper than orjson.dumps accepts (255 levels), as a body
+    # parsed by orjson (which reads up to 1024) can carry
+    body = b'{"entries": [{"entry": ' + b'{"a": ' * levels + b"1" + b"}" * levels + b"}]}"
+    (raw,) = parse_entries(body, max_entries=10)
+    # When it is checked, Then it gets the depth error, not an exception
+    result = _validator(max_entry_bytes=262_144, max_depth=64).check(raw)
+    assert isinstance(result, EntryError)
+    assert (result.code, result.reason) == ("InvalidArgument", "too_deep")
+
+
 def test_depth_walk() -> None:
     assert json_depth(1, 10) == 0
     assert json_depth({}, 10) == 1

@@ -1,0 +1,84 @@
+"""Failed sign-ins and the lockout they cause, per username, claimed before the password check.
+
+Cognito's rule: the first :data:`FREE_FAILURES` - 1 failed sign-ins cost nothing; from the fifth
+on, each failure locks the username out for 1, 2, 4, ... seconds, at most :data:`MAX_LOCK_SECS`
+(15 minutes). A failure more than 15 minutes after both the previous failure and the end of the
+last lock starts the count afresh; a successful sign-in or a password reset resets it.
+
+**Claim, then verify.** A sign-in first *claims* an attempt in one write transaction
+(:func:`claim`): if the username is locked the claim is refused, else the attempt is counted as
+a failure (and the lock that failure earns is set) before the password is even looked at; a
+correct password then forgives it (:func:`forgive`). Claims are serialised by the database's
+write lock, across threads and processes, so however many sign-ins arrive at once no more
+attempts are ever evaluated than the rule allows — counting after the check let 45 of 101
+concurrent wrong passwords through.
+
+The state is keyed by :func:`~clientevents.identity.usernames.username_key`, not by user: an
+unknown username is counted and locked exactly like a real one, so the lockout answer
+(``Password attempts exceeded``) tells nothing about which users exist. Rows are dropped once
+they no longer matter (``forget_at``), so guessing random names leaves no lasting trace.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = ["FREE_FAILURES", "MAX_LOCK_SECS", "Failures", "claim", "forgive", "lock_secs", "state"]
+
+FREE_FAILURES: Final = 5
+MAX_LOCK_SECS: Final = 900.0
+
+
+def lock_secs(failures: int) -> float:
+    """How long the ``failures``-th consecutive failure locks the username out."""
+    if failures < FREE_FAILURES:
+        return 0.0
+    return min(2.0 ** min(failures - FREE_FAILURES, 30), MAX_LOCK_SECS)
+
+
+@dataclass(frozen=True, slots=True)
+class Failures:
+    """The failed sign-ins counted against a username."""
+
+    count: int
+    last_failed_at: float
+    locked_until: float | None
+
+
+def state(conn: sqlite3.Connection, key: str) -> Failures | None:
+    """The failures counted against username key ``key`` (``None``: none)."""
+    row = conn.execute(
+        "SELECT failures, last_failed_at, locked_until FROM sign_in_failures "
+        "WHERE username_key = ?",
+        (key,),
+    ).fetchone()
+    return None if row is None else Failures(int(row[0]), float(row[1]), row[2])
+
+
+def claim(conn: sqlite3.Connection, key: str, now: float) -> bool:
+    """Count one sign-in attempt as a failure before it is checked; ``False``: locked out."""
+    conn.execute("DELETE FROM sign_in_failures WHERE forget_at < ?", (now,))
+    previous = state(conn, key)
+    failures = 0
+    if previous is not None:
+        if previous.locked_until is not None and previous.locked_until > now:
+            return False
+        quiet_since = max(previous.last_failed_at, previous.locked_until or 0.0)
+        if now - quiet_since <= MAX_LOCK_SECS:
+            failures = previous.count
+    failures += 1
+    lock = lock_secs(failures)
+    locked_until = now + lock if lock > 0 else None
+    conn.execute(
+        "INSERT OR REPLACE INTO sign_in_failures "
+        "(username_key, failures, last_failed_at, locked_until, forget_at) VALUES (?, ?, ?, ?, ?)",
+        (key, failures, now, locked_until, max(now, locked_until or now) + MAX_LOCK_SECS),
+    )
+    return True
+
+
+def forgive(conn: sqlite3.Connection, key: str) -> None:
+    """Forget the failures of ``key`` (after a correct password or a password reset)."""
+    conn.execute("DELETE FROM sign_in_failures WHERE username_key = ?", (key,))

@@ -95,7 +95,7 @@ def test_the_embedded_default_without_a_url_fills_the_built_in_inbox(tmp_path: P
         _wait(lambda: len(listed()) >= 1)
         time.sleep(0.5)
         [ticket] = listed()
-        states = _cli("connections", "list", "--format", "json", "--data-dir",
+        states = _cli("connections", "list", "--json", "--data-dir",
                       str(serve.data_dir))
     finally:
         serve.stop()
@@ -156,7 +156,7 @@ def test_the_example_reads_the_secret_store_and_no_output_shows_the_secret(
         assert refused.headers["x-clientevents-event-id"] in ids
         # Then the ticketing API: the redriven dead letter arrives.
         cli_env = {**base}
-        outputs.append(_cli("dlq", "list", "--format", "json", "--data-dir", str(data),
+        outputs.append(_cli("dlq", "list", "--json", "--data-dir", str(data),
                             "--config", str(example), env=cli_env))
         outputs.append(_cli("dlq", "show", "1", "--data-dir", str(data), env=cli_env))
         outputs.append(_cli("dlq", "redrive", "--all", "--data-dir", str(data), env=cli_env))
@@ -172,9 +172,9 @@ def test_the_example_reads_the_secret_store_and_no_output_shows_the_secret(
     assert [c.json() for c in delivered] == [EXPECTED_BODY]
     assert delivered[0].headers["authorization"] == f"Basic {basic}"
     for args in (["connections", "list"], ["connections", "describe", "zendesk"],
-                 ["connections", "describe", "zendesk", "--format", "json"],
+                 ["connections", "describe", "zendesk", "--json"],
                  ["secrets", "list"], ["secrets", "get", "proto/zendesk"],
-                 ["secrets", "get", "proto/zendesk", "--format", "json"]):
+                 ["secrets", "get", "proto/zendesk", "--json"]):
         outputs.append(_cli(*args, "--data-dir", str(data), "--config", str(example),
                             env=base))
     outputs.append(_cli("validate", str(example), env=base))

@@ -12,7 +12,9 @@ from clientevents.cfn.template import Resource, Template
 
 __all__ = ["NAME_RE", "Finding", "ImportContext", "Outcome"]
 
-Outcome = Literal["mapped", "partly", "not yet", "not applicable", "skipped", "error"]
+Outcome = Literal["mapped", "partly", "not applicable", "skipped", "error"]
+
+BucketMode = Literal["local", "s3"]
 
 NAME_RE = re.compile(r"^[.\-_A-Za-z0-9]{1,64}$")
 _ARN = re.compile(r"^arn:aws[\w-]*:([\w-]+):([\w-]*):(\d*):(.+)$")
@@ -40,8 +42,11 @@ class ImportContext:
     resolver: Resolver
     config: dict[str, Any] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
-    log_targets: dict[str, str] = field(default_factory=dict)
-    """Placeholder log files chosen per not-yet-mapped resource, by logical id or ARN."""
+    functions: dict[str, str] = field(default_factory=dict)
+    """Python functions (``module:function``) standing in for Lambda functions, by the
+    function's logical id, name or ARN (``--function``)."""
+    buckets: BucketMode = "local"
+    """What an S3 bucket becomes: a folder under the data dir, or an S3 destination."""
 
     # -- findings ------------------------------------------------------------------------------
 

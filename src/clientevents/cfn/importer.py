@@ -4,7 +4,7 @@ Example::
 
     result = import_template(load_template("template.yaml"))
     result.config        # configuration data (validated)
-    result.findings      # per resource: mapped, partly, not yet, not applicable, skipped, error
+    result.findings      # per resource: mapped, partly, not applicable, skipped, error
     text = result.yaml() # the configuration as a commented file
 
 The mappers (``mappers/``) each handle one resource type. After they ran, the configuration is
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clientevents import __version__
-from clientevents.cfn.context import Finding, ImportContext
+from clientevents.cfn.context import BucketMode, Finding, ImportContext
 from clientevents.cfn.intrinsics import Resolver
 from clientevents.cfn.mappers import MAPPERS, map_not_applicable
 from clientevents.cfn.template import Template
@@ -32,7 +32,8 @@ from clientevents.errors import ConfigError
 __all__ = ["ImportResult", "import_template"]
 
 _ORDER = {kind: index for index, kind in enumerate(MAPPERS)}
-_SECTIONS = ("stages", "buses", "rules", "archives", "streams")
+_SECTIONS = ("stages", "buses", "rules", "archives", "streams", "delivery_streams",
+             "connections", "api_destinations")
 _ENV_REFERENCE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)")
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
@@ -72,15 +73,23 @@ def import_template(
     region: str = "local",
     account: str = "000000000000",
     stack_name: str = "clientevents",
+    functions: Mapping[str, str] | None = None,
+    buckets: BucketMode = "local",
 ) -> ImportResult:
     """Map every resource of ``template``; return the validated configuration and findings.
+
+    Args:
+        functions: Python functions (``module:function``) to run in place of Lambda
+            functions (Firehose transformations), by the Lambda's logical id, name or ARN.
+        buckets: what an S3 bucket a delivery stream writes to becomes: ``local``, a folder
+            of the bucket's name under the data dir; ``s3``, the bucket itself.
 
     Raises:
         ConfigError: the result cannot be made valid by dropping items (not expected).
     """
     unknown = sorted(set(parameters or {}) - set(template.parameters))
     resolver = Resolver(template, dict(parameters or {}), region, account, stack_name)
-    ctx = ImportContext(template, resolver)
+    ctx = ImportContext(template, resolver, functions=dict(functions or {}), buckets=buckets)
     resolver.on_problem = lambda where, message: ctx.note(
         where.split(".")[0] or "template", "partly", f"{message}.", "intrinsic function")
     for name in unknown:
@@ -125,15 +134,23 @@ def _assemble(ctx: ImportContext, region: str, account: str) -> dict[str, Any]:
     return config
 
 
-def _env_names(value: Any, found: set[str]) -> set[str]:
+# Fields whose value must be a URL: a variable standing in one is checked with a URL.
+_URL_FIELDS = {"invocation_endpoint", "authorization_endpoint", "endpoint_url"}
+
+
+def _placeholders(value: Any, found: dict[str, str], key: str = "") -> dict[str, str]:
+    """A stand-in value for each ``${env:NAME}`` in ``value``, to validate the configuration
+    before the variables are set: a URL where the field takes one, a word elsewhere."""
     if isinstance(value, str):
-        found.update(_ENV_REFERENCE.findall(value))
+        for name in _ENV_REFERENCE.findall(value):
+            stand_in = "https://placeholder.invalid/" if key in _URL_FIELDS else "placeholder"
+            found.setdefault(name, stand_in)
     elif isinstance(value, dict):
-        for item in value.values():
-            _env_names(item, found)
+        for name, item in value.items():
+            _placeholders(item, found, str(name))
     elif isinstance(value, list):
         for item in value:
-            _env_names(item, found)
+            _placeholders(item, found, key)
     return found
 
 
@@ -144,7 +161,7 @@ def _parse_path(path: str) -> list[str | int]:
 def _validate(ctx: ImportContext, config: dict[str, Any]) -> None:
     """Drop what does not validate, reporting each, until the configuration loads."""
     for _ in range(20):
-        environ = {name: "placeholder" for name in _env_names(config, set())}
+        environ = _placeholders(config, {})
         try:
             validate_settings(config, file="<imported>", environ=environ)
             return

@@ -82,6 +82,8 @@ class Template:
     mappings: dict[str, Any]
     resources: dict[str, Resource]
     description: str = ""
+    globals: dict[str, Any] = field(default_factory=dict)
+    """SAM's ``Globals`` (``Function.Timeout``...), as written."""
 
     def by_type(self, *types: str) -> list[Resource]:
         """Resources of these types, in template order."""
@@ -138,6 +140,7 @@ def parse_template(text: str, *, file: str = "<template>") -> Template:
         mappings=mapping("Mappings"),
         resources=resources,
         description=description.strip() if isinstance(description, str) else "",
+        globals=mapping("Globals"),
     )
 
 

@@ -14,16 +14,16 @@ from clientevents.cli import output
 
 __all__ = ["import_cloudformation"]
 
-_COLOURS = {"mapped": "green", "partly": "yellow", "not yet": "yellow",
-            "not applicable": "dim", "skipped": "red", "error": "red"}
+_COLOURS = {"mapped": "green", "partly": "yellow", "not applicable": "dim", "skipped": "red",
+            "error": "red"}
 
 
-def _parameters(values: tuple[str, ...]) -> dict[str, str]:
+def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
     found: dict[str, str] = {}
     for value in values:
         name, sep, text = value.partition("=")
-        if not sep or not name:
-            raise click.BadParameter(f"{value!r} is not NAME=VALUE.", param_hint="--parameter")
+        if not sep or not name or not text:
+            raise click.BadParameter(f"{value!r} is not NAME=VALUE.", param_hint=option)
         found[name] = text
     return found
 
@@ -46,6 +46,13 @@ def _report(result: ImportResult) -> None:
 @click.option("--parameter", "parameters", multiple=True, metavar="NAME=VALUE",
               help="A template parameter's value (repeat for several); parameters left out "
                    "take their Default, or are read from the environment.")
+@click.option("--function", "functions", multiple=True, metavar="LAMBDA=MODULE:FUNCTION",
+              help="Run this Python function in place of a Firehose transformation Lambda "
+                   "(its logical id, name or ARN); repeat for several.")
+@click.option("--buckets", type=click.Choice(["local", "s3"]), default="local",
+              show_default=True,
+              help="local: a bucket becomes a folder of its name under the data dir; s3: the "
+                   "delivery stream writes to the bucket itself.")
 @click.option("--region", default="local", show_default=True,
               help="AWS::Region, and the configuration's region.")
 @click.option("--account", default="000000000000", show_default=True,
@@ -55,25 +62,31 @@ def _report(result: ImportResult) -> None:
 @click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
 @output.json_option()
 def import_cloudformation(template: Path, out_file: Path | None, parameters: tuple[str, ...],
-                          region: str, account: str, stack_name: str, force: bool,
-                          as_json: bool) -> None:
+                          functions: tuple[str, ...], buckets: str, region: str, account: str,
+                          stack_name: str, force: bool, as_json: bool) -> None:
     """Write the clientevents configuration equivalent to an AWS SAM / CloudFormation TEMPLATE.
 
     Event buses, rules (patterns, targets, InputPath, InputTransformer, retry policies,
-    dead-letter configs), archives, the Cognito user pool and app client, and API Gateway
-    stages are carried over; everything else is listed, resource by resource, with why (on
-    standard error, and at the top of the file). Exits 0 when the configuration was written,
-    warnings or not.
+    dead-letter configs), archives, Firehose delivery streams, connections (Secrets Manager
+    references become secret store references), API destinations, the Cognito user pool and
+    app client, and API Gateway stages are carried over; everything else is listed, resource
+    by resource, with why (on standard error, and at the top of the file). Exits 0 when the
+    configuration was written, warnings or not.
 
     \b
     Example:
-      clientevents import-cloudformation template.yaml --out clientevents.yaml
+      clientevents import-cloudformation template.yaml --out clientevents.yaml \
+          --parameter ZendeskEndpoint=/inbox/api/v2/tickets.json \
+      --function TransformationFunction=clientevents.delivery_stream.examples:blueprint_transform
       clientevents validate clientevents.yaml
       clientevents serve --config clientevents.yaml
     """
     if out_file is not None and out_file.exists() and not force:
         raise click.ClickException(f"{out_file} exists; pass --force to overwrite it.")
-    result = import_template(load_template(template), parameters=_parameters(parameters),
+    result = import_template(load_template(template),
+                             parameters=_pairs(parameters, "--parameter"),
+                             functions=_pairs(functions, "--function"),
+                             buckets="s3" if buckets == "s3" else "local",
                              region=region, account=account, stack_name=stack_name)
     text = result.yaml()
     if out_file is not None:

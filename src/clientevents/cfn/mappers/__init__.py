@@ -2,7 +2,8 @@
 records what it carried over and what not (``ctx.note``).
 
 :data:`MAPPERS` lists them in the order they run: buses and the user pool first, so stages,
-archives and rules find the buses they name. Types not listed are reported as not applicable,
+archives and rules find the buses they name, and delivery streams, connections and API
+destinations before the rules that send to them. Types not listed are reported as not applicable,
 with why (``not_applicable.py``).
 """
 
@@ -20,14 +21,16 @@ from clientevents.cfn.mappers.apigateway import (
 from clientevents.cfn.mappers.cognito_user_pool import map_user_pool
 from clientevents.cfn.mappers.cognito_user_pool_client import map_user_pool_client
 from clientevents.cfn.mappers.event_bus import map_event_bus
+from clientevents.cfn.mappers.events_api_destination import map_api_destination
 from clientevents.cfn.mappers.events_archive import map_archive
+from clientevents.cfn.mappers.events_connection import map_connection
 from clientevents.cfn.mappers.events_rule import map_rule
+from clientevents.cfn.mappers.firehose import map_delivery_stream
 from clientevents.cfn.mappers.kinesis_stream import map_kinesis_stream
 from clientevents.cfn.mappers.not_applicable import map_not_applicable, why_not
-from clientevents.cfn.mappers.not_yet import NOT_YET, map_not_yet
 from clientevents.cfn.template import Resource
 
-__all__ = ["MAPPERS", "NOT_YET", "Mapper", "map_not_applicable", "why_not"]
+__all__ = ["MAPPERS", "Mapper", "map_not_applicable", "why_not"]
 
 Mapper = Callable[[ImportContext, Resource], None]
 
@@ -41,9 +44,9 @@ MAPPERS: dict[str, Mapper] = {
     "AWS::ApiGateway::Stage": map_stage,
     "AWS::ApiGatewayV2::Stage": map_stage_v2,
     "AWS::Events::Archive": map_archive,
-    "AWS::KinesisFirehose::DeliveryStream": map_not_yet,
-    "AWS::Events::Connection": map_not_yet,
-    "AWS::Events::ApiDestination": map_not_yet,
+    "AWS::KinesisFirehose::DeliveryStream": map_delivery_stream,
+    "AWS::Events::Connection": map_connection,
+    "AWS::Events::ApiDestination": map_api_destination,
     "AWS::Events::Rule": map_rule,
 }
 """Resource type → its mapper, in the order the mappers run."""

@@ -15,7 +15,21 @@ __all__ = ["map_rule"]
 _HANDLED = {"Name", "EventBusName", "EventPattern", "State", "Description", "Targets",
             "RoleArn"}
 _TARGET_HANDLED = {"Id", "Arn", "Input", "InputPath", "InputTransformer", "RetryPolicy",
-                   "DeadLetterConfig", "RoleArn"}
+                   "DeadLetterConfig", "RoleArn", "HttpParameters"}
+
+
+def _http_parameters(spec: Any) -> dict[str, Any]:
+    """A rule target's ``HttpParameters`` → ``http_parameters``."""
+    if not isinstance(spec, dict):
+        return {}
+    out: dict[str, Any] = {}
+    if spec.get("PathParameterValues"):
+        out["path_parameter_values"] = [str(v) for v in spec["PathParameterValues"]]
+    for theirs, ours in (("HeaderParameters", "header_parameters"),
+                         ("QueryStringParameters", "query_string_parameters")):
+        if isinstance(spec.get(theirs), dict) and spec[theirs]:
+            out[ours] = {str(k): str(v) for k, v in spec[theirs].items()}
+    return out
 
 
 def _target(ctx: ImportContext, resource: Resource, rule: str, spec: dict[str, Any]
@@ -30,8 +44,14 @@ def _target(ctx: ImportContext, resource: Resource, rule: str, spec: dict[str, A
         ctx.note(resource, "skipped", f"{label}: {why}.")
         return None
     if why:
-        ctx.note(resource, "not yet", f"{label}: {why}.")
+        ctx.note(resource, "partly", f"{label}: {why}.")
     target: dict[str, Any] = {"id": target_id, **kind}
+    http = _http_parameters(spec.get("HttpParameters"))
+    if http and kind.get("type") == "api_destination":
+        target["http_parameters"] = http
+    elif http:
+        ctx.note(resource, "partly", f"{label}: HttpParameters apply to API destinations "
+                 "only and were left out.")
     if spec.get("Input") is not None:
         target["input"] = str(spec["Input"])
     if spec.get("InputPath") is not None:

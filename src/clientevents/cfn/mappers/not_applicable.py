@@ -7,11 +7,13 @@ from clientevents.cfn.template import Resource
 
 __all__ = ["map_not_applicable", "why_not"]
 
+_FUNCTIONS = ("functions are not run; the blueprint's authorizer and post-confirmation work is "
+              "built into the gateway and the user pool, and a Firehose transformation runs as "
+              "a Python function (--function)")
+
 _BY_TYPE: dict[str, str] = {
-    "AWS::Serverless::Function": "functions are not run; the blueprint's authorizer and "
-    "post-confirmation work is built into the gateway and the user pool",
-    "AWS::Lambda::Function": "functions are not run; the blueprint's authorizer and "
-    "post-confirmation work is built into the gateway and the user pool",
+    "AWS::Serverless::Function": _FUNCTIONS,
+    "AWS::Lambda::Function": _FUNCTIONS,
     "AWS::Lambda::Permission": "there are no functions to permit",
     "AWS::ApiGateway::Authorizer": "the gateway verifies the user pool's (and configured "
     "issuers') tokens itself",
@@ -21,14 +23,15 @@ _BY_TYPE: dict[str, str] = {
     "AWS::ApiGateway::RequestValidator": "request bodies are checked by the gateway",
     "AWS::ApiGateway::Account": "there are no per-account API settings",
     "AWS::SQS::Queue": "dead letters stay in clientevents' own dead-letter queue",
-    "AWS::SecretsManager::Secret": "secrets are not in the configuration yet (they come "
-    "with API destinations)",
+    "AWS::SecretsManager::Secret": "secrets live in clientevents' encrypted secret store, under "
+    "the same names: store the value with `clientevents secrets set NAME`",
 }
 
 _BY_SERVICE: dict[str, str] = {
     "IAM": "access is the admin key and the users' tokens; there are no roles or policies",
     "Logs": "logs go to standard output and error",
-    "S3": "objects are written under the data folder (S3 support comes with delivery streams)",
+    "S3": "a delivery stream's bucket becomes its destination (a folder under the data dir, or "
+    "the bucket with --buckets s3); bucket settings have no equivalent",
     "KMS": "there is no key management service",
     "CloudWatch": "metrics are served at /metrics (Prometheus)",
     "Lambda": "functions are not run",

@@ -2,8 +2,10 @@
 
 - an event bus (``!GetAtt Bus.Arn`` or an ``event-bus/`` ARN): a ``bus`` target;
 - a Kinesis stream: a ``stream`` target;
-- a Firehose delivery stream or an API destination (not mapped yet): a ``log`` target writing
-  to ``<name>/events.jsonl`` or ``<name>/requests.jsonl`` under the data folder;
+- a Firehose delivery stream or an API destination: a ``delivery_stream`` or
+  ``api_destination`` target (the rule target's ``HttpParameters`` with it); when the stream or
+  destination could not be carried over, a ``log`` target writing to ``<name>/events.jsonl`` or
+  ``<name>/requests.jsonl`` under the data folder keeps what it would have received;
 - anything else (Lambda, SQS, SNS, Step Functions...): no target, and the reason.
 """
 
@@ -66,13 +68,18 @@ def target_kind(ctx: ImportContext, arn: Any) -> tuple[dict[str, Any] | None, st
             ctx.items("streams").append({"name": name})
         return {"type": "stream", "stream": name}, ""
     if kind == "AWS::KinesisFirehose::DeliveryStream":
+        if ctx.has_named("delivery_streams", name):
+            return {"type": "delivery_stream", "delivery_stream": name}, ""
         target = _placeholder(name, "events.jsonl")
-        return target, (f"delivery stream {name} is not mapped yet: its records go to the "
-                        f"log file {target['path']} (one a line) instead")
+        return target, (f"delivery stream {name} was not carried over (see its findings): "
+                        f"its records go to the log file {target['path']} (one a line) instead")
     if kind == "AWS::Events::ApiDestination":
+        if ctx.has_named("api_destinations", name):
+            return {"type": "api_destination", "api_destination": name}, ""
         target = _placeholder(name, "requests.jsonl")
-        return target, (f"API destination {name} is not mapped yet: the request bodies go to "
-                        f"the log file {target['path']} (one a line) instead")
+        return target, (f"API destination {name} was not carried over (see its findings): the "
+                        f"request bodies go to the log file {target['path']} (one a line) "
+                        "instead")
     service = kind.split("::")[1].lower() if kind.startswith("AWS::") else kind
     what = _SERVICES.get(service, f"{kind}")
     return None, f"it sends to {what}, which clientevents has no target kind for"

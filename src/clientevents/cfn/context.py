@@ -47,6 +47,8 @@ class ImportContext:
     function's logical id, name or ARN (``--function``)."""
     buckets: BucketMode = "local"
     """What an S3 bucket becomes: a folder under the data dir, or an S3 destination."""
+    full_event: bool = False
+    """Write ``<aws.events.event>`` in input templates as ``<aws.events.event.json>``."""
 
     # -- findings ------------------------------------------------------------------------------
 

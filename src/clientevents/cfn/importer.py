@@ -75,6 +75,7 @@ def import_template(
     stack_name: str = "clientevents",
     functions: Mapping[str, str] | None = None,
     buckets: BucketMode = "local",
+    full_event: bool = False,
 ) -> ImportResult:
     """Map every resource of ``template``; return the validated configuration and findings.
 
@@ -83,13 +84,17 @@ def import_template(
             functions (Firehose transformations), by the Lambda's logical id, name or ARN.
         buckets: what an S3 bucket a delivery stream writes to becomes: ``local``, a folder
             of the bucket's name under the data dir; ``s3``, the bucket itself.
+        full_event: write ``<aws.events.event>`` in input templates as
+            ``<aws.events.event.json>`` (the whole event; EventBridge renders the former
+            without ``detail``).
 
     Raises:
         ConfigError: the result cannot be made valid by dropping items (not expected).
     """
     unknown = sorted(set(parameters or {}) - set(template.parameters))
     resolver = Resolver(template, dict(parameters or {}), region, account, stack_name)
-    ctx = ImportContext(template, resolver, functions=dict(functions or {}), buckets=buckets)
+    ctx = ImportContext(template, resolver, functions=dict(functions or {}), buckets=buckets,
+                        full_event=full_event)
     resolver.on_problem = lambda where, message: ctx.note(
         where.split(".")[0] or "template", "partly", f"{message}.", "intrinsic function")
     for name in unknown:

@@ -53,6 +53,10 @@ def _report(result: ImportResult) -> None:
               show_default=True,
               help="local: a bucket becomes a folder of its name under the data dir; s3: the "
                    "delivery stream writes to the bucket itself.")
+@click.option("--full-event", is_flag=True,
+              help="Write <aws.events.event> in input templates as <aws.events.event.json>: "
+                   "the whole event, which the blueprint's lake expects (EventBridge renders "
+                   "<aws.events.event> without detail).")
 @click.option("--region", default="local", show_default=True,
               help="AWS::Region, and the configuration's region.")
 @click.option("--account", default="000000000000", show_default=True,
@@ -62,8 +66,9 @@ def _report(result: ImportResult) -> None:
 @click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
 @output.json_option()
 def import_cloudformation(template: Path, out_file: Path | None, parameters: tuple[str, ...],
-                          functions: tuple[str, ...], buckets: str, region: str, account: str,
-                          stack_name: str, force: bool, as_json: bool) -> None:
+                          functions: tuple[str, ...], buckets: str, full_event: bool,
+                          region: str, account: str, stack_name: str, force: bool,
+                          as_json: bool) -> None:
     """Write the clientevents configuration equivalent to an AWS SAM / CloudFormation TEMPLATE.
 
     Event buses, rules (patterns, targets, InputPath, InputTransformer, retry policies,
@@ -75,8 +80,8 @@ def import_cloudformation(template: Path, out_file: Path | None, parameters: tup
 
     \b
     Example:
-      clientevents import-cloudformation template.yaml --out clientevents.yaml \
-          --parameter ZendeskEndpoint=/inbox/api/v2/tickets.json \
+      clientevents import-cloudformation template.yaml --out clientevents.yaml \\
+        --parameter ZendeskEndpoint=/inbox/api/v2/tickets.json --full-event \\
       --function TransformationFunction=clientevents.delivery_stream.examples:blueprint_transform
       clientevents validate clientevents.yaml
       clientevents serve --config clientevents.yaml
@@ -87,6 +92,7 @@ def import_cloudformation(template: Path, out_file: Path | None, parameters: tup
                              parameters=_pairs(parameters, "--parameter"),
                              functions=_pairs(functions, "--function"),
                              buckets="s3" if buckets == "s3" else "local",
+                             full_event=full_event,
                              region=region, account=account, stack_name=stack_name)
     text = result.yaml()
     if out_file is not None:

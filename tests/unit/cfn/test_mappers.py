@@ -60,6 +60,29 @@ def test_rule_targets_by_kind() -> None:
                            "(--function)."]
 
 
+def test_full_event_writes_the_whole_event_where_the_template_says_event() -> None:
+    rule = """
+  Bus: {Type: AWS::Events::EventBus, Properties: {Name: b}}
+  Out: {Type: AWS::Events::EventBus, Properties: {Name: out}}
+  R:
+    Type: AWS::Events::Rule
+    Properties:
+      EventBusName: !Ref Bus
+      EventPattern: {source: [x]}
+      Targets:
+        - Id: t
+          Arn: !GetAtt Out.Arn
+          InputTransformer: {InputPathsMap: {}, InputTemplate: "<aws.events.event>\\n"}
+"""
+    kept, found = _import(rule)
+    whole, _ = _import(rule, full_event=True)
+    template = kept["rules"][0]["targets"][0]["input_transformer"]["input_template"]
+    assert template == "<aws.events.event>\n"
+    assert any("renders the event without detail" in m for m in found["R"])
+    assert whole["rules"][0]["targets"][0]["input_transformer"]["input_template"] == \
+        "<aws.events.event.json>\n"
+
+
 def test_rules_that_cannot_run_are_left_out_with_why() -> None:
     config, found = _import("""
   Fn: {Type: AWS::Lambda::Function}

@@ -59,14 +59,18 @@ def _target(ctx: ImportContext, resource: Resource, rule: str, spec: dict[str, A
     transformer = spec.get("InputTransformer")
     if isinstance(transformer, dict):
         template = str(transformer.get("InputTemplate", ""))
+        if "<aws.events.event>" in template and ctx.full_event:
+            template = template.replace("<aws.events.event>", "<aws.events.event.json>")
+            ctx.note(resource, "partly", f"{label}: its template's <aws.events.event> is "
+                     "written <aws.events.event.json>, the whole event (--full-event).")
+        elif "<aws.events.event>" in template:
+            ctx.note(resource, "partly", f"{label}: its template uses <aws.events.event>, "
+                     "which renders the event without detail, as EventBridge does; use "
+                     "<aws.events.event.json> for the whole event (--full-event).")
         target["input_transformer"] = {
             "input_paths_map": dict(transformer.get("InputPathsMap") or {}),
             "input_template": template,
         }
-        if "<aws.events.event>" in template:
-            ctx.note(resource, "partly", f"{label}: its template uses <aws.events.event>, "
-                     "which renders the event without detail, as EventBridge does; use "
-                     "<aws.events.event.json> for the whole event.")
     policy = spec.get("RetryPolicy")
     if isinstance(policy, dict):
         retry: dict[str, int] = {}

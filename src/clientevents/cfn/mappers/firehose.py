@@ -83,6 +83,10 @@ class _Stream:
             buffering["interval_secs"] = max(0.0, min(900.0, float(hints["IntervalInSeconds"])))
         if buffering:
             stream["buffering"] = buffering
+        else:
+            self.note("partly", "it has no BufferingHints: Firehose's defaults apply, an "
+                      "object every 5 MiB or 300 s (and at shutdown); set buffering to write "
+                      "sooner.")
         compression = str(dest.get("CompressionFormat", "UNCOMPRESSED")).upper()
         if compression in _COMPRESSION:
             if compression != "UNCOMPRESSED":

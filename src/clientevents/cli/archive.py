@@ -5,7 +5,8 @@
     clientevents archive list
     clientevents archive describe client_event_archive
 
-Both take ``--data-dir`` and ``--config`` like ``clientevents replay``. Output is a table, or
+Both call a running deployment's admin API, like ``clientevents replay`` (``--endpoint-url``,
+the admin key from ``--data-dir`` / ``--config`` or the environment). Output is a table, or
 with ``--json`` JSON in EventBridge's field names (``ListArchives``, ``DescribeArchive``).
 """
 
@@ -15,10 +16,8 @@ from pathlib import Path
 
 import click
 
-from clientevents.archive import Archives
 from clientevents.cli import output
-from clientevents.cli.options import common_options, open_database
-from clientevents.errors import ClientEventsError
+from clientevents.cli.remote import admin_client, admin_options
 
 __all__ = ["archive"]
 
@@ -37,19 +36,19 @@ def archive() -> None:
 @archive.command("list")
 @click.option("--bus", default=None, help="Only archives of this bus.")
 @click.option("--name-prefix", default=None, help="Only archives whose name starts so.")
-@common_options
+@admin_options
 @output.json_option()
-def list_archives(bus: str | None, name_prefix: str | None, data_dir: Path | None,
-                  config_file: Path | None, as_json: bool) -> None:
+def list_archives(bus: str | None, name_prefix: str | None, endpoint_url: str,
+                  data_dir: Path | None, config_file: Path | None, as_json: bool) -> None:
     """List archives with their event count and size (--json: {"Archives": [...]}).
 
     \b
     Example:
       clientevents archive list --bus client_event_bus
     """
-    with open_database(data_dir, config_file) as (db, settings):
-        found = [info.to_dict() for info in
-                 Archives(db, settings).list(bus=bus, name_prefix=name_prefix)]
+    with admin_client(endpoint_url, config_file, data_dir) as admin:
+        answer = admin.get("/archives", bus=bus, name_prefix=name_prefix)
+    found = [a["aws"] for a in answer["archives"]]
     if as_json:
         output.echo_json({"Archives": found})
         return
@@ -63,21 +62,18 @@ def list_archives(bus: str | None, name_prefix: str | None, data_dir: Path | Non
 
 @archive.command("describe")
 @click.argument("name")
-@common_options
+@admin_options
 @output.json_option()
-def describe(name: str, data_dir: Path | None, config_file: Path | None, as_json: bool) -> None:
+def describe(name: str, endpoint_url: str, data_dir: Path | None, config_file: Path | None,
+             as_json: bool) -> None:
     """Print archive NAME (DescribeArchive).
 
     \b
     Example:
       clientevents archive describe client_event_archive
     """
-    with open_database(data_dir, config_file) as (db, settings):
-        try:
-            info = Archives(db, settings).describe(name).to_dict()
-        except ClientEventsError as exc:
-            code = getattr(exc, "code", type(exc).__name__)
-            raise click.ClickException(f"{code}: {exc}") from None
+    with admin_client(endpoint_url, config_file, data_dir) as admin:
+        info = admin.get(f"/archives/{name}")["aws"]
     if as_json:
         output.echo_json(info)
     else:

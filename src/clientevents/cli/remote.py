@@ -3,7 +3,8 @@
 ``--endpoint-url`` defaults to ``$CLIENTEVENTS_ENDPOINT_URL``, then ``http://127.0.0.1:8080``.
 Admin operations sign with the admin key pair, found as the server finds it (``identity.admin``
 in ``--config``, the ``CLIENTEVENTS_ADMIN_*`` variables, or ``admin-credentials.json`` in
-``--data-dir``), except that a client never generates one.
+``--data-dir``), except that a client never generates one. :func:`admin_options` and
+:func:`admin_client` give a command the admin API (``dlq``, ``replay``, ``archive``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 import os
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -21,12 +22,18 @@ from clientevents.config.identity import DEFAULT_CLIENT_ID
 from clientevents.errors import ConfigError
 from clientevents.identity.sigv4 import Credentials
 
+if TYPE_CHECKING:
+    from clientevents.admin.client import AdminClient
+
 __all__ = [
     "DEFAULT_ENDPOINT",
     "ENDPOINT_ENV",
+    "admin_client",
     "admin_key",
+    "admin_options",
     "client_id_option",
     "endpoint_option",
+    "key_options",
     "load_settings",
     "run_async",
 ]
@@ -52,6 +59,34 @@ def client_id_option(fn: F) -> F:
         "--client-id", default=DEFAULT_CLIENT_ID, show_default=True,
         help="The user pool's app client id.",
     )(fn)
+
+
+def key_options(fn: F) -> F:
+    """``--data-dir`` and ``--config``: where the server's data folder and configuration are
+    (for the admin key and the confirmation codes)."""
+    fn = click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+                      default=None, help="Configuration file [default: the embedded one].")(fn)
+    fn = click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+                      default=None, help="The server's data folder [default: ./data].")(fn)
+    return fn
+
+
+def admin_options(fn: F) -> F:
+    """``--endpoint-url``, ``--data-dir`` and ``--config``: a command on the admin API."""
+    return endpoint_option(key_options(fn))
+
+
+def admin_client(endpoint_url: str, config_file: Path | None,
+                 data_dir: Path | None) -> AdminClient:
+    """A signed client of the admin API at ``endpoint_url``.
+
+    Raises:
+        click.ClickException: there is no admin key where the server would look.
+    """
+    from clientevents.admin.client import AdminClient
+
+    settings = load_settings(config_file)
+    return AdminClient(endpoint_url, admin_key(settings, data_dir), region=settings.region)
 
 
 def load_settings(config_file: Path | None) -> Settings:

@@ -22,6 +22,7 @@ from clientevents.cli.remote import (
     admin_key,
     client_id_option,
     endpoint_option,
+    key_options,
     load_settings,
     run_async,
 )
@@ -31,14 +32,6 @@ from clientevents.errors import ConfigError
 __all__ = ["users"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _folder_options(fn: F) -> F:
-    fn = click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
-                      default=None, help="Configuration file [default: the embedded one].")(fn)
-    fn = click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
-                      default=None, help="The server's data folder [default: ./data].")(fn)
-    return fn
 
 
 def _folder(config_file: Path | None, data_dir: Path | None) -> Path:
@@ -77,7 +70,7 @@ def users() -> None:
 @click.argument("username")
 @click.option("--purpose", type=click.Choice(["sign_up", "forgot_password"]), default=None,
               help="Only codes of this kind [default: the latest of either].")
-@_folder_options
+@key_options
 @output.json_option()
 def code(username: str, purpose: str | None, data_dir: Path | None,
          config_file: Path | None, as_json: bool) -> None:
@@ -104,7 +97,7 @@ def code(username: str, purpose: str | None, data_dir: Path | None,
 
 
 @users.command("admin-key")
-@_folder_options
+@key_options
 @output.json_option()
 def admin_key_command(data_dir: Path | None, config_file: Path | None, as_json: bool) -> None:
     """Print the admin key pair (it signs ListUsers, AdminGetUser...); generates it if the
@@ -134,7 +127,7 @@ def admin_key_command(data_dir: Path | None, config_file: Path | None, as_json: 
 
 
 @users.command("rotate-keys")
-@_folder_options
+@key_options
 @output.json_option()
 def rotate_keys(data_dir: Path | None, config_file: Path | None, as_json: bool) -> None:
     """Start signing tokens with a new key; the old one stays published until its tokens
@@ -274,7 +267,7 @@ def login(username: str, password: str, access_token_only: bool, endpoint_url: s
 def _admin_options(fn: F) -> F:
     fn = click.option("--user-pool-id", default=None,
                       help="The pool's id [default: the configuration's].")(fn)
-    fn = _folder_options(fn)
+    fn = key_options(fn)
     return endpoint_option(fn)
 
 

@@ -24,7 +24,7 @@ import httpx
 import orjson
 
 from clientevents.client.errors import CognitoClientError, EndpointUnreachable
-from clientevents.client.sigv4 import sign_headers
+from clientevents.client.sigv4 import sign
 from clientevents.config.identity import DEFAULT_CLIENT_ID, DEFAULT_USER_POOL_ID
 from clientevents.identity.sigv4 import Credentials
 
@@ -132,7 +132,7 @@ class CognitoClient:
                     "CLIENTEVENTS_ADMIN_SECRET_ACCESS_KEY.",
                     status=0,
                 )
-            headers = sign_headers(
+            headers = sign(
                 self.credentials, method="POST", host=self.url.netloc.decode("ascii"),
                 path=self.url.path, headers=headers, body=content, region=self.region,
                 service=SERVICE,

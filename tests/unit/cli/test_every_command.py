@@ -43,6 +43,7 @@ def _mistakes(tmp: Path) -> dict[tuple[str, ...], tuple[list[str], int, str]]:
     """A user mistake per command: (arguments, exit status, what the message says)."""
     empty, missing = str(tmp), str(tmp / "missing.yaml")
     no_db = "There is no database"
+    no_key = "No admin key"
     (tmp / "exists.yaml").write_text("x: 1\n")
     (tmp / "not-a-template.yaml").write_text("just: text\n")
     return {
@@ -53,17 +54,17 @@ def _mistakes(tmp: Path) -> dict[tuple[str, ...], tuple[list[str], int, str]]:
         ("config", "schema"): (["extra"], 2, "Got unexpected extra argument"),
         ("test-pattern",): (["--pattern", '{"source": "x"}', "--event", "{}"], 2,
                             "invalid pattern"),
-        ("dlq", "list"): (["--data-dir", empty], 1, no_db),
-        ("dlq", "show"): (["1", "--data-dir", empty], 1, no_db),
-        ("dlq", "redrive"): (["--all", "--data-dir", empty], 1, no_db),
-        ("dlq", "purge"): (["1", "--data-dir", empty], 1, no_db),
+        ("dlq", "list"): (["--data-dir", empty], 1, no_key),
+        ("dlq", "show"): (["1", "--data-dir", empty], 1, no_key),
+        ("dlq", "redrive"): (["--all", "--data-dir", empty], 1, no_key),
+        ("dlq", "purge"): (["1", "--data-dir", empty], 1, no_key),
         ("replay", "start"): (["--name", "x", "--archive", "a", "--from", "yesterday", "--to",
                                "2026-01-01T00:00:00Z"], 2, "--from"),
-        ("replay", "status"): (["x", "--data-dir", empty], 1, no_db),
-        ("replay", "cancel"): (["x", "--data-dir", empty], 1, no_db),
-        ("replay", "list"): (["--data-dir", empty], 1, no_db),
-        ("archive", "list"): (["--data-dir", empty], 1, no_db),
-        ("archive", "describe"): (["x", "--data-dir", empty], 1, no_db),
+        ("replay", "status"): (["x", "--data-dir", empty], 1, no_key),
+        ("replay", "cancel"): (["x", "--data-dir", empty], 1, no_key),
+        ("replay", "list"): (["--data-dir", empty], 1, no_key),
+        ("archive", "list"): (["--data-dir", empty], 1, no_key),
+        ("archive", "describe"): (["x", "--data-dir", empty], 1, no_key),
         ("users", "code"): (["alice", "--data-dir", empty], 1, "No confirmation code"),
         ("users", "sign-up"): (["alice", "--password", "Passw0rd!", "--endpoint-url",
                                 UNREACHABLE], 1, "Cannot reach"),
@@ -73,11 +74,11 @@ def _mistakes(tmp: Path) -> dict[tuple[str, ...], tuple[list[str], int, str]]:
                              "--endpoint-url"),
         ("users", "admin-key"): (["--config", missing], 1, "the file does not exist"),
         ("users", "rotate-keys"): (["--data-dir", empty], 1, no_db),
-        ("users", "list"): (["--data-dir", empty], 1, "No admin key"),
-        ("users", "show"): (["alice", "--data-dir", empty], 1, "No admin key"),
-        ("users", "disable"): (["alice", "--data-dir", empty], 1, "No admin key"),
-        ("users", "enable"): (["alice", "--data-dir", empty], 1, "No admin key"),
-        ("users", "delete"): (["alice", "--yes", "--data-dir", empty], 1, "No admin key"),
+        ("users", "list"): (["--data-dir", empty], 1, no_key),
+        ("users", "show"): (["alice", "--data-dir", empty], 1, no_key),
+        ("users", "disable"): (["alice", "--data-dir", empty], 1, no_key),
+        ("users", "enable"): (["alice", "--data-dir", empty], 1, no_key),
+        ("users", "delete"): (["alice", "--yes", "--data-dir", empty], 1, no_key),
         ("generate",): (["--password", "x", "--batch", "11"], 2, "1<=x<=10"),
         ("tail",): (["--data-dir", empty], 1, no_db),
         ("secrets", "set"): (["proto/x", "--from-env", "CLIENTEVENTS_TEST_UNSET_VARIABLE",

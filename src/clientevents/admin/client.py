@@ -25,9 +25,8 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 import orjson
 
-from clientevents.client.errors import EndpointUnreachable
+from clientevents.client.errors import ClientError, EndpointUnreachable
 from clientevents.client.sigv4 import sign
-from clientevents.errors import ClientEventsError
 from clientevents.identity.sigv4 import Credentials
 
 __all__ = ["API_PREFIX", "AdminClient", "AdminClientError"]
@@ -46,7 +45,7 @@ def _hint(code: str, message: str) -> str:
     return _KEY_HINT if refused_key else ""
 
 
-class AdminClientError(ClientEventsError):
+class AdminClientError(ClientError):
     """The admin API refused a call: the server's status, code and message."""
 
     def __init__(self, status: int, code: str, message: str) -> None:

@@ -21,7 +21,8 @@ import httpx
 
 from clientevents.config.identity import DEFAULT_CLIENT_ID
 
-SAMPLE_REQUEST = Path(__file__).with_name("samples") / "ingest-request.json"
+#: The sample request the repository ships (five entries, one per event type).
+SAMPLE_REQUEST = Path(__file__).resolve().parents[2] / "examples" / "ingest-request.json"
 MALFORMED_ENTRY = {
     "entry": '{"eventType": "shopping", "schemaVersion":1, "data": {"itemSku":123}}}'
 }
@@ -52,6 +53,7 @@ class ServeProcess:
         self.log = data_dir.parent / f"serve-{self.port}.log"
         self._log_file: Any = None
         self._reader = threading.Thread()
+        self._copier = threading.Thread()
 
     def start(self) -> str:
         """Start and wait until ``/ready`` answers; return what the command printed."""
@@ -61,9 +63,13 @@ class ServeProcess:
             command += ["--config", str(self.config)]
         command += self.args
         self._log_file = open(self.log, "a")  # noqa: SIM115 - closed with the process
-        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=self._log_file,
+        # Standard error goes through a pipe, copied to the log file by this process: the
+        # server's writes then never depend on the disk (a test may fill it for the server).
+        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, start_new_session=True,
                                      env={**os.environ, **self.env})
+        self._copier = threading.Thread(target=self._copy_stderr, daemon=True)
+        self._copier.start()
         self.banner = ""
         banner: list[str] = []
         assert self.proc.stdout is not None
@@ -93,6 +99,19 @@ class ServeProcess:
         self._reader.start()
         return self.banner
 
+    @property
+    def pid(self) -> int:
+        """The ``serve`` process's pid."""
+        assert self.proc is not None
+        return self.proc.pid
+
+    def children(self) -> set[int]:
+        """The pids of the ``serve`` process's children (the gateway and the worker; Linux)."""
+        found: set[int] = set()
+        for task in Path(f"/proc/{self.pid}/task").iterdir():
+            found.update(int(c) for c in (task / "children").read_text().split())
+        return found
+
     def stop(self, sig: int = signal.SIGTERM) -> int:
         """Signal the command (SIGTERM: clean stop) and wait; return its exit status."""
         assert self.proc is not None
@@ -110,11 +129,22 @@ class ServeProcess:
         self.proc.wait(timeout=30)
         self._drain()
 
+    def _copy_stderr(self) -> None:
+        assert self.proc is not None and self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self._log_file.write(line)
+            self._log_file.flush()
+
     def _drain(self) -> None:
-        self._reader.join(timeout=10)
-        if self.proc is not None and self.proc.stdout is not None:
-            self.proc.stdout.close()
-        self._log_file.close()
+        # A pipe is closed only once its reader has seen its end: closing it under a blocked
+        # reader would wait for ever if a child of serve outlived it and holds it open.
+        assert self.proc is not None
+        for thread, pipe in ((self._copier, self.proc.stderr), (self._reader, self.proc.stdout)):
+            thread.join(timeout=10)
+            if pipe is not None and not thread.is_alive():
+                pipe.close()
+        if not self._copier.is_alive():
+            self._log_file.close()
 
 
 class Newcomer:

@@ -6,7 +6,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from gateway_process import (
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-STORED_RECORD = Path(__file__).with_name("samples") / "stored-record.json"
+STORED_RECORD = Path(__file__).resolve().parents[2] / "examples" / "stored-record.json"
 LAYOUT = {"shopping/1", "searching/1", "paging/2", "purchase/2", "loyaltypurchase/2"}
 
 
@@ -194,11 +194,94 @@ def test_uvicorn_serves_the_same_gateway(tmp_path: Path) -> None:
         assert server.stop(signal.SIGTERM) == 0
 
 
-def test_gateway_stops_with_status_1_when_the_workers_die(serve: ServeProcess) -> None:
-    line = next(x for x in serve.banner.splitlines() if x.strip().startswith("workers"))
-    worker_pid = int(line.split()[-1])
-    os.kill(worker_pid, signal.SIGKILL)
+def _worker_pid(banner: str) -> int:
+    line = next(x for x in banner.splitlines() if x.strip().startswith("workers"))
+    return int(line.split()[-1])
+
+
+def _wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_a_worker_process_that_dies_is_restarted(serve: ServeProcess) -> None:
+    # Given serve with its worker process, and a user
+    token = Newcomer(serve.url, serve.data_dir).access_token("restarted")
+    first = _worker_pid(serve.banner)
+    # When the worker process is killed
+    os.kill(first, signal.SIGKILL)
+    # I expect serve to log it and start a new worker, and keep serving
+    _wait_for(lambda: "Restarted the worker process. pid=" in serve.log.read_text())
+    log = serve.log.read_text()
+    assert f"The worker process exited with status -9; restarting it in 1 s. pid={first}" in log
+    second = int(log.split("Restarted the worker process. pid=")[1].split()[0])
+    assert second != first and second in serve.children()
+    _wait_for(lambda: f"pid={second}" in serve.log.read_text().split("Restarted")[-1])
+    response = httpx.post(f"{serve.url}/prod/event", json=sample_request(),
+                          headers={"Authorization": token})
+    assert response.status_code == 200
+    ids = {e["EventId"] for e in response.json()["Entries"]}
+    # and the new worker to deliver what arrives now
+    assert set(_wait_for_lake(serve, ids)) == ids
+    assert serve.stop() == 0
+
+
+def test_serve_exits_non_zero_when_the_gateway_dies(serve: ServeProcess) -> None:
+    # Given serve with its gateway and worker processes
+    worker = _worker_pid(serve.banner)
+    gateway = (serve.children() - {worker}).pop()
+    # When the gateway process is killed
+    os.kill(gateway, signal.SIGKILL)
+    # I expect serve to stop its worker and exit with status 1, for a supervisor to restart it
     assert serve.proc is not None
     assert serve.proc.wait(timeout=60) == 1
     serve.stop()
-    assert "The worker process exited" in serve.log.read_text()
+    assert "The gateway process exited; stopping." in serve.log.read_text()
+    assert not Path(f"/proc/{worker}").exists() or "zombie" in Path(
+        f"/proc/{worker}/status").read_text()
+
+
+def test_serve_warns_about_a_data_directory_others_can_read(tmp_path: Path) -> None:
+    # Given a data directory an older version left open to other users
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(mode=0o755)
+    data_dir.chmod(0o755)
+    server = ServeProcess(data_dir)
+    server.start()
+    try:
+        log = server.log.read_text()
+        # I expect one warning at start naming it and the fix, and new files private
+        assert log.count("can be read or written by other users") == 1
+        assert f"chmod -R go-rwx {data_dir}" in log
+        assert (data_dir / "clientevents.db").stat().st_mode & 0o077 == 0
+    finally:
+        assert server.stop() == 0
+
+
+def test_ctrl_c_in_a_terminal_stops_everything_and_restarts_nothing(serve: ServeProcess) -> None:
+    # Ctrl-C signals the whole foreground process group: serve, the gateway and the worker
+    os.killpg(serve.pid, signal.SIGINT)
+    assert serve.stop() == 0
+    log = serve.log.read_text()
+    assert "Workers stopped." in log
+    assert "restarting it" not in log
+
+
+def test_the_gateway_and_worker_stop_when_serve_is_killed(serve: ServeProcess) -> None:
+    # Given serve's two processes
+    children = serve.children()
+    # When serve alone is killed, with no chance to clean up
+    os.kill(serve.pid, signal.SIGKILL)
+    serve.stop()
+
+    def gone() -> bool:
+        return all(not Path(f"/proc/{pid}").exists()
+                   or "zombie" in Path(f"/proc/{pid}/status").read_text() for pid in children)
+
+    # I expect both to stop, so that a supervisor's restart finds the port free
+    _wait_for(gone)
+    again = ServeProcess(serve.data_dir, port=serve.port)
+    again.start()
+    assert again.stop() == 0

@@ -20,7 +20,7 @@ from recording_server import Answer, Call, RecordingServer, recording_server, ze
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = Path(__file__).with_name("samples")  # copies of the shared wire-format samples
+SAMPLES = Path(__file__).resolve().parents[2] / "examples"  # the shared wire-format samples
 EXPECTED_BODY = json.loads((SAMPLES / "zendesk-request-body.json").read_text())
 
 

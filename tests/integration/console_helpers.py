@@ -34,7 +34,7 @@ BUS = "client_event_bus"
 ADMIN = Credentials("AKIDCONSOLETEST0001", "console-test-secret-key")
 PASSWORD = "Passw0rd!-console"
 CONSOLE_PASSWORD = "a console passphrase"
-SAMPLE_FILE = Path(__file__).resolve().parents[1] / "e2e" / "samples" / "ingest-request.json"
+SAMPLE_FILE = Path(__file__).resolve().parents[2] / "examples" / "ingest-request.json"
 
 
 def sample_request() -> dict[str, Any]:

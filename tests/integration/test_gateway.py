@@ -34,7 +34,7 @@ from clientevents.server.app import create_app
 pytestmark = pytest.mark.integration
 
 #: The sample request in the exact wire format (five entries, one of each event type).
-SAMPLE_FILE = Path(__file__).resolve().parents[1] / "e2e" / "samples" / "ingest-request.json"
+SAMPLE_FILE = Path(__file__).resolve().parents[2] / "examples" / "ingest-request.json"
 MALFORMED_ENTRY = {
     "entry": '{"eventType": "shopping", "schemaVersion":1, "data": {"itemSku":123}}}'
 }

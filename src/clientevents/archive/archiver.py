@@ -48,12 +48,14 @@ from clientevents.config.model import ArchiveConfig, Settings
 from clientevents.errors import Conflict
 from clientevents.log.eventlog import EventLog, LogRecord
 from clientevents.log.retention import ROUTER_GROUP
+from clientevents.logthrottle import LogThrottle
 from clientevents.patterns import EventPattern
 from clientevents.store.engine import Database
 
 __all__ = ["DAY_SECS", "TRIM_CHUNK", "Archiver"]
 
 logger = logging.getLogger(__name__)
+_THROTTLE = LogThrottle(logger)
 
 DAY_SECS = 86_400.0
 TRIM_CHUNK = 5_000
@@ -242,7 +244,8 @@ class Archiver:
                     next_trim = loop.time() + self.trim_interval_secs
                     await asyncio.to_thread(self.trim_once)
             except Exception:  # e.g. the database is locked too long; try again shortly
-                logger.exception("Archiving failed; retrying in 1 second.")
+                _THROTTLE.error("archive", "Archiving failed; retrying in 1 second.",
+                                exc_info=True)
                 for archive in self.archives:
                     archive.offset = None
                 await _wait(stop, 1.0)

@@ -46,11 +46,13 @@ from clientevents.archive.schema import (
 )
 from clientevents.config.model import Settings
 from clientevents.events.publisher import Publisher
+from clientevents.logthrottle import LogThrottle
 from clientevents.store.engine import Database
 
 __all__ = ["ReplayRunner"]
 
 logger = logging.getLogger(__name__)
+_THROTTLE = LogThrottle(logger)
 
 
 class _Moved(Exception):
@@ -234,7 +236,8 @@ class ReplayRunner:
             try:
                 busy = await self.run_once()
             except Exception:  # e.g. the database is locked too long; try again shortly
-                logger.exception("Replaying failed; retrying in 1 second.")
+                _THROTTLE.error("replay", "Replaying failed; retrying in 1 second.",
+                                exc_info=True)
                 busy = 0
                 await _wait(stop, 1.0)
                 continue

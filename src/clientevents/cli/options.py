@@ -14,6 +14,7 @@ import click
 
 from clientevents.config import Settings, default_settings, load_config
 from clientevents.errors import ConfigError
+from clientevents.store.datadir import secure_data_dir
 from clientevents.store.engine import Database
 
 __all__ = ["DB_FILE", "common_options", "echo_json", "open_database", "setup_logging"]
@@ -52,6 +53,7 @@ def open_database(
             f"There is no database at {path}. Pass --data-dir with the folder the service "
             "uses (the one holding clientevents.db)."
         )
+    secure_data_dir(folder)
     db = Database(path)
     try:
         yield db, settings

@@ -10,10 +10,14 @@ Before anything serves, this process opens the database once (every component's 
 before two processes race to create them) and builds the identity component (the admin key is
 generated on the first start), so it can print the URL, the user pool's ids and the new admin
 key. SIGINT or SIGTERM stops the gateway gracefully (in-flight requests finish), then the
-workers (SIGTERM, then SIGKILL after a grace period). If the worker process dies on its own, the
-gateway stops too and the command exits with status 1, so a supervisor restarts both. On Linux
-the worker process is also told to stop if this process dies without cleaning up
-(``PR_SET_PDEATHSIG``).
+workers (SIGTERM, then SIGKILL after a grace period). If the worker process dies on its own, it
+is started again after a back-off (:mod:`clientevents.cli.supervise`); if the gateway dies, the
+command stops the workers and exits with status 1, so a supervisor (systemd, Kubernetes)
+restarts it. On Linux the worker and the gateway processes are also told to stop if this
+process dies without cleaning up (``PR_SET_PDEATHSIG``), so the port is freed for the restart.
+
+Slow clients are cut off (``server.header_read_timeout_secs``) and the open connections bounded
+(``server.max_connections``) in both HTTP servers (:mod:`clientevents.server.connlimits`).
 """
 
 from __future__ import annotations
@@ -22,9 +26,7 @@ import logging
 import os
 import signal
 import socket
-import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +34,18 @@ import click
 
 from clientevents import __version__
 from clientevents.cli.options import setup_logging
+from clientevents.cli.supervise import (
+    ENV_SERVE_PID,
+    WorkerSupervisor,
+    die_with_parent,
+    worker_command,
+)
 from clientevents.config import Settings, default_settings, load_config
 from clientevents.errors import ConfigError
 from clientevents.server.accesslog import ACCESS_LOGGER, configure_access_log
+from clientevents.server.connlimits import ConnectionLimits, connection_limits
 
 logger = logging.getLogger("clientevents.serve")
-
-#: Seconds the worker process gets to finish after SIGTERM before it is killed.
-WORKER_STOP_GRACE_SECS = 30.0
 
 #: How the granian worker process learns what to serve (set by this command, read by
 #: :func:`gateway_app`).
@@ -97,24 +103,33 @@ def serve(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _raise_stop)
     banner = _prepare(settings, data_path, host)
-    # The worker process starts while this process has no other thread (the pre-exec hook
-    # runs in a forked child, which must not inherit locks held by other threads).
+    limits = connection_limits(settings.server)
     url = f"http://{host}:{port}"
-    worker = _start_worker(config_file, data_path, _local_url(host, port)) if workers else None
+    # API destinations whose endpoint is a gateway path (the built-in ticket inbox) call it.
+    from clientevents.targets.api_destination.target import GATEWAY_URL_ENV
+
+    worker_env = {GATEWAY_URL_ENV: _local_url(host, port)}
+    worker = (
+        WorkerSupervisor(worker_command(config_file, data_path), env=worker_env)
+        if workers
+        else None
+    )
+    if worker is not None:
+        worker.start()
     code = 0
     try:
         click.echo(_banner_text(settings, data_path, url, banner, worker, http_server))
         sys.stdout.flush()
         if http_server == "uvicorn":
-            code = _run_uvicorn(settings, data_path, sock, worker)
+            code = _run_uvicorn(settings, data_path, sock, limits)
         else:
             sock.close()  # granian binds the address itself
-            code = _run_granian(config_file, data_path, host, port, worker)
+            code = _run_granian(config_file, data_path, host, port, limits)
     except _Stop:
         pass
     finally:
         if worker is not None:
-            _stop_worker(worker)
+            worker.stop()
     sys.exit(code)
 
 
@@ -133,7 +148,9 @@ def _prepare(settings: Settings, data_path: Path, host: str) -> dict[str, Any]:
     from clientevents.cli.console import is_loopback
     from clientevents.identity import build_identity
     from clientevents.runtime import Runtime
+    from clientevents.store.datadir import warn_if_wider
 
+    warn_if_wider(data_path)
     runtime = Runtime(settings, data_path)
     try:
         identity = build_identity(settings, runtime.db, data_path)
@@ -159,6 +176,7 @@ def gateway_app() -> Any:
     from clientevents.server.app import create_app
 
     _setup_logging()
+    die_with_parent()  # the gateway stops when serve is killed, and frees the port
     config = os.environ.get(ENV_CONFIG) or None
     settings = load_config(config) if config else default_settings()
     data_path = Path(os.environ[ENV_DATA_DIR])
@@ -170,13 +188,15 @@ def _run_granian(
     data_path: Path,
     host: str,
     port: int,
-    worker: subprocess.Popen[bytes] | None,
+    limits: ConnectionLimits,
 ) -> int:
     from granian import Granian
     from granian.constants import HTTPModes, Interfaces, Loops
+    from granian.http import HTTP1Settings
 
     os.environ[ENV_CONFIG] = str(config_file.resolve()) if config_file else ""
     os.environ[ENV_DATA_DIR] = str(data_path.resolve())
+    os.environ[ENV_SERVE_PID] = str(os.getpid())
     server = Granian(
         "clientevents.cli.serve:gateway_app",
         factory=True,
@@ -188,52 +208,49 @@ def _run_granian(
         http=HTTPModes.http1,
         websockets=False,
         backlog=1024,
+        # granian holds one permit per open connection: the connection limit.
+        backpressure=limits.max_connections,
+        http1_settings=HTTP1Settings(
+            header_read_timeout=max(1, round(limits.header_read_timeout_secs * 1000))
+        ),
         log_access=False,
         workers_kill_timeout=30,
     )
-    worker_died = threading.Event()
-    if worker is not None:
-        threading.Thread(
-            target=_watch_worker, args=(worker, server.signal_handler_interrupt, worker_died),
-            daemon=True, name="clientevents-worker-watch",
-        ).start()
-    server.serve()
-    return 1 if worker_died.is_set() else 0
+    try:
+        server.serve()
+    except SystemExit as exc:
+        # granian exits with status 1 when its worker process (the gateway) dies.
+        logger.error("The gateway process exited; stopping. status=%s", exc.code)
+        return 1 if exc.code in (None, 0) else int(exc.code) if isinstance(exc.code, int) else 1
+    return 0
 
 
 # -- uvicorn ------------------------------------------------------------------------------
 
 
 def _run_uvicorn(
-    settings: Settings, data_path: Path, sock: socket.socket,
-    worker: subprocess.Popen[bytes] | None,
+    settings: Settings, data_path: Path, sock: socket.socket, limits: ConnectionLimits
 ) -> int:
     import uvicorn
 
     from clientevents.server.app import create_app
+    from clientevents.server.uvicorn_protocol import header_timeout_protocol
 
     app = create_app(settings, data_dir=data_path)
     config = uvicorn.Config(
-        app, loop="uvloop", http="httptools", ws="none", lifespan="on", access_log=False,
-        log_config=None, timeout_graceful_shutdown=10, server_header=False,
+        app, loop="uvloop", http=header_timeout_protocol(limits.header_read_timeout_secs),
+        ws="none", lifespan="on", access_log=False, log_config=None,
+        timeout_graceful_shutdown=10, server_header=False,
+        timeout_keep_alive=max(1, round(limits.header_read_timeout_secs)),
+        limit_concurrency=limits.max_connections, backlog=1024,
     )
     server = uvicorn.Server(config)
-    worker_died = threading.Event()
-
-    def stop() -> None:
-        server.should_exit = True
-
-    if worker is not None:
-        threading.Thread(
-            target=_watch_worker, args=(worker, stop, worker_died), daemon=True,
-            name="clientevents-worker-watch",
-        ).start()
     try:
         server.run(sockets=[sock])
     except _Stop:
         # uvicorn re-raises the signal that stopped it once it has shut down.
         pass
-    return 1 if worker_died.is_set() else 0
+    return 0
 
 
 # -- the worker process -------------------------------------------------------------------
@@ -246,63 +263,6 @@ def _local_url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def _start_worker(
-    config_file: Path | None, data_path: Path, gateway_url: str
-) -> subprocess.Popen[bytes]:
-    from clientevents.targets.api_destination.target import GATEWAY_URL_ENV
-
-    command = [sys.executable, "-m", "clientevents", "worker", "--data-dir", str(data_path)]
-    if config_file is not None:
-        command += ["--config", str(config_file)]
-    # API destinations whose endpoint is a gateway path (the built-in ticket inbox) call it.
-    env = {**os.environ, GATEWAY_URL_ENV: gateway_url}
-    return subprocess.Popen(command, env=env, preexec_fn=_parent_death_hook())
-
-
-def _parent_death_hook() -> Any:
-    # Linux only: the kernel sends SIGTERM to the worker when this process dies (even by
-    # SIGKILL). The library is loaded here, before the fork; the child only makes the call.
-    try:
-        import ctypes
-
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    term = int(signal.SIGTERM)
-
-    def hook() -> None:
-        prctl(1, term)  # PR_SET_PDEATHSIG
-
-    return hook
-
-
-_stopping = threading.Event()
-
-
-def _watch_worker(
-    worker: subprocess.Popen[bytes], stop_gateway: Any, died: threading.Event
-) -> None:
-    code = worker.wait()
-    if not _stopping.is_set():
-        logger.error("The worker process exited with status %s; stopping the gateway.", code)
-        died.set()
-        stop_gateway()
-
-
-def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
-    _stopping.set()
-    if worker.poll() is not None:
-        return
-    worker.send_signal(signal.SIGTERM)
-    try:
-        worker.wait(timeout=WORKER_STOP_GRACE_SECS)
-    except subprocess.TimeoutExpired:
-        logger.error("The worker process did not stop within %ss; killing it.",
-                     WORKER_STOP_GRACE_SECS)
-        worker.kill()
-        worker.wait()
-
-
 # -- output -------------------------------------------------------------------------------
 
 
@@ -311,7 +271,7 @@ def _banner_text(
     data_path: Path,
     url: str,
     info: dict[str, Any],
-    worker: subprocess.Popen[bytes] | None,
+    worker: WorkerSupervisor | None,
     http_server: str,
 ) -> str:
     lines = [f"clientevents {__version__} serving {url}"]

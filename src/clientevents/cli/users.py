@@ -139,6 +139,7 @@ def rotate_keys(data_dir: Path | None, config_file: Path | None, as_json: bool) 
     """
     from clientevents.identity.keys import KeyRing
     from clientevents.identity.schema import IDENTITY_DDL
+    from clientevents.store.datadir import secure_data_dir
     from clientevents.store.engine import Database
 
     settings = load_settings(config_file)
@@ -150,6 +151,7 @@ def rotate_keys(data_dir: Path | None, config_file: Path | None, as_json: bool) 
         )
     pool = settings.identity.user_pool
     retention = max(pool.access_token_ttl_secs, pool.id_token_ttl_secs) + 300
+    secure_data_dir(folder)
     db = Database(path)
     try:
         db.ensure_schema(IDENTITY_DDL)

@@ -13,9 +13,11 @@ from pathlib import Path
 import click
 
 from clientevents.cli.options import setup_logging
+from clientevents.cli.supervise import die_with_parent, started_by_serve
 from clientevents.config import default_settings, load_config
 from clientevents.errors import ConfigError
 from clientevents.log.retention import DEFAULT_RETENTION_SECS
+from clientevents.store.datadir import warn_if_wider
 
 __all__ = ["worker"]
 
@@ -40,6 +42,8 @@ def worker(config_file: Path | None, data_dir: Path | None,
     """
     from clientevents.runtime import Runtime, run_until_signalled
 
+    die_with_parent()
+
     try:
         settings = load_config(config_file) if config_file else default_settings()
     except ConfigError as exc:
@@ -49,6 +53,8 @@ def worker(config_file: Path | None, data_dir: Path | None,
     retention = (
         DEFAULT_RETENTION_SECS if log_retention_hours is None else log_retention_hours * 3600.0
     )
+    if not started_by_serve():
+        warn_if_wider(data_path)  # serve checked before it started this process
     try:
         runtime = Runtime(settings, data_path, log_retention_secs=retention)
     except (ConfigError, OSError) as exc:

@@ -142,6 +142,21 @@ class ServerSettings(ConfigModel):
         description="Origins browsers may call from ('*' = any); empty = no CORS headers.",
     )
     access_log: bool = Field(default=True, description="Log one line per request.")
+    header_read_timeout_secs: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Seconds a client has to send a request's headers, from connecting or from "
+        "the end of the previous answer on the connection; then the connection is closed "
+        "(slow or idle clients cannot hold connections).",
+    )
+    max_connections: int = Field(
+        default=10_000,
+        ge=1,
+        le=1_000_000,
+        description="Most connections the gateway holds open at once; further ones wait in the "
+        "listen backlog. Capped by the process's open-file limit.",
+    )
 
 
 class RateLimit(ConfigModel):

@@ -1,6 +1,6 @@
 """The event envelope: EventBridge's JSON shape of an event, built fast.
 
-An envelope has these keys, in this order (the order ``samples/event.json`` shows)::
+An envelope has these keys, in this order (the order ``examples/event.json`` shows)::
 
     {"version": "0", "id", "detail-type", "source", "account", "time", "region",
      "resources", "detail"}

@@ -14,7 +14,9 @@ call are built first, then handed to the log's :class:`LogAppender`, which inser
 every caller waiting at that moment with a few statements in one shared commit (group commit).
 A refused entry gets its ``ErrorCode``/``ErrorMessage`` and never fails the others. If the
 commit itself fails, each entry that would have been appended answers ``InternalFailure``
-(EventBridge's retryable code), so callers retry exactly the entries that failed.
+(EventBridge's retryable code), so callers retry exactly the entries that failed; the
+gateway's :meth:`Publisher.put_details_async` raises :class:`StoreError` instead (its clients
+get a 503).
 """
 
 from __future__ import annotations
@@ -31,11 +33,13 @@ from clientevents.events.entries import EntryError, EntryPreparer, LogRow
 from clientevents.events.envelope import new_event_ids
 from clientevents.log.appender import LogAppender
 from clientevents.log.eventlog import EventLog
+from clientevents.logthrottle import LogThrottle
 from clientevents.store.engine import Database
 
 __all__ = ["INTERNAL_FAILURE", "Publisher", "PutEventsRequestError"]
 
 logger = logging.getLogger(__name__)
+_THROTTLE = LogThrottle(logger)
 
 INTERNAL_FAILURE = "InternalFailure"
 
@@ -122,6 +126,8 @@ class Publisher:
         Raises:
             PutEventsRequestError: ``details`` is not a list of 1 to
                 ``limits.max_entries_per_request`` items.
+            StoreError: the commit failed (a full disk, an I/O error); nothing was stored.
+                (:meth:`put_events_async` answers ``InternalFailure`` per entry instead.)
         """
         self._check_request(details)
         now = self.clock()
@@ -136,10 +142,9 @@ class Publisher:
         )
         rows = [slot for slot in slots if type(slot) is LogRow]
         if rows:
-            try:
-                await self.appender.append_future(rows)
-            except (StoreError, sqlite3.Error) as exc:
-                return self._failed_commit(slots, exc)
+            # A failed commit raises StoreError: nothing was stored, so the caller (the
+            # gateway) answers the whole request as unavailable rather than entry by entry.
+            await self.appender.append_future(rows)
         return _answer(slots)
 
     def append_in(self, conn: sqlite3.Connection, entries: Sequence[Any]) -> Answer:
@@ -181,10 +186,10 @@ class Publisher:
         return rows, slots
 
     def _failed_commit(self, slots: list[LogRow | EntryError], exc: BaseException) -> Answer:
-        logger.error("Appending events failed.", extra={"error": str(exc)})
+        _THROTTLE.error("append", "Appending events failed. error=%s", exc)
+        # The answer names no file or database path: those are for the operator's log.
         failure = EntryError(
-            INTERNAL_FAILURE,
-            f"The events could not be stored ({exc}); retry the entry.",
+            INTERNAL_FAILURE, "The event log could not store the entry right now; retry it."
         )
         return _answer([failure if isinstance(s, LogRow) else s for s in slots])
 

@@ -76,7 +76,7 @@ def admin_credentials(identity: IdentitySettings, data_dir: Path) -> tuple[Crede
     if path.exists():
         return _from_file(path), False
     creds = generate_credentials()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     payload = json.dumps(
         {"access_key_id": creds.access_key_id, "secret_access_key": creds.secret_access_key},
         indent=2,

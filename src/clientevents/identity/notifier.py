@@ -113,8 +113,10 @@ class FileNotifier:
                 with os.fdopen(fd, "a", encoding="utf-8") as out:
                     out.write(line)
         except OSError as exc:
-            raise CognitoError(
-                "CodeDeliveryFailureException", f"Cannot write the code to {self.path}: {exc}"
+            logger.error("Cannot write a confirmation code. file=%s error=%s", self.path, exc)
+            raise CognitoError(  # the answer names no path: that is for the operator's log
+                "CodeDeliveryFailureException",
+                "The confirmation code could not be delivered right now; try again later.",
             ) from exc
         logger.info(
             "Confirmation code %s for user %r (%s) written to %s.",

@@ -23,10 +23,12 @@ from collections.abc import Callable, Iterable
 from functools import partial
 
 from clientevents.log.eventlog import EventLog
+from clientevents.logthrottle import LogThrottle
 
 __all__ = ["DEFAULT_RETENTION_SECS", "ROUTER_GROUP", "TRIM_CHUNK", "LogRetention"]
 
 logger = logging.getLogger(__name__)
+_THROTTLE = LogThrottle(logger)
 
 DEFAULT_RETENTION_SECS = 24 * 3600.0
 """How long routed events stay in the log by default."""
@@ -96,7 +98,8 @@ class LogRetention:
             try:
                 await asyncio.to_thread(self.trim_once)
             except Exception:  # a failed pass is retried at the next interval
-                logger.exception("Log trim failed; retrying at the next interval.")
+                _THROTTLE.error("trim", "Log trim failed; retrying at the next interval.",
+                                exc_info=True)
             try:
                 await asyncio.wait_for(stop.wait(), timeout=self.interval_secs)
             except TimeoutError:

@@ -35,6 +35,7 @@ import orjson
 from clientevents.config.model import Settings
 from clientevents.errors import Conflict
 from clientevents.log.eventlog import EventLog, LogRecord
+from clientevents.logthrottle import LogThrottle
 from clientevents.routing.counters import record_matches
 from clientevents.routing.rules import BusRoutes, build_routes
 from clientevents.store.engine import Database
@@ -44,6 +45,7 @@ from clientevents.transform import TransformError
 __all__ = ["ROUTER_GROUP", "RoutedBatch", "Router"]
 
 logger = logging.getLogger(__name__)
+_THROTTLE = LogThrottle(logger)
 
 ROUTER_GROUP = "router"
 """The router's consumer group in ``consumer_offsets``."""
@@ -287,7 +289,7 @@ class Router:
                     if _data_version(reader) != version:
                         break
             except Exception:  # e.g. the database is locked too long; try again shortly
-                logger.exception("Routing failed; retrying in 1 second.")
+                _THROTTLE.error("route", "Routing failed; retrying in 1 second.", exc_info=True)
                 self._offsets.clear()
                 halt.wait(1.0)
 

@@ -7,8 +7,10 @@
     await runtime.run_workers(stop)          # the worker's side: route, deliver, trim
     runtime.close()
 
-Construction opens ``<data_dir>/clientevents.db`` and builds the publisher and the streams;
-the worker components (router, dispatchers, log retention) are built on first use, so a
+Construction makes the data directory private
+(:func:`~clientevents.store.datadir.secure_data_dir`: umask ``077``, the folder ``0700``),
+opens ``<data_dir>/clientevents.db`` and builds the publisher and the streams; the worker
+components (router, dispatchers, log retention) are built on first use, so a
 gateway process that only publishes never builds targets. :meth:`Runtime.run_workers` runs
 them all until ``stop`` is set, then waits for each to finish its batch in flight.
 """
@@ -28,10 +30,12 @@ from clientevents.events.publisher import Publisher
 from clientevents.log.eventlog import EventLog
 from clientevents.log.retention import DEFAULT_RETENTION_SECS, LogRetention
 from clientevents.routing.router import Router
+from clientevents.store.datadir import secure_data_dir
 from clientevents.store.engine import Database
 from clientevents.streams.store import StreamStore
 from clientevents.targets.base import TargetContext
 from clientevents.targets.dispatcher import Dispatchers, DispatchOptions
+from clientevents.targets.leases import WorkerRegistry
 
 __all__ = ["DB_FILE", "DISPATCH_BATCH_SIZE", "Runtime", "default_dispatch_options"]
 
@@ -93,6 +97,7 @@ class Runtime:
         self.log_retention_secs = log_retention_secs
         self._dispatch_options = dispatch_options
         self._router_batch_size = router_batch_size
+        secure_data_dir(self.data_dir)
         self.db = Database(self.data_dir / DB_FILE)
         try:
             self.log = EventLog(self.db)
@@ -121,7 +126,15 @@ class Runtime:
         options = self._dispatch_options
         if options is None:
             options = default_dispatch_options(sum(len(r.targets) for r in self.settings.rules))
-        return Dispatchers(self.db, self.settings, self.target_context, options=options)
+        return Dispatchers(
+            self.db, self.settings, self.target_context, options=options,
+            owner=self.leases.worker_id,
+        )
+
+    @cached_property
+    def leases(self) -> WorkerRegistry:
+        """This worker in the worker registry: its heartbeat ends a dead worker's leases."""
+        return WorkerRegistry(self.db)
 
     @cached_property
     def retention(self) -> LogRetention:
@@ -143,6 +156,7 @@ class Runtime:
     def workers(self) -> dict[str, Worker]:
         """The worker loops :meth:`run_workers` runs, by name."""
         return {
+            "leases": self.leases.run,
             "router": self.router.run,
             "dispatchers": self.dispatchers.run,
             "log-retention": self.retention.run,

@@ -14,7 +14,9 @@ caller, for components that wake their own waiters (the event log's appender).
 Reads use one connection per thread (WAL readers never block the writer).
 
 Schemas are registered by the modules that own them (:func:`register_schema`) and created
-when a :class:`Database` opens, so each component keeps its own tables next to its code.
+when a :class:`Database` opens, so each component keeps its own tables next to its code; a
+column added to an existing table is registered (:func:`register_column`) and added to an
+older file's table when it opens.
 
 Several processes may open the same file (gateway and workers): SQLite serialises their
 writers with its file lock. The writer waits for another process's lock itself, retrying
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -75,6 +78,7 @@ def _add_columns(conn: sqlite3.Connection) -> None:
             except sqlite3.OperationalError as exc:  # another process added it first
                 if "duplicate column" not in str(exc):
                     raise
+
 
 
 DoneFn = Callable[[Any, BaseException | None], None]
@@ -152,8 +156,33 @@ def connect(path: str | Path, *, synchronous: str = "FULL") -> sqlite3.Connectio
     return conn
 
 
+def _create_private(path: Path) -> None:
+    """Create the database file ``0600`` (its folder ``0700``) if it does not exist yet.
+
+    SQLite gives the ``-wal`` and ``-shm`` files the database file's mode, so they are private
+    too, whatever the process's umask.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
 BUSY_TIMEOUT_SECS = 30.0
 """How long a write waits for another process's write lock before it fails."""
+
+#: SQLite's primary result codes of a store that cannot write (full, I/O error, read-only, ...).
+_REFUSING_CODES = frozenset({
+    sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY,
+})
+
+
+def _refuses_writes(exc: BaseException | None) -> bool:
+    """Whether ``exc`` says the store cannot write at all (not that one write was wrong)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.Error) and code is not None and code & 0xFF in _REFUSING_CODES
 
 
 def _begin(conn: sqlite3.Connection) -> None:
@@ -189,13 +218,16 @@ class Database:
 
     def __init__(self, path: str | Path, *, synchronous: str = "FULL") -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _create_private(self.path)
         self._synchronous = synchronous
         self._local = threading.local()
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._closed = False
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
+        #: The error of the last write when it failed because the store could not write (a
+        #: full disk, an I/O error); ``None`` again as soon as a write commits.
+        self.write_failure: BaseException | None = None
         self._writer_conn = connect(self.path, synchronous=synchronous)
         for ddl in _SCHEMAS.values():
             self._writer_conn.executescript(ddl)
@@ -278,6 +310,8 @@ class Database:
                 try:
                     result = job.fn(conn)
                 except BaseException as exc:  # each job's own error goes back to its caller
+                    if isinstance(exc, sqlite3.Error) and not conn.in_transaction:
+                        raise  # SQLite rolled everything back (a full disk): all jobs fail
                     conn.execute("ROLLBACK TO job")
                     conn.execute("RELEASE job")
                     results.append((None, exc))
@@ -286,15 +320,14 @@ class Database:
                     results.append((result, None))
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            try:
-                conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
-            error = StoreError(f"Commit to {self.path} failed: {exc}")
-            error.__cause__ = exc
+            error = self._failed(conn, exc)
             for job in jobs:
                 job.resolve(None, error)
             return
+        self.write_failure = None
+        for _, err in results:
+            if _refuses_writes(err):
+                self.write_failure = err
         for job, (result, err) in zip(jobs, results, strict=True):
             job.resolve(result, err)
 
@@ -309,20 +342,30 @@ class Database:
             try:
                 result = job.fn(conn)
             except BaseException as exc:  # the job's own error goes back to its caller
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # SQLite ends it itself on some errors (a full disk)
+                    conn.execute("ROLLBACK")
+                if _refuses_writes(exc):
+                    self.write_failure = exc
                 job.resolve(None, exc)
                 return
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
+            job.resolve(None, self._failed(conn, exc))
+            return
+        self.write_failure = None
+        job.resolve(result, None)
+
+    def _failed(self, conn: sqlite3.Connection, exc: sqlite3.Error) -> StoreError:
+        """Roll back after a failed commit; remember the failure; the error for the callers."""
+        if conn.in_transaction:
             try:
                 conn.execute("ROLLBACK")
             except sqlite3.Error:
                 pass
-            error = StoreError(f"Commit to {self.path} failed: {exc}")
-            error.__cause__ = exc
-            job.resolve(None, error)
-            return
-        job.resolve(result, None)
+        self.write_failure = exc
+        error = StoreError(f"Commit to {self.path} failed: {exc}")
+        error.__cause__ = exc
+        return error
 
     # -- reads ----------------------------------------------------------------------------
 

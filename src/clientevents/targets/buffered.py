@@ -110,9 +110,10 @@ class BufferedDispatcher(Dispatcher):
         limits: RetryLimits,
         keep_dead_letters: bool,
         options: DispatchOptions,
+        owner: str | None = None,
     ) -> None:
         super().__init__(db, key, target, limits=limits, keep_dead_letters=keep_dead_letters,
-                         options=options)
+                         options=options, owner=owner)
         target.limit_write_time(self.send_timeout_secs)
         self.lease_secs = max(self.lease_secs, target.hold_secs + LEASE_MARGIN_SECS)
         target.settlers[key] = self
@@ -156,7 +157,7 @@ class BufferedDispatcher(Dispatcher):
         opts = self.options
         batch = await self.db.awrite(
             lambda conn: claim_due(conn, self.key, now=opts.clock(), lease_secs=self.lease_secs,
-                                   limit=self.batch_size, only_ids=only_ids)
+                                   limit=self.batch_size, only_ids=only_ids, owner=self.owner)
         )
         if not batch:
             return 0

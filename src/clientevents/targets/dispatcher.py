@@ -11,7 +11,8 @@ Each target gets its own asyncio task running :class:`Dispatcher`'s loop:
 
 A slow or failing target only slows its own task: a batch in flight holds nothing another
 target needs, and targets do blocking I/O in threads. A crash between 1 and 3 loses nothing:
-the claimed deliveries become due again when their lease runs out (at-least-once). Targets
+the claimed deliveries become due again when their lease runs out, or as soon as another worker
+sees that the claiming worker is gone (:mod:`.leases`): at-least-once. Targets
 that write into the same database (:class:`~.base.LocalTarget`: bus, stream) do steps 2 and 3
 in one transaction, so their hand-off is exactly once.
 
@@ -33,6 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from clientevents.logthrottle import LogThrottle
 from clientevents.targets.base import LocalTarget, Ok, Outcome, Permanent, Retry, Target
 from clientevents.targets.counters import SettleCounts, record_settled
 from clientevents.targets.queue import (
@@ -65,6 +67,7 @@ if TYPE_CHECKING:
 __all__ = ["DispatchOptions", "Dispatcher", "Dispatchers"]
 
 logger = logging.getLogger("clientevents.targets")
+_THROTTLE = LogThrottle(logger)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +117,10 @@ class Dispatcher:
         limits: RetryLimits,
         keep_dead_letters: bool,
         options: DispatchOptions,
+        owner: str | None = None,
     ) -> None:
         self.db = db
+        self.owner = owner
         self.key = key
         self.target = target
         self.limits = limits
@@ -143,7 +148,8 @@ class Dispatcher:
                     continue
                 wait = self._idle_wait(due, now)
             except Exception:
-                logger.exception("Dispatcher failed; retrying. target=%s", self.key)
+                _THROTTLE.error(f"dispatch:{self.key}", "Dispatcher failed; retrying. target=%s",
+                                self.key, exc_info=True)
                 wait = max(opts.poll_interval_secs, 1.0)
             try:
                 await asyncio.wait_for(stop.wait(), timeout=wait)
@@ -237,6 +243,7 @@ class Dispatcher:
                     lease_secs=self.lease_secs,
                     limit=min(limit, grant.count),
                     only_ids=only_ids,
+                    owner=self.owner,
                 )
             )
             sendable = await self._drop_overdue(batch) if batch else []
@@ -417,6 +424,8 @@ class Dispatchers:
         options: batch size, lease, timeouts and backoff (:class:`DispatchOptions`).
         registry: target factories by type; the built-in :data:`~.registry.TARGET_TYPES` by
             default (tests pass their own to plug in a test target).
+        owner: this worker's id in the worker registry (:mod:`.leases`), recorded with each
+            claim so that the leases end at once if the worker dies.
 
     Raises:
         ConfigError: a target could not be built.
@@ -430,6 +439,7 @@ class Dispatchers:
         *,
         options: DispatchOptions | None = None,
         registry: Mapping[str, TargetFactory] | None = None,
+        owner: str | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -451,6 +461,7 @@ class Dispatchers:
                     ),
                     keep_dead_letters=cfg.dead_letter,
                     options=self.options,
+                    owner=owner,
                 )
 
     @property

@@ -6,12 +6,15 @@ file is JSON Lines. A batch is written, flushed and ``fsync``-ed before the targ
 ``Ok``, so a delivery leaves the queue only once its line is on disk.
 
 ``path`` is relative to the data directory unless absolute; ``"-"`` writes to standard output
-(flushed; ``fsync`` where the stream supports it). Parent directories are created. The file is
-opened once, in append mode, and reopened after a failure. Several targets may share a file:
-their batches never interleave within a line.
+(flushed; ``fsync`` where the stream supports it). Parent directories are created (``0700``),
+and the file ``0600``. The file is opened once, in append mode, and reopened after a failure.
+Several targets may share a file: their batches never interleave within a line.
 
 Errors writing (a full disk, a permission problem) are transient: the batch is retried within
-the target's retry policy and dead-lettered only when that runs out.
+the target's retry policy and dead-lettered only when that runs out. A batch is written whole
+or not at all: when a write fails part way, the file is cut back to its length before the
+batch (:class:`~.appendfile.AppendFile`), so the retried batch never follows half a line; a
+line torn by a killed process is cut off when the file is next opened.
 
 Configuration::
 
@@ -28,8 +31,9 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any, ClassVar
+from typing import Any, ClassVar
 
+from clientevents.targets.appendfile import AppendFile
 from clientevents.targets.base import Ok, Outcome, Retry, Target, TargetContext
 from clientevents.targets.queue import ClaimedDelivery
 
@@ -67,7 +71,7 @@ class LogTarget(Target):
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
-        self._file: IO[bytes] | None = None
+        self._file = AppendFile(path) if path is not None else None
         self._lock = _lock_for(str(path) if path is not None else STDOUT)
 
     @classmethod
@@ -93,27 +97,18 @@ class LogTarget(Target):
 
     def _write(self, data: bytes) -> None:
         with self._lock:
-            if self.path is None:
+            if self._file is None:
                 _write_stdout(data)
                 return
             try:
-                if self._file is None:
-                    self.path.parent.mkdir(parents=True, exist_ok=True)
-                    self._file = open(self.path, "ab")  # noqa: SIM115 - kept open across batches
-                self._file.write(data)
-                self._file.flush()
-                os.fsync(self._file.fileno())
+                self._file.append(data)
             except OSError:
-                self._close_file()
+                self._file.close()
                 raise
 
     def _close_file(self) -> None:
         if self._file is not None:
-            try:
-                self._file.close()
-            except OSError:
-                pass
-            self._file = None
+            self._file.close()
 
     async def close(self) -> None:
         await asyncio.to_thread(self._close_with_lock)

@@ -8,6 +8,8 @@ Two tables in the shared database, owned by this module:
     ``claim``; the claim is a promise, not a lock: if the dispatcher dies, the row simply
     becomes due again when the lease runs out, and the next claim gets a new ``claim``
     number, so a late answer from the first dispatcher no longer matches and is ignored.
+    ``claimed_by`` names the worker holding the lease (:mod:`.leases`): when that worker is
+    known to be gone, its leases are ended early (:func:`release_claims`) instead of running out.
     A row leaves the table only when its target reported ``Ok`` (deleted), or when it is
     moved to ``dead_letters`` (exhausted, permanent failure), in one transaction.
 
@@ -54,6 +56,7 @@ __all__ = [
     "enqueue",
     "next_due_at",
     "queue_depths",
+    "release_claims",
     "reschedule",
     "retire",
     "split_target_key",
@@ -77,7 +80,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
     claim INTEGER NOT NULL DEFAULT 0,
     last_error_code TEXT,
     last_error_message TEXT,
-    attributes TEXT
+    attributes TEXT,
+    claimed_by TEXT
 );
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (target_key, due_at);
 CREATE TABLE IF NOT EXISTS dead_letters (
@@ -102,6 +106,8 @@ CREATE INDEX IF NOT EXISTS dead_letters_target ON dead_letters (bus, rule, targe
 register_schema("targets.queue", SCHEMA)
 register_column("deliveries", "attributes", "TEXT")
 register_column("dead_letters", "attributes", "TEXT")
+register_column("deliveries", "claimed_by", "TEXT")  # the lease owner (targets/leases.py)
+
 
 Exhausted = Literal[
     "MaximumRetryAttempts", "MaximumEventAgeInSeconds", "Permanent", "TransformError"
@@ -310,6 +316,7 @@ def claim_due(
     lease_secs: float,
     limit: int,
     only_ids: Sequence[int] | None = None,
+    owner: str | None = None,
 ) -> list[ClaimedDelivery]:
     """Claim at most ``limit`` due deliveries of one target, oldest due first; inside a write.
 
@@ -318,6 +325,8 @@ def claim_due(
 
     Args:
         only_ids: restrict the claim to these row ids (used to drain a snapshot once).
+        owner: the claiming worker's id (:class:`~.leases.WorkerRegistry`), recorded so its
+            leases can be ended early if it dies.
     """
     if only_ids is not None:
         if not only_ids:
@@ -339,9 +348,9 @@ def claim_due(
         return []
     lease_end = now + lease_secs
     conn.executemany(
-        "UPDATE deliveries SET attempts = attempts + 1, claim = claim + 1, due_at = ? "
-        "WHERE id = ?",
-        [(lease_end, row[0]) for row in rows],
+        "UPDATE deliveries SET attempts = attempts + 1, claim = claim + 1, due_at = ?, "
+        "claimed_by = ? WHERE id = ?",
+        [(lease_end, owner, row[0]) for row in rows],
     )
     return [
         ClaimedDelivery(
@@ -411,8 +420,8 @@ def reschedule(
 ) -> bool:
     """Make a failed delivery due again at ``due_at``; ``False`` when the claim was lost."""
     cur = conn.execute(
-        "UPDATE deliveries SET due_at = ?, last_error_code = ?, last_error_message = ? "
-        "WHERE id = ? AND claim = ?",
+        "UPDATE deliveries SET due_at = ?, last_error_code = ?, last_error_message = ?, "
+        "claimed_by = NULL WHERE id = ? AND claim = ?",
         (due_at, error_code, error_message, delivery.delivery_id, delivery.claim),
     )
     return cur.rowcount == 1
@@ -454,6 +463,24 @@ def retire(
             ),
         )
     return True
+
+
+def release_claims(conn: sqlite3.Connection, owners: Sequence[str], *, now: float) -> int:
+    """End the leases the given workers hold: their deliveries are due at ``now``; in a write.
+
+    The claim numbers stay, so an answer from a worker thought gone but still running is
+    ignored when it comes (its delivery may then be made twice: at least once). Returns how
+    many deliveries were released.
+    """
+    released = 0
+    for owner in owners:
+        cur = conn.execute(
+            "UPDATE deliveries SET due_at = ?, claimed_by = NULL "
+            "WHERE claimed_by = ? AND due_at > ?",
+            (now, owner, now),
+        )
+        released += cur.rowcount
+    return released
 
 
 def queue_depths(conn: sqlite3.Connection) -> dict[str, int]:

@@ -21,7 +21,7 @@ from clientevents.generator import (
     usernames,
 )
 
-SAMPLE = Path(__file__).resolve().parents[2] / "e2e" / "samples" / "ingest-request.json"
+SAMPLE = Path(__file__).resolve().parents[3] / "examples" / "ingest-request.json"
 
 
 def test_the_five_entries_are_the_reference_requests_exactly() -> None:

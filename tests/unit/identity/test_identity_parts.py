@@ -96,6 +96,16 @@ def test_file_notifier_writes_private_json_lines(tmp_path: Path) -> None:
     assert latest_code(tmp_path / "nowhere", "alice") is None
 
 
+def test_a_code_that_cannot_be_written_is_refused_without_naming_the_file(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "codes").write_text("a file where the folder should be")
+    with pytest.raises(CognitoError) as caught:
+        FileNotifier(tmp_path).deliver(CodeMessage("alice", "sign_up", "123456", None))
+    assert caught.value.error_type == "CodeDeliveryFailureException"
+    assert str(tmp_path) not in str(caught.value)
+
+
 def test_mask_email() -> None:
     assert mask_email("alice@example.com") == "a***@e***"
 

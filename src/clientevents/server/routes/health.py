@@ -1,8 +1,15 @@
-"""``GET /health`` (alive), ``GET /ready`` (the store answers) and ``GET /metrics``."""
+"""``GET /health`` (alive), ``GET /ready`` (the store answers) and ``GET /metrics``.
+
+``/ready`` reads the event log. After a write of this process failed because the store could
+not write (``Database.write_failure``: a full disk, an I/O error), it also makes a small real
+write: while that fails the gateway is not ready, and once it succeeds (space was freed) the
+failure is cleared and the gateway is ready again, with no restart. Answers never name files.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import time
 from typing import Any
@@ -11,8 +18,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from clientevents.errors import StoreError
+from clientevents.logthrottle import LogThrottle
 from clientevents.server.body import json_response as _json
 from clientevents.server.gateway import Gateway
+from clientevents.server.routes.ingest import STORE_RETRY_AFTER_SECS
+
+logger = logging.getLogger("clientevents.server")
+_THROTTLE = LogThrottle(logger)
 
 #: Longest a readiness probe waits for the database before answering 503.
 READY_TIMEOUT_SECS = 2.0
@@ -23,6 +36,17 @@ def _probe(conn: sqlite3.Connection) -> dict[str, Any]:
     row = conn.execute("SELECT seq FROM events ORDER BY seq DESC LIMIT 1").fetchone()
     tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()
     return {"last_seq": row[0] if row else 0, "tables": tables[0]}
+
+
+def _probe_write(conn: sqlite3.Connection) -> None:
+    # One tiny row rewritten: a real commit through the same writer as the events.
+    conn.execute("CREATE TABLE IF NOT EXISTS store_probe (id INTEGER PRIMARY KEY, at REAL)")
+    conn.execute("INSERT OR REPLACE INTO store_probe (id, at) VALUES (1, ?)", (time.time(),))
+
+
+def _not_ready(message: str) -> Response:
+    return _json(503, {"status": "not ready", "message": message},
+                 {"Retry-After": str(STORE_RETRY_AFTER_SECS)})
 
 
 def health_routes(gateway: Gateway) -> list[BaseRoute]:
@@ -39,10 +63,20 @@ def health_routes(gateway: Gateway) -> list[BaseRoute]:
                 asyncio.to_thread(db.read, _probe), timeout=READY_TIMEOUT_SECS
             )
         except TimeoutError:
-            return _json(503, {"status": "not ready", "message":
-                               f"The database did not answer within {READY_TIMEOUT_SECS} s."})
+            return _not_ready(f"The database did not answer within {READY_TIMEOUT_SECS} s.")
         except (sqlite3.Error, OSError) as exc:
-            return _json(503, {"status": "not ready", "message": f"The database failed: {exc}"})
+            _THROTTLE.error("read", "The readiness read failed. error=%s", exc)
+            return _not_ready("The database cannot be read; see the server's log.")
+        if db.write_failure is not None:
+            try:
+                await asyncio.wait_for(db.awrite(_probe_write), timeout=READY_TIMEOUT_SECS)
+            except (TimeoutError, StoreError, sqlite3.Error) as exc:
+                _THROTTLE.error("write", "The store still refuses writes. error=%s", exc)
+                return _not_ready(
+                    "The store cannot write (the disk may be full); events are refused "
+                    "until it can. See the server's log."
+                )
+            logger.warning("The store writes again.")
         return _json(200, {
             "status": "ready",
             "log": {"last_seq": probe["last_seq"]},

@@ -16,6 +16,7 @@ from starlette.types import Receive, Scope, Send
 
 from clientevents.errors import StoreError
 from clientevents.identity.principal import AuthError
+from clientevents.logthrottle import LogThrottle
 from clientevents.ratelimit import retry_after_header
 from clientevents.server.body import (
     ClientDisconnected,
@@ -30,6 +31,10 @@ from clientevents.server.gateway import Gateway, Stage
 from clientevents.server.validation import EntryError, parse_entries
 
 logger = logging.getLogger("clientevents.server")
+_THROTTLE = LogThrottle(logger)
+
+#: The ``Retry-After`` of a 503 when the event log cannot store events (a full disk).
+STORE_RETRY_AFTER_SECS = 5
 
 SOURCE = "clientevents"
 
@@ -138,12 +143,15 @@ class IngestEndpoint:
                     bus=stage.bus,
                 )
             except StoreError as exc:
-                logger.error("Appending to the event log failed. error=%s", exc)
+                # Nothing of the request was stored: one 503 for the request (the answer names
+                # no path), and the log holds one line per outage interval, not per request.
+                _THROTTLE.error("append", "Appending to the event log failed. error=%s", exc)
                 raise RequestRejected(
                     503,
-                    "The event log is unavailable right now; nothing was accepted. Retry later.",
+                    "The event log cannot store events right now; nothing was accepted. "
+                    f"Retry after {STORE_RETRY_AFTER_SECS} s.",
                     reason="store_unavailable",
-                    headers={"Retry-After": "1"},
+                    headers={"Retry-After": str(STORE_RETRY_AFTER_SECS)},
                 ) from None
             published = answer["Entries"]
             if len(published) == len(raw_entries) and not answer["FailedEntryCount"]:

@@ -20,10 +20,12 @@ import json
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +61,7 @@ DOC_SECTIONS: list[tuple[str, str]] = [
     ("docs/identity.md", "The newcomer flow with the aws CLI"),
     ("docs/identity.md", "Admin operations and the admin key"),
     ("docs/archives.md", ""),
+    ("docs/operations.md", "Backing up the data directory"),
 ]
 
 
@@ -264,3 +267,9 @@ def test_the_docs_commands_run_as_written(
         printed += "\n".join(run_session(service, steps).values()) + "\n"
     assert '"Username": "alice"' in printed  # admin-get-user and list-users
     assert re.search(r"^ReplayName +fix-42$", printed, flags=re.MULTILINE)  # replay start
+    # The backup is a database holding what the service holds.
+    backup = service.workdir / "backup"
+    with closing(sqlite3.connect(backup / "clientevents.db")) as copy:
+        assert copy.execute("SELECT count(*) FROM users").fetchone()[0] >= 1
+        assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert json.loads((backup / "admin-credentials.json").read_text())

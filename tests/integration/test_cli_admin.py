@@ -251,3 +251,14 @@ def test_nothing_answering_is_a_clear_error(live: Live, tmp_path: Path) -> None:
         assert "Cannot reach http://127.0.0.1:9" in result.output
         assert "Is `clientevents serve` running there?" in result.output
         assert "Traceback" not in result.output
+
+
+def test_a_deployment_without_the_admin_api_is_named_as_such(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    settings = validate_settings({**CONFIG, "console": {"enabled": False}}, environ={})
+    with LiveServer(create_app(settings, data_dir=data)) as server:
+        result = CliRunner().invoke(main, ["dlq", "list", "--endpoint-url", server.url,
+                                           "--data-dir", str(data)])
+    assert result.exit_code == 1
+    assert "does not answer as clientevents' admin API" in result.output
+    assert "console.enabled" in result.output

@@ -41,7 +41,13 @@ subclass of :class:`ClientEventsError`, so a new error must be added to it.
     │       └── TooManyAttempts           admin.errors
     ├── ClientDisconnected                server.body: the client left before its body was read
     ├── JwksFetchError                    identity.remote: an issuer's keys cannot be fetched
-    ├── AdminClientError(status, code)    admin.client: the admin API refused a client's call
+    ├── ClientError                       client.errors: a call to a server failed
+    │   ├── EndpointUnreachable           client.errors: no answer at all (is it running?)
+    │   ├── CognitoClientError(code)      client.errors: the Cognito API answered an error
+    │   └── AdminClientError(status, code)
+    │                                     admin.client: the admin API refused a client's call
+    ├── TemplateError                     cfn.template: a CloudFormation template cannot be
+    │                                     read or parsed
     ├── AddressNotAllowed                 targets.api_destination.guard: an outbound address
     │                                     the destination's policy refuses
     ├── PutEventsRequestError             events.publisher: a PutEvents call is malformed as a

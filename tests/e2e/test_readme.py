@@ -1,12 +1,14 @@
 """The README's commands, and the docs' where they can run here, work as written.
 
-The README's quick start is run as a reader runs it: ``bash scripts/serve.sh`` in one terminal
+The README's walkthrough is run as a reader runs it: ``bash scripts/serve.sh`` in one terminal
 (with ``--port`` added: the README says the script passes its arguments on, and the tests must
 not take the machine's port 8080), and every ``sh`` block of the section in order in a second
-shell at the repository root, with the port in its URLs changed to match. Then the pipeline's
-results the page describes are checked (:func:`check_walkthrough_results`: change it when the
-walkthrough's destinations change). The README's Python examples and ``console`` examples run
-too, the latter compared with the output the page shows.
+shell at the repository root, each command a subprocess of that shell, with the port in its URLs
+changed to match. Then the pipeline's results the page describes are checked against what the
+commands printed (:func:`check_walkthrough_results`: the lake's objects, the inbox's tickets
+and the generator's summary; change it when the walkthrough's destinations change). The Python
+examples (``docs/library.md``) and ``console`` examples (``docs/cli.md``) run too,
+the latter compared with the output the page shows.
 
 Docs whose commands run against a local service (the identity and archive pages) go through
 the same runner (:data:`DOC_SECTIONS`).
@@ -15,12 +17,15 @@ the same runner (:data:`DOC_SECTIONS`).
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +48,11 @@ from gateway_process import lake_events
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 README = REPO / "README.md"
-QUICK_START = "Quick start: send your first events"
+QUICK_START = "Five-minute walkthrough"
 SERVE_SCRIPT = "scripts/serve.sh"
+LIBRARY = REPO / "docs" / "library.md"
+#: Pages whose ``console`` blocks are run and compared with the output they show.
+CONSOLE_PAGES = [REPO / "docs" / "cli.md"]
 
 #: Doc sections whose ``sh`` blocks run against one fresh service, in this order, each section in
 #: a new shell (as a reader in a new terminal): (page, section); ``""`` is the part of a page
@@ -53,6 +61,7 @@ DOC_SECTIONS: list[tuple[str, str]] = [
     ("docs/identity.md", "The newcomer flow with the aws CLI"),
     ("docs/identity.md", "Admin operations and the admin key"),
     ("docs/archives.md", ""),
+    ("docs/operations.md", "Backing up the data directory"),
 ]
 
 
@@ -143,33 +152,49 @@ def run_session(service: ReaderService, steps: list[str]) -> dict[int, str]:
     return step_outputs(done.stdout)
 
 
-def check_walkthrough_results(data_dir: Path, url: str, accepted: set[str]) -> None:
-    """What the quick start says the pipeline does with the events it sent: each accepted event
-    in a lake object, transformed (the clientId in ``detail.accountNumber``), and the loyalty
-    purchases' tickets in the built-in inbox."""
+def generator_summary(text: str) -> dict[str, str]:
+    """The generator's summary table (``Accepted  36``...) as a mapping."""
+    lines = text.splitlines()
+    start = lines.index("Summary")
+    summary: dict[str, str] = {}
+    for line in lines[start + 1:]:
+        name, _, value = line.partition("  ")
+        if not value.strip():
+            break
+        summary[name.strip()] = value.strip()
+    return summary
+
+
+def check_walkthrough_results(data_dir: Path, url: str, sample: set[str],
+                              generated: int) -> list[dict[str, Any]]:
+    """What the walkthrough says the pipeline does with the events it sent: the sample's and
+    the generator's accepted events in the lake objects once each, transformed (the user's
+    clientId in ``detail.accountNumber``), and a ticket in the built-in inbox for each loyalty
+    purchase. Returns the lake's events."""
     deadline = time.monotonic() + 60
     events: dict[str, dict[str, Any]] = {}
     tickets: list[dict[str, Any]] = []
+    loyalty: set[str] = set()
     while time.monotonic() < deadline:
         events = {e["id"]: e for e in lake_events(data_dir)}
-        tickets = httpx.get(f"{url}/inbox/tickets", timeout=5).json()["tickets"]
-        loyalty = [i for i in accepted & set(events)
-                   if events[i]["detail"]["eventType"] == "loyaltypurchase"]
-        if accepted <= set(events) and len(tickets) >= len(loyalty):
+        tickets = httpx.get(f"{url}/inbox/tickets", params={"limit": 1000},
+                            timeout=5).json()["tickets"]
+        loyalty = {i for i, e in events.items() if e["detail"]["eventType"] == "loyaltypurchase"}
+        if len(events) >= len(sample) + generated and len(tickets) >= len(loyalty):
             break
         time.sleep(0.2)
-    assert accepted <= set(events), "the accepted events did not reach the lake objects"
-    client_ids = {events[i]["detail"]["accountNumber"] for i in accepted}
-    assert len(client_ids) == 1
-    assert all(events[i]["resources"] == [] for i in accepted)
-    assert {events[i]["source"] for i in accepted} == {"clientevents"}
+    assert sample <= set(events), "the sample's events did not reach the lake objects"
+    assert len(events) == len(sample) + generated, "the lake does not hold every accepted event"
+    assert len({e["detail"]["accountNumber"] for e in events.values()}) == 1  # alice's clientId
+    assert all(e["resources"] == [] and e["source"] == "clientevents" for e in events.values())
     assert [t["request"] for t in tickets] == [{"ticket": {
         "subject": "Loyalty customer purchase",
         "comment": {"body": "This customer has made a loyalty purchase"}}}] * len(loyalty)
-    assert loyalty and {t["event_id"] for t in tickets} == set(loyalty)
+    assert loyalty and {t["event_id"] for t in tickets} == loyalty
+    return list(events.values())
 
 
-def test_the_readme_quick_start_runs_as_written(
+def test_the_readme_walkthrough_runs_as_written(
     quick_start: tuple[ReaderService, list[Block]],
 ) -> None:
     service, rest = quick_start
@@ -181,36 +206,55 @@ def test_the_readme_quick_start_runs_as_written(
     # Every command of the walkthrough runs, in order, in one shell
     steps = [command for block in rest for command in commands(block)]
     outputs = run_session(service, steps)
-    answers = [json.loads(out) for out in outputs.values() if '"FailedEntryCount"' in out]
-    assert [a["FailedEntryCount"] for a in answers] == [0, 1]
-    assert len(answers[0]["Entries"]) == 5
-    assert answers[1]["Entries"][1]["ErrorCode"] == "MalformedDetail"
-    assert '{"status":"ok"}' in outputs.values()
-    assert any(out.startswith('{"status":"ready"') for out in outputs.values())
-    accepted = {e["EventId"] for a in answers for e in a["Entries"] if "EventId" in e}
-    check_walkthrough_results(service.workdir / "data", service.url, accepted)
+    printed = list(outputs.values())
+    # The confirmation code came from the data folder, where the README says it is.
+    code_step = steps.index("clientevents users code alice")
+    assert outputs[code_step].isdigit() and len(outputs[code_step]) == 6
+    # The sample request: five entries accepted.
+    [answer] = [json.loads(out) for out in printed if out.startswith('{"FailedEntryCount"')]
+    assert answer["FailedEntryCount"] == 0 and len(answer["Entries"]) == 5
+    sample = {e["EventId"] for e in answer["Entries"]}
+    # The generator's summary: 5 requests of 5 entries, the malformed ones refused alone.
+    [report] = [out for out in printed if out.startswith("Summary")]
+    summary = generator_summary(report)
+    assert summary["Users"] == "1" and summary["Requests"] == "5"
+    assert summary["Entries sent"] == "25" and summary["Skipped"] == "0"
+    accepted = int(summary["Accepted"])
+    rejected = 25 - accepted
+    assert 0 < accepted <= 25
+    assert summary["Rejected"] == (f"{rejected} (MalformedDetail {rejected})" if rejected
+                                   else "0 (none)")
+    events = check_walkthrough_results(service.workdir / "data", service.url, sample, accepted)
+    # tail printed five of them, one line each; the lake printed a loyalty purchase.
+    [tailed] = [out for out in printed if out.count("  prod  ") == 5]
+    assert {line.split()[4] for line in tailed.splitlines()} <= {e["id"] for e in events}
+    assert any('"eventType": "loyaltypurchase"' in out and '"accountNumber"' in out
+               for out in printed)
+    assert '{"status":"ok"}' in printed
+    assert any(out.startswith('{"status":"ready"') for out in printed)
     assert service.stop() == 0
 
 
 @pytest.mark.parametrize("section", ["The rule language as a library", "Publishing from Python"])
-def test_the_readme_python_examples_run(tmp_path: Path, section: str) -> None:
+def test_the_library_examples_run(tmp_path: Path, section: str) -> None:
     workdir = reader_workdir(tmp_path / "reader")
-    for block in section_blocks(README, section, "python"):
+    for block in section_blocks(LIBRARY, section, "python"):
         done = subprocess.run([str(REPO / ".venv" / "bin" / "python"), "-c", block.text],
                               cwd=workdir, env=reader_env(), capture_output=True, text=True,
                               timeout=120)
-        assert done.returncode == 0, f"README.md line {block.line}:\n{done.stderr}"
+        assert done.returncode == 0, f"{LIBRARY.name} line {block.line}:\n{done.stderr}"
 
 
-def test_the_readme_console_examples_print_what_they_show(tmp_path: Path) -> None:
+@pytest.mark.parametrize("page", CONSOLE_PAGES, ids=lambda p: p.name)
+def test_the_console_examples_print_what_they_show(tmp_path: Path, page: Path) -> None:
     workdir = reader_workdir(tmp_path / "reader")
-    examples = [b for b in blocks(README) if b.lang == "console"]
+    examples = [b for b in blocks(page) if b.lang == "console"]
     assert examples
     for block in examples:
         for command, expected in console_steps(block):
             done = subprocess.run(["bash", "-c", command], cwd=workdir, env=reader_env(),
                                   capture_output=True, text=True, timeout=120)
-            assert done.stdout == expected, f"README.md line {block.line}: {command}"
+            assert done.stdout == expected, f"{page.name} line {block.line}: {command}"
 
 
 def test_the_docs_commands_run_as_written(
@@ -221,6 +265,12 @@ def test_the_docs_commands_run_as_written(
     for page, section in DOC_SECTIONS:
         steps = [command for block in section_blocks(REPO / page, section, "sh")
                  for command in commands(block)]
-        printed += "".join(run_session(service, steps).values())
+        printed += "\n".join(run_session(service, steps).values()) + "\n"
     assert '"Username": "alice"' in printed  # admin-get-user and list-users
-    assert '"ReplayName": "fix-42"' in printed
+    assert re.search(r"^ReplayName +fix-42$", printed, flags=re.MULTILINE)  # replay start
+    # The backup is a database holding what the service holds.
+    backup = service.workdir / "backup"
+    with closing(sqlite3.connect(backup / "clientevents.db")) as copy:
+        assert copy.execute("SELECT count(*) FROM users").fetchone()[0] >= 1
+        assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert json.loads((backup / "admin-credentials.json").read_text())

@@ -95,7 +95,7 @@ def test_the_embedded_default_without_a_url_fills_the_built_in_inbox(tmp_path: P
         _wait(lambda: len(listed()) >= 1)
         time.sleep(0.5)
         [ticket] = listed()
-        states = _cli("connections", "list", "--format", "json", "--data-dir",
+        states = _cli("connections", "list", "--json", "--data-dir",
                       str(serve.data_dir))
     finally:
         serve.stop()
@@ -148,6 +148,9 @@ def test_the_example_reads_the_secret_store_and_no_output_shows_the_secret(
             _wait(lambda: "Deliveries dead-lettered" in serve.log.read_text())
             outputs.append(httpx.get(f"{serve.url}/metrics").text)
             outputs.append(httpx.get(f"{serve.url}/inbox/tickets").text)
+            admin = ["--endpoint-url", serve.url, "--data-dir", str(data)]
+            outputs.append(_cli("dlq", "list", "--json", *admin, env=base))
+            outputs.append(_cli("dlq", "show", "1", *admin, env=base))
         finally:
             serve.stop()
         outputs += [serve.log.read_text(), "".join(serve.output)]
@@ -155,15 +158,12 @@ def test_the_example_reads_the_secret_store_and_no_output_shows_the_secret(
         assert refused.headers["authorization"] == f"Basic {basic}"
         assert refused.headers["x-clientevents-event-id"] in ids
         # Then the ticketing API: the redriven dead letter arrives.
-        cli_env = {**base}
-        outputs.append(_cli("dlq", "list", "--format", "json", "--data-dir", str(data),
-                            "--config", str(example), env=cli_env))
-        outputs.append(_cli("dlq", "show", "1", "--data-dir", str(data), env=cli_env))
-        outputs.append(_cli("dlq", "redrive", "--all", "--data-dir", str(data), env=cli_env))
         serve = ServeProcess(data, config=example,
                              env={"CLIENTEVENTS_TICKETS_URL": f"{server.url}/api/v2/tickets.json"})
         serve.start()
         try:
+            outputs.append(_cli("dlq", "redrive", "--all", "--endpoint-url", serve.url,
+                                "--data-dir", str(data), env=base))
             _wait(lambda: any(c.path == "/api/v2/tickets.json" for c in server.calls))
         finally:
             serve.stop()
@@ -172,9 +172,9 @@ def test_the_example_reads_the_secret_store_and_no_output_shows_the_secret(
     assert [c.json() for c in delivered] == [EXPECTED_BODY]
     assert delivered[0].headers["authorization"] == f"Basic {basic}"
     for args in (["connections", "list"], ["connections", "describe", "zendesk"],
-                 ["connections", "describe", "zendesk", "--format", "json"],
+                 ["connections", "describe", "zendesk", "--json"],
                  ["secrets", "list"], ["secrets", "get", "proto/zendesk"],
-                 ["secrets", "get", "proto/zendesk", "--format", "json"]):
+                 ["secrets", "get", "proto/zendesk", "--json"]):
         outputs.append(_cli(*args, "--data-dir", str(data), "--config", str(example),
                             env=base))
     outputs.append(_cli("validate", str(example), env=base))

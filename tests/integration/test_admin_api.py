@@ -27,7 +27,7 @@ from console_helpers import (
 )
 
 from clientevents.admin.client import AdminClientError
-from clientevents.admin.signing import sign
+from clientevents.client.sigv4 import sign
 from clientevents.identity.sigv4 import Credentials
 from clientevents.server.adminauth import CONTENT_SECURITY_POLICY, SESSION_COOKIE
 
@@ -35,7 +35,8 @@ pytestmark = pytest.mark.integration
 
 READS = [
     "/session", "/overview", "/buses", "/rules", "/deliveries", "/dead-letters",
-    "/dead-letters/1", "/archives", "/replays", "/replays/none", "/users", "/audit",
+    "/dead-letters/1", "/archives", "/archives/none", "/replays", "/replays/none", "/users",
+    "/audit",
     f"/buses/{BUS}/events", f"/buses/{BUS}/tail",
 ]
 CHANGES: list[tuple[str, dict[str, Any]]] = [

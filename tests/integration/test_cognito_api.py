@@ -539,7 +539,7 @@ def test_users_command_line_against_the_server(server: Server) -> None:
     name = unique("cmd")
     common = ["--endpoint-url", server.url]
     signed = runner.invoke(main, ["users", "sign-up", name, "--password", PASSWORD,
-                                  "--email", f"{name}@example.com", *common])
+                                  "--email", f"{name}@example.com", "--json", *common])
     assert signed.exit_code == 0, signed.output
     assert json.loads(signed.output)["UserConfirmed"] is False
     code = runner.invoke(main, ["users", "code", name, "--data-dir", str(server.data_dir)])

@@ -496,6 +496,10 @@ def test_metrics_count_requests_entries_and_auth_failures(live: Live, token: str
     assert 'clientevents_auth_failures_total{reason="malformed"}' in text
     assert 'clientevents_http_request_duration_seconds_bucket{le="0.005",route="/{stage}/event"}' \
         in text
+    # The pipeline's state follows the gateway's own figures.
+    assert 'clientevents_consumer_lag_seconds{bus=' in text
+    assert 'clientevents_delivery_pending{target=' in text
+    assert 'clientevents_deliveries_total{outcome="delivered",target=' in text
 
 
 def test_openapi_document_is_served(live: Live) -> None:

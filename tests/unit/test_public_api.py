@@ -20,6 +20,9 @@ PROMISED = {
     "clientevents.archive": ["Archiver", "Archives", "Replays"],
     "clientevents.identity": ["build_identity"],
     "clientevents.server.app": ["create_app"],
+    "clientevents.generator": ["Generator", "GeneratorOptions"],
+    "clientevents.client": ["CognitoClient", "IngestClient"],
+    "clientevents.cfn": ["import_template", "load_template"],
 }
 
 
@@ -46,3 +49,17 @@ def test_the_cli_has_every_promised_command() -> None:
     assert {"start", "status", "cancel", "list"} <= set(main.commands["replay"].commands)  # type: ignore[attr-defined]
     assert {"set", "get", "list", "delete"} <= set(main.commands["secrets"].commands)  # type: ignore[attr-defined]
     assert {"list", "describe"} <= set(main.commands["connections"].commands)  # type: ignore[attr-defined]
+    assert {"generate", "tail", "init", "import-cloudformation"} <= set(main.commands)
+    assert {"sign-up", "confirm", "login", "code", "list", "show", "disable", "enable",
+            "delete"} <= set(main.commands["users"].commands)  # type: ignore[attr-defined]
+
+
+def test_the_generator_keeps_the_blueprints_flags() -> None:
+    from clientevents.cli import main
+
+    options = {opt for p in main.commands["generate"].params for opt in getattr(p, "opts", [])}
+    assert {"--minutes", "--batch", "--errors", "--loyalty", "--userid", "--password",
+            "--appclientid", "--interval-secs", "--users", "--create-users", "--rate",
+            "--duration", "--url", "--json"} <= options
+    login = main.commands["users"].commands["login"]  # type: ignore[attr-defined]
+    assert "--access-token-only" in {opt for p in login.params for opt in p.opts}

@@ -1,11 +1,15 @@
 """Console accounts, their sessions, and one-time sign-in links.
 
-Three tables, owned here:
+Four tables, owned here:
 
 ``console_users``
     Operators who may sign in to the console: a username (case-insensitive), an Argon2id
-    password hash made exactly like the user pool's (:class:`PasswordHasher`), a role, and the
-    failed sign-in count with the lock it earned (the user pool's lockout schedule).
+    password hash made exactly like the user pool's (:class:`PasswordHasher`) and a role. (Its
+    ``failed_logins``, ``last_failed_at`` and ``locked_until`` columns are no longer used.)
+``console_sign_in_failures``
+    Failed sign-ins and the lock they earned, per lower-cased username, known or not: the user
+    pool's rule and code (:mod:`clientevents.identity.lockout`). A sign-in claims its attempt
+    here before the password is checked, so concurrent guesses cannot exceed the allowance.
 ``console_sessions``
     One row per signed-in browser: the SHA-256 of the session token (the cookie holds the
     token; the database never does), the CSRF token the page must echo on state-changing
@@ -39,7 +43,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from clientevents.admin.errors import BadRequest, NotSignedIn, TooManyAttempts
-from clientevents.identity.lockout import MAX_LOCK_SECS, lock_secs
+from clientevents.identity import lockout
 from clientevents.identity.passwords import PasswordHasher
 from clientevents.store.engine import Database, register_schema
 
@@ -91,9 +95,18 @@ CREATE TABLE IF NOT EXISTS console_links (
     expires_at REAL NOT NULL,
     used_at REAL
 );
+CREATE TABLE IF NOT EXISTS console_sign_in_failures (""" + lockout.FAILURES_COLUMNS + """);
 """
 
+FAILURES: Final = "console_sign_in_failures"
+
 register_schema("admin.accounts", ACCOUNTS_SCHEMA)
+
+
+def _key(username: str) -> str:
+    """The lockout key of a console username (usernames are case-insensitive; a name longer
+    than any account's is cut, so a guess cannot store a large key)."""
+    return username.lower()[:128]
 
 
 def _digest(token: str) -> str:
@@ -198,9 +211,10 @@ class ConsoleAccounts:
                 "INSERT INTO console_users (username, password_hash, role, created_at, "
                 "updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (username) DO UPDATE SET "
                 "password_hash = excluded.password_hash, role = excluded.role, "
-                "updated_at = excluded.updated_at, failed_logins = 0, locked_until = NULL",
+                "updated_at = excluded.updated_at",
                 (username, encoded, role, now, now),
             )
+            lockout.forgive(conn, _key(username), table=FAILURES)
             # A new password ends the account's sessions.
             conn.execute("DELETE FROM console_sessions WHERE username = ? AND via = 'password'",
                          (username,))
@@ -221,8 +235,9 @@ class ConsoleAccounts:
     def list_users(self) -> list[ConsoleUser]:
         """Every console account, by username."""
         rows = self.db.read(lambda conn: conn.execute(
-            "SELECT username, role, created_at, updated_at, locked_until FROM console_users "
-            "ORDER BY username"
+            "SELECT u.username, u.role, u.created_at, u.updated_at, f.locked_until "
+            f"FROM console_users u LEFT JOIN {FAILURES} f ON f.username_key = lower(u.username) "
+            "ORDER BY u.username"
         ).fetchall())
         return [ConsoleUser(*row) for row in rows]
 
@@ -231,28 +246,44 @@ class ConsoleAccounts:
     def sign_in(self, username: str, password: str) -> NewSession:
         """Check ``password`` and start a session.
 
+        The attempt is claimed (counted as a failure, see :mod:`clientevents.identity.lockout`)
+        before the password is checked, and forgiven when it is right, so however many
+        sign-ins arrive at once no more passwords are checked than the lockout allows. Unknown
+        usernames are counted and locked like accounts.
+
         Raises:
             NotSignedIn: unknown user or wrong password (the same answer for both).
-            TooManyAttempts: the account is locked after repeated failures.
+            TooManyAttempts: the username is locked after repeated failures.
         """
         now = self.clock()
-        row = self.db.read(lambda conn: conn.execute(
-            "SELECT username, password_hash, locked_until FROM console_users WHERE username = ?",
-            (username,),
-        ).fetchone())
-        if row is not None and row[2] is not None and row[2] > now:
-            wait = row[2] - now
+        key = _key(username)
+
+        def claim(conn: sqlite3.Connection) -> float | None:
+            if lockout.claim(conn, key, now, table=FAILURES):
+                return None
+            found = lockout.state(conn, key, table=FAILURES)
+            return max(0.0, (found.locked_until or now) - now) if found else 0.0
+
+        wait = self.db.write(claim)
+        if wait is not None:
             raise TooManyAttempts(
-                f"Console user {row[0]!r} is locked after repeated failed sign-ins; try again "
-                f"in {wait:.0f} s.",
+                f"Console user {username[:80]!r} is locked after repeated failed sign-ins; try "
+                f"again in {max(1.0, wait):.0f} s.",
                 retry_after_secs=wait,
             )
-        if not self.hasher.verify(None if row is None else row[1], password):
-            if row is not None:
-                self.db.write(lambda conn: _register_failure(conn, row[0], now))
+        row = self.db.read(lambda conn: conn.execute(
+            "SELECT username, password_hash FROM console_users WHERE username = ?", (username,),
+        ).fetchone())
+        verified = self.hasher.verify(None if row is None else row[1], password)
+        if row is None or not verified:
             raise NotSignedIn("The console username or password is wrong.")
-        name = str(row[0]) if row is not None else username
-        return self.db.write(lambda conn: self._start(conn, name, "password", now))
+        name = str(row[0])
+
+        def start(conn: sqlite3.Connection) -> NewSession:
+            lockout.forgive(conn, key, table=FAILURES)
+            return self._start(conn, name, "password", now)
+
+        return self.db.write(start)
 
     def create_link(self, ttl_secs: float) -> str:
         """A new one-time sign-in token, usable for ``ttl_secs`` (the caller builds the URL)."""
@@ -300,12 +331,6 @@ class ConsoleAccounts:
             (_digest(token), username, via, csrf, now, expires),
         )
         conn.execute("DELETE FROM console_sessions WHERE expires_at < ?", (now,))
-        if via == "password":
-            conn.execute(
-                "UPDATE console_users SET failed_logins = 0, last_failed_at = NULL, "
-                "locked_until = NULL WHERE username = ? AND failed_logins != 0",
-                (username,),
-            )
         role: Role = "admin"
         if via == "password":
             (stored,) = conn.execute(
@@ -343,22 +368,3 @@ class ConsoleAccounts:
         self.db.write(lambda conn: conn.execute(
             "DELETE FROM console_sessions WHERE token_hash = ?", (digest,)
         ))
-
-
-def _register_failure(conn: sqlite3.Connection, username: str, now: float) -> None:
-    row = conn.execute(
-        "SELECT failed_logins, last_failed_at, locked_until FROM console_users WHERE username = ?",
-        (username,),
-    ).fetchone()
-    if row is None:
-        return
-    failures, last, locked_until = row
-    if last is None or now - max(last, locked_until or 0.0) > MAX_LOCK_SECS:
-        failures = 0
-    failures += 1
-    lock = lock_secs(failures)
-    conn.execute(
-        "UPDATE console_users SET failed_logins = ?, last_failed_at = ?, locked_until = ? "
-        "WHERE username = ?",
-        (failures, now, now + lock if lock > 0 else None, username),
-    )

@@ -12,7 +12,9 @@
                                 "start": "2026-11-27T05:00:00Z", "end": "2026-11-27T06:00:00Z"})
 
 Every call is one HTTP request to ``<endpoint>/admin/api<path>``; an error answer raises
-:class:`AdminClientError` with the server's status, code and message.
+:class:`AdminClientError` with the server's status, code and message, and no answer at all
+raises :class:`~clientevents.client.errors.EndpointUnreachable`. The command line's ``dlq``,
+``replay`` and ``archive`` commands are built on it.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 import orjson
 
-from clientevents.admin.signing import sign
-from clientevents.errors import ClientEventsError
+from clientevents.client.errors import ClientError, EndpointUnreachable
+from clientevents.client.sigv4 import sign
 from clientevents.identity.sigv4 import Credentials
 
 __all__ = ["API_PREFIX", "AdminClient", "AdminClientError"]
@@ -32,11 +34,22 @@ __all__ = ["API_PREFIX", "AdminClient", "AdminClientError"]
 API_PREFIX = "/admin/api"
 
 
-class AdminClientError(ClientEventsError):
-    """The admin API refused a call (or could not be reached: ``status`` 0)."""
+_KEY_HINT = (" Check the admin key: --data-dir with the server's data folder (it holds "
+             "admin-credentials.json), or CLIENTEVENTS_ADMIN_ACCESS_KEY_ID and "
+             "CLIENTEVENTS_ADMIN_SECRET_ACCESS_KEY as `clientevents users admin-key` prints "
+             "them on the server.")
+
+
+def _hint(code: str, message: str) -> str:
+    refused_key = code == "NotSignedIn" or (code == "Forbidden" and "signature" in message)
+    return _KEY_HINT if refused_key else ""
+
+
+class AdminClientError(ClientError):
+    """The admin API refused a call: the server's status, code and message."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"{code} (HTTP {status}): {message}")
+        super().__init__(f"{code} (HTTP {status}): {message}{_hint(code, message)}")
         self.status = status
         self.code = code
         self.message = message
@@ -79,16 +92,21 @@ class AdminClient:
         try:
             response = self.http.request(method, url, content=content, headers=headers)
         except httpx.HTTPError as exc:
-            raise AdminClientError(0, "Unreachable", f"{self.endpoint}: {exc}") from None
+            raise EndpointUnreachable(self.endpoint, str(exc) or type(exc).__name__) from None
         try:
             data = response.json()
         except ValueError:
             data = None
         if response.status_code != 200:
-            if isinstance(data, dict):
+            if isinstance(data, dict) and "code" in data:
                 raise AdminClientError(response.status_code, str(data.get("code", "")),
                                        str(data.get("message", "")))
-            raise AdminClientError(response.status_code, "HTTP", response.text[:200])
+            raise AdminClientError(
+                response.status_code, "NoAdminApi",
+                f"{self.endpoint}{API_PREFIX} does not answer as clientevents' admin API "
+                f"({response.text[:120].strip() or 'an empty answer'}). Is --endpoint-url a "
+                "clientevents gateway, with console.enabled (the admin API's switch)?"
+            )
         return data
 
     def get(self, path: str, **query: Any) -> Any:

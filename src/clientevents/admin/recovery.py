@@ -19,7 +19,7 @@ from clientevents.archive import (
     ResourceAlreadyExists,
     ResourceNotFound,
 )
-from clientevents.archive.archive import Archives
+from clientevents.archive.archive import ArchiveInfo, Archives
 from clientevents.archive.replay import Replays
 from clientevents.archive.schema import format_timestamp
 from clientevents.config.model import Settings
@@ -37,7 +37,8 @@ def _entry(entry: DeadLetterEntry) -> dict[str, Any]:
 
 
 def replay_view(replay: Replay) -> dict[str, Any]:
-    """A replay with its progress: ``progress`` is the share of the window replayed (0..1)."""
+    """A replay with its progress: ``progress`` is the share of the window replayed (0..1);
+    ``aws`` is the same replay in EventBridge's ``DescribeReplay`` fields."""
     span = replay.event_end_time - replay.event_start_time
     progress = 0.0
     if replay.state == "COMPLETED":
@@ -60,7 +61,16 @@ def replay_view(replay: Replay) -> dict[str, Any]:
         "events_replayed": replay.events_replayed,
         "progress": round(progress, 4),
         "active": replay.active,
+        "aws": replay.to_dict(),
     }
+
+
+def _archive_view(a: ArchiveInfo) -> dict[str, Any]:
+    """An archive with its counts; ``aws`` is the same in ``DescribeArchive``'s fields."""
+    return {"name": a.name, "bus": a.bus, "description": a.description,
+            "event_pattern": a.event_pattern, "retention_days": a.retention_days,
+            "state": a.state, "creation_time": format_timestamp(a.creation_time),
+            "event_count": a.event_count, "size_bytes": a.size_bytes, "aws": a.to_dict()}
 
 
 class Recovery:
@@ -166,20 +176,27 @@ class Recovery:
 
     # -- archives and replays --------------------------------------------------------------
 
-    def archive_list(self) -> list[dict[str, Any]]:
-        return [
-            {"name": a.name, "bus": a.bus, "description": a.description,
-             "event_pattern": a.event_pattern, "retention_days": a.retention_days,
-             "state": a.state, "creation_time": format_timestamp(a.creation_time),
-             "event_count": a.event_count, "size_bytes": a.size_bytes}
-            for a in self.archives.list()
-        ]
+    def archive_list(self, *, bus: str | None = None,
+                     name_prefix: str | None = None) -> list[dict[str, Any]]:
+        """The configured archives (of ``bus``; whose name starts with ``name_prefix``)."""
+        return [_archive_view(a) for a in self.archives.list(bus=bus, name_prefix=name_prefix)]
 
-    def replay_list(self, state: str | None = None) -> list[dict[str, Any]]:
+    def archive(self, name: str) -> dict[str, Any]:
         try:
-            return [replay_view(r) for r in self.replays.list(state)]
+            return _archive_view(self.archives.describe(name))
+        except ResourceNotFound as exc:
+            raise NotFoundError(str(exc)) from None
+
+    def replay_list(self, state: str | None = None, *, archive: str | None = None,
+                    name_prefix: str | None = None) -> list[dict[str, Any]]:
+        """Replays, newest first (in ``state``; of ``archive``; named ``name_prefix``...)."""
+        try:
+            return [replay_view(r) for r in
+                    self.replays.list(state, archive=archive, name_prefix=name_prefix)]
         except InvalidReplayRequest as exc:
             raise BadRequest(str(exc)) from None
+        except ResourceNotFound as exc:
+            raise NotFoundError(str(exc)) from None
 
     def replay(self, name: str) -> dict[str, Any]:
         try:

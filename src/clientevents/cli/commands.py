@@ -9,9 +9,13 @@ from clientevents.cli.config import config
 from clientevents.cli.connections import connections
 from clientevents.cli.console import console
 from clientevents.cli.dlq import dlq
+from clientevents.cli.generate import generate
+from clientevents.cli.import_cfn import import_cloudformation
+from clientevents.cli.init import init
 from clientevents.cli.replay import replay
 from clientevents.cli.secrets import secrets
 from clientevents.cli.serve import serve
+from clientevents.cli.tail import tail
 from clientevents.cli.test_pattern import pattern_tester
 from clientevents.cli.users import users
 from clientevents.cli.validate import validate
@@ -30,4 +34,8 @@ COMMANDS: list[click.Command] = [
     secrets,
     connections,
     console,
+    generate,
+    tail,
+    init,
+    import_cloudformation,
 ]

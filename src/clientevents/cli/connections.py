@@ -8,8 +8,8 @@ shows as ``***``, with its source (a secret store entry and key, or the configur
 
 ::
 
-    clientevents connections list [--format table|json]
-    clientevents connections describe zendesk [--format table|json]
+    clientevents connections list [--json]
+    clientevents connections describe zendesk [--json]
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from typing import Any
 
 import click
 
-from clientevents.cli.options import DB_FILE, common_options, echo_json
+from clientevents.cli import output
+from clientevents.cli.options import DB_FILE, common_options
 from clientevents.config import Settings, default_settings, load_config
 from clientevents.config.api_destinations import (
     ConnectionConfig,
@@ -105,46 +106,51 @@ def _when(epoch: float | None) -> str:
     return "-" if epoch is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
-def _format(fn: Any) -> Any:
-    return click.option(
-        "--format", "output", type=click.Choice(["table", "json"]), default="table",
-        show_default=True, help="Output format.",
-    )(fn)
-
-
 @click.group("connections")
 def connections() -> None:
-    """API destination connections: authorization and state (never credentials)."""
+    """API destination connections: authorization and state (never credentials).
+
+    \b
+    Example:
+      clientevents connections list
+      clientevents connections describe zendesk --json
+    """
 
 
 @connections.command("list")
 @common_options
-@_format
-def list_connections(data_dir: Path | None, config_file: Path | None, output: str) -> None:
-    """List the configured connections with their states."""
+@output.json_option(legacy_format=True)
+def list_connections(data_dir: Path | None, config_file: Path | None, as_json: bool) -> None:
+    """List the configured connections with their states.
+
+    \b
+    Example:
+      clientevents connections list --data-dir data
+    """
     settings, states = _load(data_dir, config_file)
     rows = [{"name": c.name, "authorization_type": c.authorization_type, **_state(c, states)}
             for c in settings.connections]
-    if output == "json":
-        echo_json(rows)
+    if as_json:
+        output.echo_json(rows)
         return
-    if not rows:
-        click.echo("No connections are configured.")
-        return
-    width = max(len("NAME"), *(len(r["name"]) for r in rows))
-    click.echo(f"{'NAME'.ljust(width)}  {'TYPE'.ljust(24)}  {'STATE'.ljust(12)}  REASON")
-    for r in rows:
-        click.echo(f"{r['name'].ljust(width)}  {r['authorization_type'].ljust(24)}  "
-                   f"{r['state'].ljust(12)}  {r['reason']}".rstrip())
+    output.table(("NAME", "TYPE", "STATE", "SINCE", "REASON"),
+                 ((r["name"], r["authorization_type"], r["state"], _when(r["changed_at"]),
+                   r["reason"] or None) for r in rows),
+                 empty="No connections are configured.")
 
 
 @connections.command("describe")
 @common_options
 @click.argument("name")
-@_format
+@output.json_option(legacy_format=True)
 def describe_connection(data_dir: Path | None, config_file: Path | None, name: str,
-                        output: str) -> None:
-    """Show NAME: state, credential sources, parameters, API destinations using it."""
+                        as_json: bool) -> None:
+    """Show NAME: state, credential sources, parameters, API destinations using it.
+
+    \b
+    Example:
+      clientevents connections describe zendesk --data-dir data
+    """
     settings, states = _load(data_dir, config_file)
     try:
         connection = settings.connection(name)
@@ -165,24 +171,25 @@ def describe_connection(data_dir: Path | None, config_file: Path | None, name: s
            "credentials": _credentials(connection),
            "invocation_http_parameters": _params(connection.invocation_http_parameters),
            "api_destinations": destinations}
-    if output == "json":
-        echo_json(doc)
+    if as_json:
+        output.echo_json(doc)
         return
-    click.echo(f"name            {doc['name']}")
+    pairs: list[tuple[str, Any]] = [("name", doc["name"])]
     if connection.description:
-        click.echo(f"description     {connection.description}")
-    click.echo(f"authorization   {doc['authorization_type']}")
-    click.echo(f"state           {doc['state']}  (since {_when(doc['changed_at'])})")
+        pairs.append(("description", connection.description))
+    pairs += [("authorization", doc["authorization_type"]),
+              ("state", f"{doc['state']} (since {_when(doc['changed_at'])})")]
     if doc["reason"]:
-        click.echo(f"reason          {doc['reason']}")
+        pairs.append(("reason", doc["reason"]))
     for key, value in doc["credentials"].items():
         if not key.endswith("_source"):
             source = doc["credentials"].get(f"{key}_source")
-            click.echo(f"  {key:<22}{value}" + (f"  (from {source})" if source else ""))
+            pairs.append((key, f"{value}" + (f" (from {source})" if source else "")))
     for kind, params in doc["invocation_http_parameters"].items():
         for p in params:
-            click.echo(f"  {kind[:-1].replace('_', ' ')}  {p['key']} = {p['value']}")
+            pairs.append((kind[:-1].replace("_", " "), f"{p['key']} = {p['value']}"))
     for d in destinations:
         limit = d["invocation_rate_limit_per_sec"]
-        click.echo(f"used by         {d['name']}: {d['http_method']} {d['invocation_endpoint']}"
-                   + (f" (at most {limit}/s)" if limit else ""))
+        pairs.append(("used by", f"{d['name']}: {d['http_method']} {d['invocation_endpoint']}"
+                      + (f" (at most {limit}/s)" if limit else "")))
+    output.fields(pairs)

@@ -1,4 +1,4 @@
-"""What the commands that open the service's database share: options, opening, JSON output."""
+"""What the commands that open the service's database share: options and opening it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-import orjson
 
 from clientevents.config import Settings, default_settings, load_config
 from clientevents.errors import ConfigError
@@ -63,8 +62,11 @@ def open_database(
 
 
 def echo_json(data: Any) -> None:
-    """Print ``data`` as indented JSON."""
-    click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+    """Print ``data`` as indented JSON (kept for callers of this module; new code uses
+    :func:`clientevents.cli.output.echo_json` with :func:`~clientevents.cli.output.json_option`)."""
+    from clientevents.cli.output import echo_json as print_json
+
+    print_json(data)
 
 
 def setup_logging() -> None:

@@ -10,7 +10,7 @@ hidden prompt, never through an argument (arguments show in ``ps`` and shell his
     clientevents secrets set proto/zendesk --from-file zendesk.json
     printf '%s' "$TOKEN" | clientevents secrets set webhooks/token
     clientevents secrets get proto/zendesk
-    clientevents secrets list --format json
+    clientevents secrets list --json
     clientevents secrets delete proto/zendesk
 
 Every subcommand takes ``--data-dir`` and ``--config`` (for ``data_dir``), like ``dlq``. The
@@ -23,14 +23,14 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
-from clientevents.cli.options import DB_FILE, common_options, echo_json
+from clientevents.cli import output
+from clientevents.cli.options import DB_FILE, common_options
 from clientevents.config import default_settings, load_config
 from clientevents.errors import ConfigError
 from clientevents.secrets import (
@@ -45,26 +45,23 @@ from clientevents.store.engine import Database
 
 __all__ = ["secrets"]
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _format(fn: F) -> F:
-    return click.option(
-        "--format", "output", type=click.Choice(["table", "json"]), default="table",
-        show_default=True, help="Output format.",
-    )(fn)
-
-
 @contextmanager
 def open_store(
     data_dir: Path | None, config_file: Path | None, *, need_key: bool, create_key: bool = False
 ) -> Iterator[SecretStore]:
-    """The secret store of the service's data dir (the database is created when missing)."""
+    """The secret store of the service's data dir. ``set`` (``create_key``) creates the
+    database when missing, so secrets can be stored before the first start; the other
+    commands need an existing one."""
     try:
         settings = load_config(config_file) if config_file else default_settings()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     folder = data_dir if data_dir is not None else Path(settings.data_dir)
+    if not create_key and not (folder / DB_FILE).is_file():
+        raise click.ClickException(
+            f"There is no database at {folder / DB_FILE}. Pass --data-dir with the folder the "
+            "service uses (the one holding clientevents.db)."
+        )
     try:
         key = load_master_key(folder, create=create_key)
     except MasterKeyError as exc:
@@ -107,7 +104,13 @@ def _read_value(name: str, from_file: Path | None, from_env: str | None) -> str:
 
 @click.group("secrets")
 def secrets() -> None:
-    """Store credentials encrypted in the data dir (values are never printed)."""
+    """Store credentials encrypted in the data dir (values are never printed).
+
+    \b
+    Example:
+      clientevents secrets set proto/zendesk --from-file zendesk.json
+      clientevents secrets list
+    """
 
 
 @secrets.command("set")
@@ -117,11 +120,17 @@ def secrets() -> None:
               help="Read the value from this file (one trailing newline is dropped).")
 @click.option("--from-env", default=None, metavar="VAR",
               help="Read the value from this environment variable.")
+@output.json_option()
 def set_secret(data_dir: Path | None, config_file: Path | None, name: str,
-               from_file: Path | None, from_env: str | None) -> None:
+               from_file: Path | None, from_env: str | None, as_json: bool) -> None:
     """Store NAME's value (from --from-file, --from-env, standard input or a hidden prompt).
 
     A JSON object value can be read by key (connections' username_key, password_key, ...).
+
+    \b
+    Example:
+      clientevents secrets set proto/zendesk --from-file zendesk.json
+      printf '%s' "$TOKEN" | clientevents secrets set webhooks/token
     """
     try:
         check_name(name)
@@ -134,58 +143,84 @@ def set_secret(data_dir: Path | None, config_file: Path | None, name: str,
         except SecretError as exc:
             raise click.ClickException(str(exc)) from None
         info = store.describe(name)
-    assert info is not None
+    if info is None:  # deleted by someone else in between
+        raise click.ClickException(f"Secret {name!r} was deleted while it was being stored.")
+    if as_json:
+        output.echo_json({**info.to_dict(), "replaced": replaced})
+        return
     verb = "Replaced" if replaced else "Stored"
-    click.echo(f"{verb} secret {name!r} ({_summary(info)}; key id {info.key_id}).")
+    output.success(f"{verb} secret {name!r} ({_summary(info)}; key id {info.key_id}).")
 
 
 @secrets.command("get")
 @common_options
 @click.argument("name")
-@_format
-def get_secret(data_dir: Path | None, config_file: Path | None, name: str, output: str) -> None:
-    """Describe NAME: JSON or text, its keys, size and times. The value is never printed."""
+@output.json_option(legacy_format=True)
+def get_secret(data_dir: Path | None, config_file: Path | None, name: str,
+               as_json: bool) -> None:
+    """Describe NAME: JSON or text, its keys, size and times. The value is never printed.
+
+    \b
+    Example:
+      clientevents secrets get proto/zendesk --json
+    """
     with open_store(data_dir, config_file, need_key=False) as store:
         info = store.describe(name)
     if info is None:
-        raise click.ClickException(f"There is no secret {name!r}.")
-    if output == "json":
-        echo_json(info.to_dict())
+        raise click.ClickException(
+            f"There is no secret {name!r}; `clientevents secrets list` shows the stored ones."
+        )
+    if as_json:
+        output.echo_json(info.to_dict())
         return
-    click.echo(f"name       {info.name}")
-    click.echo(f"value      {_summary(info)} (not shown: the store is write-only)")
-    click.echo(f"key id     {info.key_id}")
-    click.echo(f"created    {_when(info.created_at)}")
-    click.echo(f"updated    {_when(info.updated_at)}")
+    output.fields([
+        ("name", info.name),
+        ("value", f"{_summary(info)} (not shown: the store is write-only)"),
+        ("key id", info.key_id),
+        ("created", _when(info.created_at)),
+        ("updated", _when(info.updated_at)),
+    ])
 
 
 @secrets.command("list")
 @common_options
-@_format
-def list_secrets(data_dir: Path | None, config_file: Path | None, output: str) -> None:
-    """List the stored secrets (names and shapes, never values)."""
+@output.json_option(legacy_format=True)
+def list_secrets(data_dir: Path | None, config_file: Path | None, as_json: bool) -> None:
+    """List the stored secrets (names and shapes, never values).
+
+    \b
+    Example:
+      clientevents secrets list --data-dir data
+    """
     with open_store(data_dir, config_file, need_key=False) as store:
         infos = store.list()
-    if output == "json":
-        echo_json([info.to_dict() for info in infos])
+    if as_json:
+        output.echo_json([info.to_dict() for info in infos])
         return
-    if not infos:
-        click.echo("No secrets.")
-        return
-    width = max(len("NAME"), *(len(i.name) for i in infos))
-    click.echo(f"{'NAME'.ljust(width)}  {'UPDATED'.ljust(20)}  VALUE")
-    for info in infos:
-        click.echo(f"{info.name.ljust(width)}  {_when(info.updated_at).ljust(20)}  "
-                   f"{_summary(info)}")
+    output.table(("NAME", "UPDATED", "VALUE"),
+                 ((i.name, _when(i.updated_at), _summary(i)) for i in infos),
+                 empty="No secrets.")
 
 
 @secrets.command("delete")
 @common_options
 @click.argument("name")
-def delete_secret(data_dir: Path | None, config_file: Path | None, name: str) -> None:
-    """Delete NAME for good."""
+@output.json_option()
+def delete_secret(data_dir: Path | None, config_file: Path | None, name: str,
+                  as_json: bool) -> None:
+    """Delete NAME for good.
+
+    \b
+    Example:
+      clientevents secrets delete proto/zendesk
+    """
     with open_store(data_dir, config_file, need_key=False) as store:
         deleted = store.delete(name)
     if not deleted:
-        raise click.ClickException(f"There is no secret {name!r}.")
-    click.echo(f"Deleted secret {name!r}.")
+        raise click.ClickException(
+            f"There is no secret {name!r}; `clientevents secrets list` shows the stored ones."
+        )
+    if as_json:
+        output.echo_json({"deleted": name})
+    else:
+        output.success(f"Deleted secret {name!r}.")

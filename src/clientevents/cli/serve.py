@@ -77,7 +77,16 @@ def serve(
     http_server: str,
     http_workers: int,
 ) -> None:
-    """Run the HTTP gateway and the workers until SIGINT or SIGTERM."""
+    """Run the HTTP gateway and the workers until SIGINT or SIGTERM.
+
+    It prints where it listens, the user pool's ids and (at the first start) the admin key,
+    then the access log; errors and the workers' logs go to standard error.
+
+    \b
+    Example:
+      clientevents serve --port 8080 --data-dir data
+      clientevents serve --config clientevents.yaml
+    """
     _setup_logging()
     if http_workers > 1 and http_server != "granian":
         raise click.BadParameter(

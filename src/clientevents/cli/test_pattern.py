@@ -13,12 +13,13 @@ from typing import Any
 
 import click
 
+from clientevents.cli import output
 from clientevents.patterns import EventPattern, InvalidEventPattern
 
-__all__ = ["pattern_tester"]
+__all__ = ["load_json_argument", "pattern_tester"]
 
 
-def _load(value: str, what: str) -> str:
+def load_json_argument(value: str, what: str) -> str:
     """The JSON text given directly, or the content of the file it names."""
     if value.lstrip().startswith(("{", "[")):
         return value
@@ -57,16 +58,22 @@ def _describe(values: list[Any]) -> str:
     metavar="FILE|JSON",
     help="The event: JSON text or a JSON file ('-' reads standard input).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@output.json_option()
 def pattern_tester(pattern_arg: str, event_arg: str, as_json: bool) -> None:
     """Test whether an event matches an EventBridge event pattern.
 
     Exits 0 on a match, 1 on no match (printing each failing field: what the pattern wanted
     and what the event had), 2 when the pattern is invalid or an input cannot be read.
+    --json prints {"matches": ..., "failures": [...]} as one line.
+
+    \b
+    Example:
+      clientevents test-pattern --event examples/event.json \\
+          --pattern '{"detail": {"eventType": [{"prefix": "loyalty"}]}}'
     """
     try:
-        pattern_text = _load(pattern_arg, "pattern")
-        event_text = _load(event_arg, "event")
+        pattern_text = load_json_argument(pattern_arg, "pattern")
+        event_text = load_json_argument(event_arg, "event")
     except click.UsageError as exc:
         click.echo(f"error: {exc.message}", err=True)
         sys.exit(2)
@@ -87,12 +94,12 @@ def pattern_tester(pattern_arg: str, event_arg: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"matches": not failures, "failures": failures}))
     elif not failures:
-        click.echo("match")
+        output.console().print("match", style="green", markup=False)
     else:
-        click.echo("no match:")
+        output.console().print("no match:", style="red", markup=False)
         for f in failures:
             line = f"  {f['path']}: wanted {json.dumps(f['wanted'])}, had {_describe(f['had'])}"
             if "note" in f:
                 line += f" ({f['note']})"
-            click.echo(line)
+            output.console().print(line, markup=False)
     sys.exit(0 if not failures else 1)

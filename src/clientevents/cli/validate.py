@@ -1,54 +1,120 @@
-"""``clientevents validate FILE``: check a configuration file and name every problem."""
+"""``clientevents validate FILE...``: check configuration files and name every problem."""
 
 from __future__ import annotations
 
+import re
 import sys
+from typing import Any
 
 import click
 
+from clientevents.cli import output
 from clientevents.config import ConfigFileError, ConfigValidationError, Settings, load_config
 from clientevents.errors import ConfigError
 
-__all__ = ["summary", "validate"]
+__all__ = ["counts", "summary", "validate"]
 
 
 def _count(number: int, singular: str, plural: str) -> str:
     return f"{number} {singular if number == 1 else plural}"
 
 
+def counts(settings: Settings) -> dict[str, int]:
+    """What a configuration defines, counted by kind."""
+    return {
+        "buses": len(settings.buses),
+        "rules": len(settings.rules),
+        "targets": sum(len(rule.targets) for rule in settings.rules),
+        "stages": len(settings.stages),
+        "archives": len(settings.archives),
+        "streams": len(settings.streams),
+        "schemas": len(settings.schemas),
+        "issuers": len(settings.identity.issuers),
+    }
+
+
+_WORDS = {
+    "buses": ("bus", "buses"), "rules": ("rule", "rules"), "targets": ("target", "targets"),
+    "stages": ("stage", "stages"), "archives": ("archive", "archives"),
+    "streams": ("stream", "streams"), "schemas": ("schema", "schemas"),
+    "issuers": ("issuer", "issuers"),
+}
+
+
 def summary(settings: Settings) -> str:
     """What a configuration defines, counted: "1 bus, 2 rules, 2 targets, ..."."""
-    targets = sum(len(rule.targets) for rule in settings.rules)
-    parts = [
-        _count(len(settings.buses), "bus", "buses"),
-        _count(len(settings.rules), "rule", "rules"),
-        _count(targets, "target", "targets"),
-        _count(len(settings.stages), "stage", "stages"),
-        _count(len(settings.archives), "archive", "archives"),
-        _count(len(settings.streams), "stream", "streams"),
-        _count(len(settings.schemas), "schema", "schemas"),
-        _count(len(settings.identity.issuers), "issuer", "issuers"),
-    ]
-    return ", ".join(parts)
+    return ", ".join(_count(n, *_WORDS[kind]) for kind, n in counts(settings).items())
 
 
-@click.command("validate")
-@click.argument("file", type=click.Path(dir_okay=True, path_type=str))
-def validate(file: str) -> None:
-    """Check the configuration FILE: exit 0 when valid, 1 with every problem listed, 2 when
-    the file cannot be read."""
+_UNSET = re.compile(r"environment variable '([A-Za-z_][A-Za-z0-9_]*)' is not set")
+
+
+def unset_variables(report: dict[str, Any]) -> list[str]:
+    """The environment variables a file references that are not set, in file order."""
+    names: list[str] = []
+    for problem in report["problems"]:
+        for name in _UNSET.findall(problem["message"]):
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def _check(file: str) -> tuple[int, dict[str, Any]]:
+    """(exit status, report) of one file: 0 valid, 1 invalid, 2 unreadable."""
     try:
         settings = load_config(file)
     except ConfigFileError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(2)
+        return 2, {"file": file, "valid": False, "readable": False, "problems": [
+            {"path": "", "message": str(exc)}]}
     except ConfigValidationError as exc:
-        click.echo(str(exc), err=True)
-        count = _count(len(exc.problems), "problem", "problems")
-        click.echo(f"{file} is not valid: {count}.", err=True)
-        sys.exit(1)
+        return 1, {"file": file, "valid": False, "readable": True, "problems": [
+            {"path": path, "message": message} for path, message in exc.problems],
+            "message": str(exc), "counted": True}
     except ConfigError as exc:
-        click.echo(str(exc), err=True)
-        click.echo(f"{file} is not valid.", err=True)
-        sys.exit(1)
-    click.echo(f"{file} is valid: {summary(settings)}.")
+        return 1, {"file": file, "valid": False, "readable": True, "problems": [
+            {"path": exc.path, "message": str(exc)}], "message": str(exc), "counted": False}
+    return 0, {"file": file, "valid": True, "readable": True, "problems": [],
+               "defines": counts(settings), "summary": summary(settings)}
+
+
+@click.command("validate")
+@click.argument("files", nargs=-1, required=True, metavar="FILE...",
+                type=click.Path(dir_okay=True, path_type=str))
+@output.json_option()
+def validate(files: tuple[str, ...], as_json: bool) -> None:
+    """Check configuration files: exit 0 when all are valid, 1 when one is not (every problem
+    is listed, with its field path and line), 2 when one cannot be read.
+
+    \b
+    Example:
+      clientevents validate clientevents.yaml
+      clientevents validate examples/*.yaml --json
+    """
+    status = 0
+    reports = []
+    for file in files:
+        code, report = _check(file)
+        status = max(status, code)
+        counted = report.pop("counted", False)
+        reports.append(report)
+        if as_json:
+            continue
+        if code == 0:
+            output.success(f"{file} is valid: {report['summary']}.")
+        elif code == 2:
+            click.echo(report["problems"][0]["message"], err=True)
+        else:
+            unset = unset_variables(report)
+            if unset:
+                click.echo(
+                    f"{file} needs environment variables that are not set: {', '.join(unset)}. "
+                    "Set them (export NAME=value) and run again.",
+                    err=True,
+                )
+            click.echo(report["message"], err=True)
+            problems = len(report["problems"])
+            counted_text = f": {_count(problems, 'problem', 'problems')}" if counted else ""
+            click.echo(f"{file} is not valid{counted_text}.", err=True)
+    if as_json:
+        output.echo_json({"valid": status == 0, "files": reports})
+    sys.exit(status)

@@ -33,7 +33,13 @@ __all__ = ["worker"]
                    f"[default: {DEFAULT_RETENTION_SECS / 3600:g}].")
 def worker(config_file: Path | None, data_dir: Path | None,
            log_retention_hours: float | None) -> None:
-    """Route and deliver events until SIGTERM or SIGINT, then stop cleanly."""
+    """Route and deliver events until SIGTERM or SIGINT, then stop cleanly (logs go to
+    standard error).
+
+    \b
+    Example:
+      clientevents worker --data-dir data --config clientevents.yaml
+    """
     from clientevents.runtime import Runtime, run_until_signalled
 
     die_with_parent()

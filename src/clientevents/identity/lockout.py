@@ -17,6 +17,11 @@ The state is keyed by :func:`~clientevents.identity.usernames.username_key`, not
 unknown username is counted and locked exactly like a real one, so the lockout answer
 (``Password attempts exceeded``) tells nothing about which users exist. Rows are dropped once
 they no longer matter (``forget_at``), so guessing random names leaves no lasting trace.
+
+The functions work on any table of :data:`FAILURES_COLUMNS`' shape named in :data:`TABLES`:
+the user pool's ``sign_in_failures`` (the default) and the console's
+``console_sign_in_failures`` (owned by ``admin/accounts.py``), so both sign-ins follow one rule
+and neither can lock the other's names out.
 """
 
 from __future__ import annotations
@@ -25,10 +30,38 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["FREE_FAILURES", "MAX_LOCK_SECS", "Failures", "claim", "forgive", "lock_secs", "state"]
+__all__ = [
+    "FAILURES_COLUMNS",
+    "FREE_FAILURES",
+    "MAX_LOCK_SECS",
+    "TABLES",
+    "Failures",
+    "claim",
+    "forgive",
+    "lock_secs",
+    "state",
+]
 
 FREE_FAILURES: Final = 5
 MAX_LOCK_SECS: Final = 900.0
+
+FAILURES_COLUMNS: Final = """
+    username_key   TEXT PRIMARY KEY,
+    failures       INTEGER NOT NULL,
+    last_failed_at REAL NOT NULL,
+    locked_until   REAL,
+    forget_at      REAL NOT NULL
+"""
+"""The columns of a failures table (``CREATE TABLE ... (<these>)``)."""
+
+TABLES: Final = frozenset({"sign_in_failures", "console_sign_in_failures"})
+"""The failures tables these functions may use (their names go into SQL text)."""
+
+
+def _table(name: str) -> str:
+    if name not in TABLES:
+        raise ValueError(f"{name!r} is not a sign-in failures table ({', '.join(sorted(TABLES))})")
+    return name
 
 
 def lock_secs(failures: int) -> float:
@@ -47,20 +80,22 @@ class Failures:
     locked_until: float | None
 
 
-def state(conn: sqlite3.Connection, key: str) -> Failures | None:
+def state(conn: sqlite3.Connection, key: str, *,
+          table: str = "sign_in_failures") -> Failures | None:
     """The failures counted against username key ``key`` (``None``: none)."""
     row = conn.execute(
-        "SELECT failures, last_failed_at, locked_until FROM sign_in_failures "
+        f"SELECT failures, last_failed_at, locked_until FROM {_table(table)} "
         "WHERE username_key = ?",
         (key,),
     ).fetchone()
     return None if row is None else Failures(int(row[0]), float(row[1]), row[2])
 
 
-def claim(conn: sqlite3.Connection, key: str, now: float) -> bool:
+def claim(conn: sqlite3.Connection, key: str, now: float, *,
+          table: str = "sign_in_failures") -> bool:
     """Count one sign-in attempt as a failure before it is checked; ``False``: locked out."""
-    conn.execute("DELETE FROM sign_in_failures WHERE forget_at < ?", (now,))
-    previous = state(conn, key)
+    conn.execute(f"DELETE FROM {_table(table)} WHERE forget_at < ?", (now,))
+    previous = state(conn, key, table=table)
     failures = 0
     if previous is not None:
         if previous.locked_until is not None and previous.locked_until > now:
@@ -72,13 +107,13 @@ def claim(conn: sqlite3.Connection, key: str, now: float) -> bool:
     lock = lock_secs(failures)
     locked_until = now + lock if lock > 0 else None
     conn.execute(
-        "INSERT OR REPLACE INTO sign_in_failures "
+        f"INSERT OR REPLACE INTO {_table(table)} "
         "(username_key, failures, last_failed_at, locked_until, forget_at) VALUES (?, ?, ?, ?, ?)",
         (key, failures, now, locked_until, max(now, locked_until or now) + MAX_LOCK_SECS),
     )
     return True
 
 
-def forgive(conn: sqlite3.Connection, key: str) -> None:
+def forgive(conn: sqlite3.Connection, key: str, *, table: str = "sign_in_failures") -> None:
     """Forget the failures of ``key`` (after a correct password or a password reset)."""
-    conn.execute("DELETE FROM sign_in_failures WHERE username_key = ?", (key,))
+    conn.execute(f"DELETE FROM {_table(table)} WHERE username_key = ?", (key,))

@@ -336,6 +336,39 @@ class StreamStore:
             ).rowcount
         )
 
+    def peek(self, stream: str, *, after_id: int = 0, limit: int = 100) -> list[StreamRecord]:
+        """Up to ``limit`` retained records with ids above ``after_id``, in order, without
+        handing them to any group (for a reader that acknowledges nothing, such as
+        ``clientevents tail``). Their ``delivery_count`` is 0.
+
+        Raises:
+            UnknownStream: the stream is not configured.
+        """
+        limits = self._limits_of(stream)
+        since = self.clock() - limits.retention_secs
+        rows = self.db.read(
+            lambda conn: conn.execute(
+                "SELECT id, payload, appended_at FROM stream_records WHERE stream = ? "
+                "AND id > ? AND appended_at >= ? ORDER BY id LIMIT ?",
+                (stream, after_id, since, limit),
+            ).fetchall()
+        )
+        return [StreamRecord(int(i), str(p), float(t), 0) for i, p, t in rows]
+
+    def last_id(self, stream: str) -> int:
+        """The id of the newest record of ``stream`` (0 when it has none).
+
+        Raises:
+            UnknownStream: the stream is not configured.
+        """
+        self._limits_of(stream)
+        row = self.db.read(
+            lambda conn: conn.execute(
+                "SELECT max(id) FROM stream_records WHERE stream = ?", (stream,)
+            ).fetchone()
+        )
+        return 0 if row is None or row[0] is None else int(row[0])
+
     def groups(self, stream: str) -> list[dict[str, Any]]:
         """The stream's consumer groups: name, position, in-flight count and lag."""
         self._limits_of(stream)

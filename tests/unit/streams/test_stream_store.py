@@ -233,3 +233,15 @@ def test_bad_groups_and_ids_are_refused(streams: StreamStore) -> None:
     with pytest.raises(InvalidStreamRequest, match="integers"):
         asyncio.run(streams.ack("clicks", "g", ["1"]))  # type: ignore[list-item]
     assert asyncio.run(streams.ack("clicks", "g", [])) == 0
+
+
+def test_peek_reads_without_claiming_and_last_id_names_the_newest(tmp_path: Path) -> None:
+    settings = Settings.model_validate({"streams": [{"name": "s"}]})
+    with Database(tmp_path / "db.sqlite") as db:
+        store = StreamStore(db, settings)
+        assert store.last_id("s") == 0 and store.peek("s") == []
+        ids = db.write(lambda conn: store.append(conn, "s", ["a", "b", "c"]))
+        assert store.last_id("s") == ids[-1]
+        assert [r.payload for r in store.peek("s", after_id=ids[0], limit=5)] == ["b", "c"]
+        assert [r.delivery_count for r in store.peek("s")] == [0, 0, 0]
+        assert store.groups("s") == []  # no group was created, nothing is in flight

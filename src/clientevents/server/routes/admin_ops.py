@@ -84,11 +84,18 @@ def ops_routes(admin: AdminService, auth: AdminAuth) -> list[BaseRoute]:
         return await run_in_threadpool(lambda: recovery.purge(ids, **flt))
 
     async def archives(call: AdminCall) -> Any:
-        return {"archives": await run_in_threadpool(recovery.archive_list)}
+        bus, prefix = call.query("bus") or None, call.query("name_prefix") or None
+        return {"archives": await run_in_threadpool(
+            lambda: recovery.archive_list(bus=bus, name_prefix=prefix))}
+
+    async def archive(call: AdminCall) -> Any:
+        return await run_in_threadpool(recovery.archive, call.param("name"))
 
     async def replays(call: AdminCall) -> Any:
-        state = call.query("state") or None
-        return {"replays": await run_in_threadpool(recovery.replay_list, state)}
+        state, archive_name = call.query("state") or None, call.query("archive") or None
+        prefix = call.query("name_prefix") or None
+        return {"replays": await run_in_threadpool(
+            lambda: recovery.replay_list(state, archive=archive_name, name_prefix=prefix))}
 
     async def replay(call: AdminCall) -> Any:
         return await run_in_threadpool(recovery.replay, call.param("name"))
@@ -155,6 +162,7 @@ def ops_routes(admin: AdminService, auth: AdminAuth) -> list[BaseRoute]:
         Route("/dead-letters/purge", change(purge, "dlq.purge", _subject_ids), methods=["POST"]),
         Route("/dead-letters/{id}", read(dead_letter), methods=["GET"]),
         Route("/archives", read(archives), methods=["GET"]),
+        Route("/archives/{name}", read(archive), methods=["GET"]),
         Route("/replays", read(replays), methods=["GET"]),
         Route("/replays", change(start_replay, "replay.start", new_replay), methods=["POST"]),
         Route("/replays/{name}", read(replay), methods=["GET"]),

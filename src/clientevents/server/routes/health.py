@@ -1,4 +1,5 @@
-"""``GET /health`` (alive), ``GET /ready`` (the store answers) and ``GET /metrics``.
+"""``GET /health`` (alive), ``GET /ready`` (the store answers) and ``GET /metrics`` (the
+gateway's counters, then the pipeline's state: :mod:`clientevents.server.pipeline_metrics`).
 
 ``/ready`` reads the event log. After a write of this process failed because the store could
 not write (``Database.write_failure``: a full disk, an I/O error), it also makes a small real
@@ -22,6 +23,7 @@ from clientevents.errors import StoreError
 from clientevents.logthrottle import LogThrottle
 from clientevents.server.body import json_response as _json
 from clientevents.server.gateway import Gateway
+from clientevents.server.pipeline_metrics import render_pipeline_metrics
 from clientevents.server.routes.ingest import STORE_RETRY_AFTER_SECS
 
 logger = logging.getLogger("clientevents.server")
@@ -85,10 +87,16 @@ def health_routes(gateway: Gateway) -> list[BaseRoute]:
         })
 
     async def metrics(request: Request) -> Response:
-        return Response(
-            gateway.metrics.render(),
-            headers={"content-type": gateway.metrics.content_type},
-        )
+        body = gateway.metrics.render()
+        runtime = gateway.runtime
+        try:
+            body += await asyncio.wait_for(asyncio.to_thread(
+                render_pipeline_metrics, runtime.db, runtime.log, gateway.settings,
+            ), timeout=READY_TIMEOUT_SECS)
+        except (TimeoutError, sqlite3.Error, OSError) as exc:
+            # The gateway's own figures still answer; the log says why the rest is missing.
+            _THROTTLE.error("metrics", "The pipeline's metrics could not be read. error=%s", exc)
+        return Response(body, headers={"content-type": gateway.metrics.content_type})
 
     return [
         Route("/health", health, methods=["GET"], name="health"),

@@ -1,10 +1,11 @@
-"""Signing an admin API request with AWS Signature Version 4 (the client side).
+"""Signing a request with AWS Signature Version 4: the client side of ``identity/sigv4.py``.
 
-The server checks the signature with :func:`clientevents.identity.sigv4.verify_sigv4`; this is
-its counterpart for scripts and the command line, so they need no AWS SDK. Signed headers:
-``host``, ``x-amz-date``, ``x-amz-content-sha256`` (the body's SHA-256) and any given ones; the
-query string is signed in canonical form; the scope is ``<date>/<region>/<service>/aws4_request``.
-Any SigV4 signer works as well (botocore's ``SigV4Auth``, ``awscurl --service execute-api``).
+One signer for every signed call clientevents makes: the Cognito JSON API's admin operations
+(service ``cognito-idp``; ``X-Amz-Target`` and ``Content-Type`` among the signed headers) and
+the admin API (service ``execute-api``; the query string signed in canonical form). Signed
+headers: ``host``, ``x-amz-date``, ``x-amz-content-sha256`` (the body's SHA-256) and any given
+ones; the scope is ``<date>/<region>/<service>/aws4_request``. Any SigV4 signer works as well
+against clientevents (botocore's ``SigV4Auth``, ``awscurl``).
 """
 
 from __future__ import annotations
@@ -45,9 +46,15 @@ def sign(
     ``X-Amz-Content-Sha256`` and ``Authorization``.
 
     Args:
-        host: the ``Host`` header as sent (``127.0.0.1:8080``).
+        credentials: the access key pair.
+        host: the ``Host`` header as it will be sent (``127.0.0.1:8080``).
         path: the request path, not percent-encoded (``/admin/api/replays/my replay``).
         query: the query string as sent (``limit=20&bus=b``).
+        body: the request body, exactly as sent.
+        headers: the other headers to sign (names in any case).
+        region: the scope's region (clientevents accepts any, ``local`` by convention).
+        service: the scope's service (``execute-api`` for the admin API, ``cognito-idp``).
+        now: the signing time (epoch seconds; default: now).
     """
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now is None else now))
     payload = hashlib.sha256(body).hexdigest()

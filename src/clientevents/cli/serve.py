@@ -231,6 +231,11 @@ def _run_granian(
     try:
         server.serve()
     except SystemExit as exc:
+        if getattr(server, "interrupt_signal", False):
+            # Ctrl-C in a terminal reaches every process of the group: a gateway process
+            # still starting dies of it before granian's own handler runs, and granian then
+            # exits with status 1 although it was asked to stop.
+            return 0
         # granian exits with status 1 when its worker process (the gateway) dies.
         logger.error("The gateway process exited; stopping. status=%s", exc.code)
         return 1 if exc.code in (None, 0) else int(exc.code) if isinstance(exc.code, int) else 1

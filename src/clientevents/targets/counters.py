@@ -22,11 +22,11 @@ Example::
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 
 from clientevents.store.engine import register_schema
+from clientevents.store.port import SqlConnection
 
 __all__ = ["COUNTERS_SCHEMA", "DeliveryState", "SettleCounts", "delivery_state", "record_settled"]
 
@@ -100,7 +100,7 @@ _UPSERT: Final = (
 )
 
 
-def record_settled(conn: sqlite3.Connection, key: str, counts: SettleCounts, now: float) -> None:
+def record_settled(conn: SqlConnection, key: str, counts: SettleCounts, now: float) -> None:
     """Add one batch's outcomes to target ``key``'s counters; call inside the settle write."""
     if counts.empty:
         return
@@ -137,7 +137,7 @@ class DeliveryState:
         return asdict(self)
 
 
-def delivery_state(conn: sqlite3.Connection) -> dict[str, DeliveryState]:
+def delivery_state(conn: SqlConnection) -> dict[str, DeliveryState]:
     """Every target key that has counters, waiting deliveries or dead letters."""
     merged: dict[str, dict[str, Any]] = {}
     for row in conn.execute(

@@ -30,7 +30,6 @@ Example::
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -42,7 +41,7 @@ from clientevents.targets.queue import SCHEMA, target_key
 
 if TYPE_CHECKING:
     from clientevents.config.model import Settings
-    from clientevents.store.engine import Database
+    from clientevents.store.port import SqlConnection, StateStore
 
 __all__ = ["DeadLetterEntry", "DeadLetterQueue", "RedriveResult"]
 
@@ -131,7 +130,7 @@ class DeadLetterQueue:
 
     def __init__(
         self,
-        db: Database,
+        db: StateStore,
         settings: Settings | None = None,
         *,
         clock: Callable[[], float] = time.time,
@@ -203,7 +202,7 @@ class DeadLetterQueue:
 
     def _redrive_in(
         self,
-        conn: sqlite3.Connection,
+        conn: SqlConnection,
         flt: _Filter,
         chosen: Sequence[int] | None,
         include_transform_errors: bool,

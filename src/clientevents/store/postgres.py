@@ -372,12 +372,20 @@ class PostgresDatabase:
     # -- reads ----------------------------------------------------------------------------
 
     def read(self, fn: Callable[[PgConnection], T]) -> T:
-        """Run ``fn`` on a pooled connection (autocommit: each statement sees every commit)."""
-        try:
-            with self._pool.connection() as raw:
-                return fn(PgConnection(raw))
-        except psycopg_pool.PoolTimeout as exc:
-            raise StoreError(f"{self.description} does not answer: {exc}") from exc
+        """Run ``fn`` on a pooled connection (autocommit: each statement sees every commit).
+
+        A connection the server dropped (it restarted) is discarded and ``fn`` runs once more on
+        another: reads change nothing, so running one again is safe."""
+        for attempt in (1, 2):
+            try:
+                with self._pool.connection() as raw:
+                    return fn(PgConnection(raw))
+            except psycopg_pool.PoolTimeout as exc:
+                raise StoreError(f"{self.description} does not answer: {exc}") from exc
+            except psycopg.OperationalError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     # -- change notification ---------------------------------------------------------------
 

@@ -281,7 +281,7 @@ def _trimmer(archive: str, cutoff: float, now: float) -> Callable[[SqlConnection
 
 def _trim_chunk(conn: SqlConnection, archive: str, cutoff: float, now: float) -> int:
     doomed = conn.execute(
-        "SELECT seq, length(CAST(body AS BLOB)) FROM archive_events "
+        f"SELECT seq, {conn.dialect.byte_length('body')} FROM archive_events "
         "WHERE archive = ? AND ingested_at < ? LIMIT ?",
         (archive, cutoff, TRIM_CHUNK),
     ).fetchall()

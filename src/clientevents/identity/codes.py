@@ -123,7 +123,7 @@ def consume_attempt(conn: SqlConnection, key: str, purpose: str, now: float) -> 
     row = conn.execute(
         "INSERT INTO pending_codes (username_key, purpose, code_hash, created_at, expires_at, "
         "attempts, sends, window_start, forget_at) VALUES (?, ?, NULL, ?, ?, 1, 0, ?, ?) "
-        "ON CONFLICT (username_key, purpose) DO UPDATE SET attempts = attempts + 1 "
+        "ON CONFLICT (username_key, purpose) DO UPDATE SET attempts = pending_codes.attempts + 1 "
         "RETURNING code_hash, expires_at, attempts",
         (key, purpose, now, now + ttl, now, now + ttl),
     ).fetchone()

@@ -120,7 +120,7 @@ def load_by_username(conn: SqlConnection, username: str) -> UserRecord | None:
     """
     row = conn.execute(
         f"SELECT {_COLUMNS} FROM users WHERE username_key = ? "
-        "ORDER BY username = ? COLLATE BINARY DESC, created_at LIMIT 1",
+        f"ORDER BY username = ?{conn.dialect.binary} DESC, created_at LIMIT 1",
         (username_key(username), username),
     ).fetchone()
     return _row_to_user(row)

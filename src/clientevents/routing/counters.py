@@ -39,7 +39,8 @@ register_schema("routing.counters", MATCH_COUNTS_SCHEMA)
 
 _UPSERT: Final = (
     "INSERT INTO rule_match_counts (bus, minute, rule, events) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (bus, minute, rule) DO UPDATE SET events = events + excluded.events"
+    "ON CONFLICT (bus, minute, rule) DO UPDATE SET "
+    "events = rule_match_counts.events + excluded.events"
 )
 
 

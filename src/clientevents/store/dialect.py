@@ -33,6 +33,8 @@ class Dialect:
     skip_locked = ""
     #: Suffix of a ``SELECT`` whose rows the transaction then updates (lock them now).
     for_update = ""
+    #: Compare by bytes (a ``COLLATE NOCASE`` column compared exactly).
+    binary = " COLLATE BINARY"
 
     def ddl(self, text: str) -> str:
         """``text`` (portable DDL, SQLite's types) as this engine runs it."""
@@ -40,6 +42,10 @@ class Dialect:
 
     def greatest(self, a: str, b: str) -> str:
         return f"max({a}, {b})"
+
+    def byte_length(self, text: str) -> str:
+        """The SQL of the UTF-8 length in bytes of the text expression ``text``."""
+        return f"length(CAST({text} AS BLOB))"
 
     def columns(self, conn: Any, table: str) -> set[str]:
         """The names of ``table``'s columns (empty when it does not exist)."""
@@ -77,7 +83,7 @@ _PG_DDL = [
     (re.compile(r"\bREAL\b", re.I), "DOUBLE PRECISION"),
     (re.compile(r"\bBLOB\b", re.I), "BYTEA"),
     (re.compile(r"\)\s*WITHOUT\s+ROWID", re.I), ")"),
-    (re.compile(r"\s+COLLATE\s+NOCASE\b", re.I), ""),
+    (re.compile(r"\bCOLLATE\s+NOCASE\b", re.I), "COLLATE nocase"),
 ]
 
 
@@ -85,6 +91,7 @@ class _Postgres(Dialect):
     name = "postgres"
     skip_locked = " FOR UPDATE SKIP LOCKED"
     for_update = " FOR UPDATE"
+    binary = ' COLLATE "C"'
 
     def lock(self, conn: Any, key: str) -> None:
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (key,))
@@ -96,6 +103,9 @@ class _Postgres(Dialect):
 
     def greatest(self, a: str, b: str) -> str:
         return f"GREATEST({a}, {b})"
+
+    def byte_length(self, text: str) -> str:
+        return f"octet_length({text})"
 
     def columns(self, conn: Any, table: str) -> set[str]:
         rows = conn.execute(

@@ -50,6 +50,12 @@ RECONNECT_SECS = 0.5
 
 _TRANSLATED: dict[str, str] = {}
 
+# SQLite's COLLATE NOCASE (usernames): equal regardless of case, in the store's own schema.
+_NOCASE = (
+    "CREATE COLLATION IF NOT EXISTS nocase "
+    "(provider = icu, locale = 'und-u-ks-level2', deterministic = false)"
+)
+
 
 def translate(sql: str) -> str:
     """``sql`` with ``?`` placeholders (outside quotes) as ``%s`` and every ``%`` doubled."""
@@ -213,6 +219,7 @@ class PostgresDatabase:
         try:
             conn.execute(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
                 pgsql.Identifier(self.schema)))
+            conn.execute(_NOCASE)
             for ddl in _sqlite.schemas(POSTGRES):
                 conn.execute(ddl)
             self._add_columns(conn)

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from store_helpers import PG_DSN, close_test_store, open_test_store, pg_schema_name, require_service
 
 from clientevents.errors import StoreError
 from clientevents.store.port import SqlConnection
-from conftest import PG_DSN, close_test_store, open_test_store, pg_schema_name, require_service
 
 DDL = """
 CREATE TABLE IF NOT EXISTS kv (

@@ -14,9 +14,9 @@ import psycopg
 import pytest
 import yaml
 from gateway_process import Newcomer, ServeProcess, lake_events, sample_request
+from store_helpers import PG_DSN, pg_schema_name, require_service, storage_section
 
 from clientevents.config.defaults import BLUEPRINT
-from conftest import PG_DSN, pg_schema_name, require_service, storage_section
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -175,6 +175,8 @@ class PostgresDatabase:
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._closed = False
         self._counters: dict[str, int] = {}
+        self._counters_lock = threading.Lock()
+        self._writer_listens: set[str] = set()
         self._listening: set[str] = set()
         self._listener_up = False
         self._stop = threading.Event()
@@ -182,6 +184,7 @@ class PostgresDatabase:
             self._writer: psycopg.Connection[Any] | None = self._connect()
         except psycopg.Error as exc:
             raise StoreError(f"PostgreSQL at {self.description} does not answer: {exc}") from exc
+        self._writer.add_notify_handler(self._notified)
         self._create_schema()
         self._pool = ConnectionPool(
             dsn,
@@ -312,13 +315,29 @@ class PostgresDatabase:
 
     def _writer_conn(self) -> psycopg.Connection[Any]:
         conn = self._writer
-        if conn is not None and not conn.closed and not conn.broken:
-            return conn
-        if conn is not None:
-            conn.close()
-            self._writer = None
-        self._writer = conn = self._connect()
+        if conn is None or conn.closed or conn.broken:
+            if conn is not None:
+                conn.close()
+                self._writer = None
+            self._writer = conn = self._connect()
+            self._writer_listens = set()
+            conn.add_notify_handler(self._notified)
+        # The writer listens too: PostgreSQL hands a session its own notifications with the
+        # COMMIT's answer, so a change this process commits moves the token before its caller
+        # returns (read-your-writes); other processes' changes come through the listener.
+        for channel in self._listening - self._writer_listens:
+            conn.execute(pgsql.SQL("LISTEN {}").format(pgsql.Identifier(self._channel(channel))))
+            self._writer_listens.add(channel)
         return conn
+
+    def _notified(self, note: psycopg.Notify) -> None:
+        prefix = f"{self.schema}:"
+        if note.channel.startswith(prefix):
+            self._bump(note.channel[len(prefix):])
+
+    def _bump(self, channel: str) -> None:
+        with self._counters_lock:
+            self._counters[channel] = self._counters.get(channel, 0) + 1
 
     def _commit_group(self, jobs: list[_Job]) -> None:
         results: list[tuple[Any, BaseException | None]] = []
@@ -411,7 +430,6 @@ class PostgresDatabase:
         return f"{self.schema}:{channel}"
 
     def _listen(self) -> None:
-        prefix = f"{self.schema}:"
         while not self._stop.is_set():
             try:
                 conn = self._connect()
@@ -425,19 +443,17 @@ class PostgresDatabase:
                         conn.execute(pgsql.SQL("LISTEN {}").format(
                             pgsql.Identifier(self._channel(channel))))
                         listened.add(channel)
-                        self._counters[channel] = self._counters.get(channel, 0) + 1
+                        self._bump(channel)
                     self._listener_up = True
                     for note in conn.notifies(timeout=0.2, stop_after=64):
-                        if note.channel.startswith(prefix):
-                            name = note.channel[len(prefix):]
-                            self._counters[name] = self._counters.get(name, 0) + 1
+                        self._notified(note)
             except psycopg.Error:
                 logger.warning("The PostgreSQL change listener lost its connection; reconnecting.")
             finally:
                 self._listener_up = False
                 # what was missed while down is unknown: every cached value must be re-read
                 for name in list(self._counters):
-                    self._counters[name] += 1
+                    self._bump(name)
                 conn.close()
             self._stop.wait(RECONNECT_SECS)
 

@@ -135,7 +135,7 @@ def trim_in(conn: SqlConnection, stream: str, cutoff: float) -> int:
     """
     last = conn.execute(
         "SELECT max(id) FROM (SELECT id FROM stream_records WHERE stream = ? AND appended_at < ? "
-        "ORDER BY appended_at LIMIT ?)",
+        "ORDER BY appended_at LIMIT ?) AS oldest",
         (stream, cutoff, TRIM_CHUNK),
     ).fetchone()[0]
     if last is None:

@@ -38,8 +38,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
-import orjson
-
 from clientevents.errors import NotFound
 from clientevents.store.engine import register_schema
 from clientevents.streams import groups as _groups
@@ -329,14 +327,20 @@ class StreamStore:
             raise InvalidStreamRequest(f"Record ids must be integers; got {bad[0]!r}.")
         if not ids:
             return 0
-        selected = orjson.dumps(list(ids)).decode()
-        return await self.db.awrite(
-            lambda conn: conn.execute(
-                "DELETE FROM stream_pending WHERE stream = ? AND grp = ? "
-                "AND record_id IN (SELECT value FROM json_each(?))",
-                (stream, group, selected),
-            ).rowcount
-        )
+        selected = list(ids)
+
+        def delete(conn: SqlConnection) -> int:
+            done = 0
+            for start in range(0, len(selected), 500):  # bound values per statement
+                chunk = selected[start : start + 500]
+                done += conn.execute(
+                    "DELETE FROM stream_pending WHERE stream = ? AND grp = ? "
+                    f"AND record_id IN ({','.join('?' * len(chunk))})",
+                    (stream, group, *chunk),
+                ).rowcount
+            return done
+
+        return await self.db.awrite(delete)
 
     def peek(self, stream: str, *, after_id: int = 0, limit: int = 100) -> list[StreamRecord]:
         """Up to ``limit`` retained records with ids above ``after_id``, in order, without

@@ -152,7 +152,8 @@ def delivery_state(conn: SqlConnection) -> dict[str, DeliveryState]:
             last_error_at=row[8],
         )
     for key, pending, retrying, oldest in conn.execute(
-        "SELECT target_key, count(*), sum(last_error_code IS NOT NULL), min(enqueued_at) "
+        "SELECT target_key, count(*), "
+        "sum(CASE WHEN last_error_code IS NOT NULL THEN 1 ELSE 0 END), min(enqueued_at) "
         "FROM deliveries GROUP BY target_key"
     ):
         merged.setdefault(key, {}).update(

@@ -35,8 +35,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from clientevents.targets.queue import SCHEMA, target_key
 
 if TYPE_CHECKING:
@@ -49,6 +47,8 @@ _COLUMNS = (
     "id, target_key, bus, rule, target_id, event_id, payload, error_code, error_message, "
     "attempts, exhausted, event_time, failed_at, attributes"
 )
+
+_CHUNK = 500  # ids per statement (bound values stay far below either engine's limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +99,9 @@ class _Filter:
         clauses: list[str] = []
         params: list[Any] = []
         if self.ids is not None:
-            clauses.append("id IN (SELECT value FROM json_each(?))")
-            params.append(orjson.dumps([int(i) for i in self.ids]).decode())
+            wanted = [int(i) for i in self.ids]
+            clauses.append(f"id IN ({','.join('?' * len(wanted))})" if wanted else "0 = 1")
+            params.extend(wanted)
         for column, value in (("bus", self.bus), ("rule", self.rule)):
             if value is not None:
                 clauses.append(f"{column} = ?")
@@ -230,19 +231,17 @@ class DeadLetterQueue:
                 take.append(entry_id)
         if take:
             now = self.clock()
-            selected = orjson.dumps(take).decode()
-            conn.execute(
-                "INSERT INTO deliveries (target_key, bus, rule, target_id, event_id, payload, "
-                "event_time, enqueued_at, due_at, attributes) "
-                "SELECT target_key, bus, rule, target_id, event_id, payload, event_time, ?, ?, "
-                "attributes "
-                "FROM dead_letters WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
-                (now, now, selected),
-            )
-            conn.execute(
-                "DELETE FROM dead_letters WHERE id IN (SELECT value FROM json_each(?))",
-                (selected,),
-            )
+            for start in range(0, len(take), _CHUNK):
+                chunk = take[start : start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                conn.execute(
+                    "INSERT INTO deliveries (target_key, bus, rule, target_id, event_id, "
+                    "payload, event_time, enqueued_at, due_at, attributes) "
+                    "SELECT target_key, bus, rule, target_id, event_id, payload, event_time, "
+                    f"?, ?, attributes FROM dead_letters WHERE id IN ({marks}) ORDER BY id",
+                    (now, now, *chunk),
+                )
+                conn.execute(f"DELETE FROM dead_letters WHERE id IN ({marks})", chunk)
         return RedriveResult(redriven=take, skipped=dict(sorted(skipped.items())))
 
     def purge(

@@ -73,3 +73,26 @@ def describe_store(settings: Settings | None, data_dir: str | Path) -> str:
     from clientevents.store.dialect import describe_dsn
 
     return f"PostgreSQL {describe_dsn(storage.postgres.dsn)} schema {storage.postgres.schema_name}"
+
+
+def check_store(settings: Settings) -> str | None:
+    """Whether the store ``settings`` choose answers: ``None`` when it does (or needs no
+    server: the SQLite file is created at the first start), else what is wrong. Changes
+    nothing on the server."""
+    storage = settings.storage
+    if storage.store == "sqlite":
+        return None
+    try:
+        import psycopg
+    except ImportError as exc:
+        return (f"storage.store is postgres but its driver is missing ({exc}); install it with "
+                "pip install 'clientevents[postgres]'.")
+    pg = storage.postgres
+    try:
+        with psycopg.connect(pg.dsn, connect_timeout=max(1, round(pg.connect_timeout)),
+                             autocommit=True) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"PostgreSQL does not answer: {first}"
+    return None

@@ -96,3 +96,52 @@ class OtherConnection:
 
     def close(self) -> None:
         self._raw.close()
+
+
+_CREATED_SCHEMAS: set[str] = set()
+
+
+def _drop_created_schemas() -> None:
+    if not _CREATED_SCHEMAS:
+        return
+    import psycopg
+
+    try:
+        with psycopg.connect(PG_DSN, autocommit=True, connect_timeout=5) as conn:
+            for schema in _CREATED_SCHEMAS:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    except psycopg.Error:
+        pass
+
+
+def serve_config_for_test_store(data_dir: Path, config: Path | None) -> Path | None:
+    """With ``CLIENTEVENTS_TEST_STORE=postgres``: the configuration a ``clientevents serve``
+    test runs, with a ``storage:`` section choosing a schema of its own (one per data folder,
+    so a restart finds its state; dropped when the test process ends). Otherwise ``config``."""
+    if TEST_STORE != "postgres":
+        return config
+    import atexit
+    import hashlib
+
+    import yaml
+
+    from clientevents.config.defaults import BLUEPRINT
+
+    if config is None:
+        document: dict[str, Any] = dict(BLUEPRINT)
+    else:
+        document = yaml.safe_load(config.read_text()) or {}
+    if "storage" in document:
+        return config
+    digest = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
+    schema = f"t_{digest}"
+    if not _CREATED_SCHEMAS:
+        atexit.register(_drop_created_schemas)
+    _CREATED_SCHEMAS.add(schema)
+    document["storage"] = storage_section(schema)
+    if config is not None and "data_dir" not in document:
+        document["data_dir"] = str(data_dir)
+    path = data_dir.parent / f"{data_dir.name}-postgres.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(document))
+    return path

@@ -23,6 +23,7 @@ import pytest
 from store_helpers import PG_DSN, close_test_store, open_test_store, pg_schema_name, require_service
 
 from clientevents.errors import StoreError
+from clientevents.store.migrations import register_migrations
 from clientevents.store.port import SqlConnection
 
 DDL = """
@@ -327,3 +328,78 @@ def test_the_shared_server_answers() -> None:
     finally:
         db.close()
         db.drop_schema()
+
+
+# -- numbered migrations ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def conformance_migrations() -> Iterator[None]:
+    from clientevents.store import migrations as m
+
+    register_migrations("conformance.kv", [
+        (1, "CREATE TABLE IF NOT EXISTS mig (k TEXT PRIMARY KEY);"),
+        (2, "ALTER TABLE mig ADD COLUMN added INTEGER NOT NULL DEFAULT 7;"),
+        (3, "INSERT INTO mig (k) VALUES ('seeded');"),  # not idempotent: must run once
+    ])
+    try:
+        yield
+    finally:
+        m._MIGRATIONS.pop("conformance.kv", None)
+
+
+def test_migrations_apply_in_order_once_across_openers(
+    tmp_path: Path, store_backend: str, conformance_migrations: None
+) -> None:
+    first = open_test_store(tmp_path, store_backend)
+    try:
+        others: list[Any] = []
+        errors: list[BaseException] = []
+
+        def open_one() -> None:
+            try:
+                others.append(_second_store(first))
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=open_one) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for store in others:
+            store.close()
+        assert errors == []
+        rows = first.read(lambda conn: conn.execute("SELECT k, added FROM mig").fetchall())
+        assert [tuple(r) for r in rows] == [("seeded", 7)]
+        versions = first.read(lambda conn: conn.execute(
+            "SELECT version FROM schema_migrations WHERE component = 'conformance.kv' "
+            "ORDER BY version").fetchall())
+        assert [r[0] for r in versions] == [1, 2, 3]
+    finally:
+        close_test_store(first)
+
+
+def test_an_older_sqlite_file_gets_the_columns_added_since(tmp_path: Path) -> None:
+    import sqlite3
+
+    from clientevents.store.sqlite import Database
+
+    path = tmp_path / "clientevents.db"
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE deliveries (id INTEGER PRIMARY KEY AUTOINCREMENT, target_key TEXT "
+                "NOT NULL, bus TEXT NOT NULL, rule TEXT NOT NULL, target_id TEXT NOT NULL, "
+                "event_id TEXT NOT NULL, payload TEXT NOT NULL, event_time REAL NOT NULL, "
+                "enqueued_at REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, due_at REAL "
+                "NOT NULL, claim INTEGER NOT NULL DEFAULT 0, last_error_code TEXT, "
+                "last_error_message TEXT)")
+    old.commit()
+    old.close()
+    import clientevents.targets.queue  # noqa: F401  (registers its migrations)
+
+    db = Database(path)
+    try:
+        columns = db.read(lambda conn: conn.dialect.columns(conn, "deliveries"))
+        assert {"attributes", "claimed_by"} <= columns
+    finally:
+        db.close()

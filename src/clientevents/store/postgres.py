@@ -39,6 +39,7 @@ from psycopg_pool import ConnectionPool
 from clientevents.errors import StoreError
 from clientevents.store import sqlite as _sqlite
 from clientevents.store.dialect import POSTGRES, Dialect, describe_dsn
+from clientevents.store.migrations import apply_migrations
 from clientevents.store.sqlite import MAX_GROUP, DoneFn, _Job
 
 T = TypeVar("T")
@@ -226,6 +227,7 @@ class PostgresDatabase:
             for ddl in _sqlite.schemas(POSTGRES):
                 conn.execute(ddl)
             self._add_columns(conn)
+            apply_migrations(PgConnection(conn), POSTGRES, run=conn.execute)
         finally:
             conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (lock,))
 
@@ -245,6 +247,7 @@ class PostgresDatabase:
             conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (lock,))
             conn.execute(text)
             self._add_columns(conn)
+            apply_migrations(PgConnection(conn), POSTGRES, run=conn.execute)
         finally:
             conn.close()
 

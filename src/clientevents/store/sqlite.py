@@ -39,6 +39,7 @@ from typing import Any, TypeVar
 
 from clientevents.errors import StoreError
 from clientevents.store.dialect import SQLITE, Dialect
+from clientevents.store.migrations import MIGRATIONS_DDL, apply_migrations
 
 T = TypeVar("T")
 
@@ -65,6 +66,8 @@ def register_schema(name: str, ddl: str, *, postgres: str | None = None) -> None
 
 
 _COLUMNS: dict[tuple[str, str], str] = {}
+
+register_schema("store.migrations", MIGRATIONS_DDL)
 
 
 def register_column(table: str, column: str, declaration: str) -> None:
@@ -105,6 +108,17 @@ def _add_columns(conn: sqlite3.Connection) -> None:
                 if "duplicate column" not in str(exc):
                     raise
 
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Apply the migrations not applied yet, one process at a time (the write lock)."""
+    _begin(conn)
+    try:
+        apply_migrations(conn, SQLITE)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 DoneFn = Callable[[Any, BaseException | None], None]
@@ -267,6 +281,7 @@ class Database:
         for ddl in _SCHEMAS.values():
             self._writer_conn.executescript(ddl)
         _add_columns(self._writer_conn)
+        _migrate(self._writer_conn)
         # The writer waits for other processes' write locks itself (see _begin): SQLite's own
         # busy handler sleeps 1, 2, 5, 10, 15, 20, 25 ... ms between tries, so a writer that
         # finds the lock taken for a moment would stall for tens of milliseconds.
@@ -431,6 +446,7 @@ class Database:
         try:
             conn.executescript(ddl)
             _add_columns(conn)
+            _migrate(conn)
         finally:
             conn.close()
 

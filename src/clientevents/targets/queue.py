@@ -39,7 +39,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-from clientevents.store.engine import register_column, register_schema
+from clientevents.store.engine import register_schema
+from clientevents.store.migrations import register_migrations
 from clientevents.store.port import SqlConnection
 
 __all__ = [
@@ -104,9 +105,12 @@ CREATE INDEX IF NOT EXISTS dead_letters_target ON dead_letters (bus, rule, targe
 """
 
 register_schema("targets.queue", SCHEMA)
-register_column("deliveries", "attributes", "TEXT")
-register_column("dead_letters", "attributes", "TEXT")
-register_column("deliveries", "claimed_by", "TEXT")  # the lease owner (targets/leases.py)
+# Columns added after the first release (SCHEMA declares them for new databases).
+register_migrations("targets.queue", [
+    (1, "ALTER TABLE deliveries ADD COLUMN attributes TEXT;"),
+    (2, "ALTER TABLE dead_letters ADD COLUMN attributes TEXT;"),
+    (3, "ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;"),  # the lease owner (leases.py)
+])
 
 
 Exhausted = Literal[

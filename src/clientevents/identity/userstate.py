@@ -32,7 +32,9 @@ States that refuse (unknown user, disabled, revoked) are never cached; the cache
 
 from __future__ import annotations
 
+import asyncio
 import threading
+from typing import Any
 
 from clientevents.identity.schema import IDENTITY_DDL  # registered first: the triggers need it
 from clientevents.identity.sessions import SessionState, session_state
@@ -96,6 +98,13 @@ register_schema("identity_changes", STATE_DDL, postgres=STATE_DDL_POSTGRES)
 _VERSION_SQL = "SELECT version FROM identity_changes WHERE id = 1"
 
 
+class _Seen:
+    __slots__ = ("token",)
+
+    def __init__(self) -> None:
+        self.token: object = None
+
+
 class UserStateCache:
     """What :func:`session_state` answers, cached until any process changes a user's state.
 
@@ -118,8 +127,31 @@ class UserStateCache:
         self.max_entries = max_entries
         self._states: dict[tuple[str, str], SessionState] = {}
         self._version = -1  # the counter the cached states were read under
-        self._seen = threading.local()  # per thread: the last change token it saw
+        # the last change token seen: per thread on SQLite (data_version is per connection,
+        # and each thread reads on its own), once for the process on PostgreSQL
+        self._seen: Any = threading.local() if db.dialect.name == "sqlite" else _Seen()
+        #: Whether a read of the store is a network round trip (then asyncio callers make it
+        #: on a worker thread, see :meth:`aget`).
+        self.remote = db.dialect.name != "sqlite"
         self.reads = 0  # states read from the database (tests, metrics)
+
+    def cached(self, sub: str, origin_jti: str) -> SessionState | None:
+        """The cached state of ``sub``'s session when no change was signalled since it was
+        read, without reading the store (``None``: ask :meth:`get`)."""
+        if getattr(self._seen, "token", None) != self.db.change_token(IDENTITY_CHANNEL):
+            return None
+        return self._states.get((sub, origin_jti))
+
+    async def aget(self, sub: str, origin_jti: str) -> SessionState | None:
+        """:meth:`get` for the event loop: a cached state at once; a read of a remote store
+        on a worker thread (a local SQLite read stays on the loop: it costs less than the
+        hand-off)."""
+        state = self.cached(sub, origin_jti)
+        if state is not None:
+            return state
+        if self.remote:
+            return await asyncio.to_thread(self.get, sub, origin_jti)
+        return self.get(sub, origin_jti)
 
     def get(self, sub: str, origin_jti: str) -> SessionState | None:
         """The state of ``sub`` and its session ``origin_jti``; ``None`` when there is no

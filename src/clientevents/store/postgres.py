@@ -349,10 +349,12 @@ class PostgresDatabase:
             conn = self._writer_conn()
             wrapped = PgConnection(conn)
             single = len(jobs) == 1
-            conn.execute("BEGIN")
+            # Control statements share round trips: "BEGIN; SAVEPOINT job", then between two
+            # functions "RELEASE SAVEPOINT job; SAVEPOINT job", and "RELEASE ...; COMMIT".
+            control = "BEGIN"
             for job in jobs:
-                if not single:
-                    conn.execute("SAVEPOINT job")
+                conn.execute(control if single else control + "; SAVEPOINT job")
+                control = ""
                 try:
                     result = job.fn(wrapped)
                 except BaseException as exc:  # each job's own error goes back to its caller
@@ -364,13 +366,12 @@ class PostgresDatabase:
                         job.resolve(None, exc)
                         return
                     conn.execute("ROLLBACK TO SAVEPOINT job")
-                    conn.execute("RELEASE SAVEPOINT job")
                     results.append((None, exc))
                 else:
-                    if not single:
-                        conn.execute("RELEASE SAVEPOINT job")
                     results.append((result, None))
-            conn.execute("COMMIT")
+                if not single:
+                    control = "RELEASE SAVEPOINT job"
+            conn.execute(control + "; COMMIT" if control else "COMMIT")
         except (psycopg.Error, OSError) as exc:
             error = self._failed(conn, exc)
             for job in jobs:

@@ -3,33 +3,45 @@
 from __future__ import annotations
 
 import os
-import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 # Helpers several test folders share (the recording HTTP server) are imported by name.
 sys.path.insert(0, str(Path(__file__).parent / "support"))
 
+# Store helpers live in tests/support/store_helpers.py (importable from every folder, whose own
+# conftest.py would shadow this one); require_service stays importable from here too.
+from store_helpers import close_test_store, open_test_store
+from store_helpers import require_service as require_service
 
-def require_service(name: str, host: str, port: int) -> None:
-    """Skip when a local service is not listening, or fail when CLIENTEVENTS_REQUIRE_SERVICES=1."""
+_KEPT_ENV = ("CLIENTEVENTS_REQUIRE_SERVICES", "CLIENTEVENTS_TEST_STORE", "CLIENTEVENTS_TEST_PG_DSN")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_backend(request: pytest.FixtureRequest) -> str:
+    """Each store-facing test runs on both stores."""
+    return str(request.param)
+
+
+@pytest.fixture
+def state_store(tmp_path: Path, store_backend: str) -> Iterator[Any]:
+    """A fresh state store of each backend, closed (and a PG schema dropped) after the test."""
+    db = open_test_store(tmp_path, store_backend)
     try:
-        with socket.create_connection((host, port), timeout=1.0):
-            return
-    except OSError as exc:
-        reason = f"{name} is not reachable on {host}:{port} ({exc})"
-    if os.environ.get("CLIENTEVENTS_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"{reason}; CLIENTEVENTS_REQUIRE_SERVICES=1 makes that a failure.")
-    pytest.skip(reason)
+        yield db
+    finally:
+        close_test_store(db)
 
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Tests never see the developer's CLIENTEVENTS_* settings (the service flag excepted)."""
     for key in list(os.environ):
-        if key.startswith("CLIENTEVENTS_") and key != "CLIENTEVENTS_REQUIRE_SERVICES":
+        if key.startswith("CLIENTEVENTS_") and key not in _KEPT_ENV:
             monkeypatch.delenv(key, raising=False)
     yield
+

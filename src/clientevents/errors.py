@@ -18,6 +18,7 @@ subclass of :class:`ClientEventsError`, so a new error must be added to it.
     │   ├── NotFound
     │   │   ├── ResourceNotFound          archive.errors
     │   │   └── UnknownStream             streams.store
+    │   ├── MissingExtra                  store.factory: the chosen store's driver is missing
     │   ├── SecretError                   secrets.errors: the secret store cannot give a secret
     │   │   ├── MasterKeyError            secrets.errors: no usable master key
     │   │   ├── SecretNotFound            secrets.errors

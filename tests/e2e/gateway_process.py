@@ -18,6 +18,7 @@ from typing import Any
 
 import boto3
 import httpx
+from store_helpers import serve_config_for_test_store
 
 from clientevents.config.identity import DEFAULT_CLIENT_ID
 
@@ -59,8 +60,9 @@ class ServeProcess:
         """Start and wait until ``/ready`` answers; return what the command printed."""
         command = [sys.executable, "-m", "clientevents", "serve", "--port", str(self.port),
                    "--data-dir", str(self.data_dir)]
-        if self.config is not None:
-            command += ["--config", str(self.config)]
+        config = serve_config_for_test_store(self.data_dir, self.config)
+        if config is not None:
+            command += ["--config", str(config)]
         command += self.args
         self._log_file = open(self.log, "a")  # noqa: SIM115 - closed with the process
         # Standard error goes through a pipe, copied to the log file by this process: the

@@ -34,7 +34,7 @@ from clientevents.admin.tail import TailOptions, Tails
 from clientevents.archive.schema import ACTIVE_STATES
 from clientevents.config.model import Settings
 from clientevents.identity.userpool import UserPool
-from clientevents.store.engine import Database
+from clientevents.store.port import StateStore
 from clientevents.targets.counters import delivery_state
 
 __all__ = ["Actor", "AdminError", "AdminService"]
@@ -55,7 +55,7 @@ class AdminService:
     def __init__(
         self,
         settings: Settings,
-        db: Database,
+        db: StateStore,
         *,
         pool: UserPool | None,
         registry: CollectorRegistry,

@@ -36,7 +36,6 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,7 +44,8 @@ from typing import Final, Literal
 from clientevents.admin.errors import BadRequest, NotSignedIn, TooManyAttempts
 from clientevents.identity import lockout
 from clientevents.identity.passwords import PasswordHasher
-from clientevents.store.engine import Database, register_schema
+from clientevents.store.engine import register_schema
+from clientevents.store.port import SqlConnection, StateStore
 
 __all__ = [
     "ACCOUNTS_SCHEMA",
@@ -155,7 +155,7 @@ class ConsoleAccounts:
 
     def __init__(
         self,
-        db: Database,
+        db: StateStore,
         *,
         session_ttl_secs: float = 43_200.0,
         hasher: PasswordHasher | None = None,
@@ -198,7 +198,7 @@ class ConsoleAccounts:
         encoded = self.hasher.hash(password)
         now = self.clock()
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: SqlConnection) -> None:
             exists = conn.execute(
                 "SELECT 1 FROM console_users WHERE username = ?", (username,)
             ).fetchone()
@@ -224,7 +224,7 @@ class ConsoleAccounts:
     def remove_user(self, username: str) -> bool:
         """Delete console account ``username`` and its sessions; ``False`` if there was none."""
 
-        def write(conn: sqlite3.Connection) -> bool:
+        def write(conn: SqlConnection) -> bool:
             conn.execute("DELETE FROM console_sessions WHERE username = ? AND via = 'password'",
                          (username,))
             cur = conn.execute("DELETE FROM console_users WHERE username = ?", (username,))
@@ -258,7 +258,7 @@ class ConsoleAccounts:
         now = self.clock()
         key = _key(username)
 
-        def claim(conn: sqlite3.Connection) -> float | None:
+        def claim(conn: SqlConnection) -> float | None:
             if lockout.claim(conn, key, now, table=FAILURES):
                 return None
             found = lockout.state(conn, key, table=FAILURES)
@@ -279,7 +279,7 @@ class ConsoleAccounts:
             raise NotSignedIn("The console username or password is wrong.")
         name = str(row[0])
 
-        def start(conn: sqlite3.Connection) -> NewSession:
+        def start(conn: SqlConnection) -> NewSession:
             lockout.forgive(conn, key, table=FAILURES)
             return self._start(conn, name, "password", now)
 
@@ -304,7 +304,7 @@ class ConsoleAccounts:
         now = self.clock()
         digest = _digest(token)
 
-        def write(conn: sqlite3.Connection) -> NewSession:
+        def write(conn: SqlConnection) -> NewSession:
             cur = conn.execute(
                 "UPDATE console_links SET used_at = ? WHERE token_hash = ? AND used_at IS NULL "
                 "AND expires_at > ?",
@@ -321,7 +321,7 @@ class ConsoleAccounts:
 
         return self.db.write(write)
 
-    def _start(self, conn: sqlite3.Connection, username: str, via: str, now: float) -> NewSession:
+    def _start(self, conn: SqlConnection, username: str, via: str, now: float) -> NewSession:
         token = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(24)
         expires = now + self.session_ttl_secs

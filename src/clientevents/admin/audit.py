@@ -16,7 +16,6 @@ Example::
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -24,7 +23,8 @@ from typing import Any, Final
 
 import orjson
 
-from clientevents.store.engine import Database, register_schema
+from clientevents.store.engine import register_schema
+from clientevents.store.port import SqlConnection, StateStore
 
 __all__ = ["AUDIT_SCHEMA", "Actor", "AuditEntry", "AuditLog"]
 
@@ -83,7 +83,7 @@ class AuditEntry:
 class AuditLog:
     """Append and query ``admin_audit``."""
 
-    def __init__(self, db: Database, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, db: StateStore, *, clock: Callable[[], float] = time.time) -> None:
         db.ensure_schema(AUDIT_SCHEMA)
         self.db = db
         self.clock = clock
@@ -157,7 +157,7 @@ class AuditLog:
         ]
 
 
-def _insert(conn: sqlite3.Connection, row: tuple[Any, ...]) -> None:
+def _insert(conn: SqlConnection, row: tuple[Any, ...]) -> None:
     conn.execute(
         "INSERT INTO admin_audit (at, actor, via, action, subject, outcome, details, address) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

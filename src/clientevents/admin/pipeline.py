@@ -6,7 +6,6 @@ blocking (call them from a thread in asyncio code).
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from typing import Any
 
@@ -18,7 +17,7 @@ from clientevents.log.eventlog import EventLog
 from clientevents.patterns import EventPattern, InvalidEventPattern
 from clientevents.routing.counters import matches_per_minute
 from clientevents.routing.rules import routes_of, rule_arn
-from clientevents.store.engine import Database
+from clientevents.store.port import SqlConnection, StateStore
 from clientevents.transform import TransformError
 
 __all__ = ["RATE_MINUTES", "bus_list", "describe_target", "rule_list", "sandbox"]
@@ -59,7 +58,7 @@ def describe_target(rule: RuleConfig, target: TargetBase) -> dict[str, Any]:
     }
 
 
-def bus_list(settings: Settings, db: Database) -> list[dict[str, Any]]:
+def bus_list(settings: Settings, db: StateStore) -> list[dict[str, Any]]:
     """Every bus: its stages, rules, archives and newest log position."""
     log = EventLog(db)
     answer = []
@@ -75,7 +74,7 @@ def bus_list(settings: Settings, db: Database) -> list[dict[str, Any]]:
 
 
 def rule_list(
-    settings: Settings, db: Database, *, bus: str | None = None, now: float | None = None
+    settings: Settings, db: StateStore, *, bus: str | None = None, now: float | None = None
 ) -> list[dict[str, Any]]:
     """Every rule (of ``bus``) with pattern, targets and matched events per minute.
 
@@ -93,7 +92,7 @@ def rule_list(
     counts: dict[str, dict[str, dict[int, int]]] = {}
     buses = sorted({r.bus for r in settings.rules if bus is None or r.bus == bus})
 
-    def read(conn: sqlite3.Connection) -> None:
+    def read(conn: SqlConnection) -> None:
         for name in buses:
             counts[name] = matches_per_minute(conn, name, since_minute=first)
 

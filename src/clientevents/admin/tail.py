@@ -41,7 +41,7 @@ from clientevents.config.model import Settings
 from clientevents.log.eventlog import EventLog
 from clientevents.patterns import EventPattern
 from clientevents.routing.rules import BusRoutes, build_routes
-from clientevents.store.engine import Database
+from clientevents.store.port import StateStore
 
 __all__ = ["BusTail", "LogCursor", "Subscriber", "TailItem", "TailOptions", "TailReader", "Tails"]
 
@@ -314,7 +314,7 @@ class Tails:
     """The live tails of every bus in this process (built lazily, one per bus)."""
 
     def __init__(
-        self, db: Database, settings: Settings, options: TailOptions | None = None
+        self, db: StateStore, settings: Settings, options: TailOptions | None = None
     ) -> None:
         self.log = EventLog(db)
         self.settings = settings

@@ -15,7 +15,6 @@ Example::
 from __future__ import annotations
 
 import builtins
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +23,7 @@ import orjson
 from clientevents.archive.errors import ResourceNotFound
 from clientevents.archive.schema import SCHEMA, archive_arn, bus_arn, format_timestamp
 from clientevents.config.model import ArchiveConfig, Settings
-from clientevents.store.engine import Database
+from clientevents.store.port import SqlConnection, StateStore
 
 __all__ = ["ArchiveInfo", "ArchivedEvent", "Archives", "archive_name_of"]
 
@@ -98,7 +97,7 @@ class Archives:
         settings: the configuration whose ``archives`` are listed.
     """
 
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(self, db: StateStore, settings: Settings) -> None:
         self.db = db
         db.ensure_schema(SCHEMA)
         self.settings = settings
@@ -176,7 +175,7 @@ class Archives:
         )
 
 
-def _states(conn: sqlite3.Connection) -> dict[str, tuple[float, int, int]]:
+def _states(conn: SqlConnection) -> dict[str, tuple[float, int, int]]:
     rows = conn.execute(
         "SELECT archive, created_at, event_count, size_bytes FROM archives_state"
     ).fetchall()

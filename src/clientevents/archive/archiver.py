@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,7 +47,7 @@ from clientevents.log.eventlog import EventLog, LogRecord
 from clientevents.log.retention import ROUTER_GROUP
 from clientevents.logthrottle import LogThrottle
 from clientevents.patterns import EventPattern
-from clientevents.store.engine import Database
+from clientevents.store.port import SqlConnection, StateStore
 
 __all__ = ["DAY_SECS", "TRIM_CHUNK", "Archiver"]
 
@@ -97,7 +96,7 @@ class Archiver:
 
     def __init__(
         self,
-        db: Database,
+        db: StateStore,
         settings: Settings,
         *,
         batch_size: int = 500,
@@ -119,7 +118,7 @@ class Archiver:
 
     # -- registration ----------------------------------------------------------------------
 
-    def _register(self, conn: sqlite3.Connection) -> None:
+    def _register(self, conn: SqlConnection) -> None:
         now = self.clock()
         _drop_stale_groups(conn, {(a.group, a.bus) for a in self.archives})
         for archive in self.archives:
@@ -159,11 +158,12 @@ class Archiver:
         last = records[-1].seq
         size = sum(len(row[5].encode()) for row in rows)
 
-        def commit(conn: sqlite3.Connection) -> None:
+        def commit(conn: SqlConnection) -> None:
             if rows:
                 conn.executemany(
-                    "INSERT OR IGNORE INTO archive_events "
-                    "(archive, seq, event_id, time, ingested_at, body) VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO archive_events "
+                    "(archive, seq, event_id, time, ingested_at, body) VALUES (?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (archive, seq) DO NOTHING",
                     rows,
                 )
                 conn.execute(
@@ -252,7 +252,7 @@ class Archiver:
                 await _wait(stop, self.poll_interval_secs)
 
 
-def _drop_stale_groups(conn: sqlite3.Connection, configured: set[tuple[str, str]]) -> None:
+def _drop_stale_groups(conn: SqlConnection, configured: set[tuple[str, str]]) -> None:
     """Drop the offsets of archive groups whose archive is no longer configured: otherwise the
     log's retention would keep every event they have not read, and the log would grow forever."""
     rows = conn.execute(
@@ -268,20 +268,20 @@ def _drop_stale_groups(conn: sqlite3.Connection, configured: set[tuple[str, str]
             )
 
 
-def _offset_in(conn: sqlite3.Connection, group: str, bus: str) -> int | None:
+def _offset_in(conn: SqlConnection, group: str, bus: str) -> int | None:
     row = conn.execute(
         "SELECT seq FROM consumer_offsets WHERE grp = ? AND bus = ?", (group, bus)
     ).fetchone()
     return None if row is None else int(row[0])
 
 
-def _trimmer(archive: str, cutoff: float, now: float) -> Callable[[sqlite3.Connection], int]:
+def _trimmer(archive: str, cutoff: float, now: float) -> Callable[[SqlConnection], int]:
     return lambda conn: _trim_chunk(conn, archive, cutoff, now)
 
 
-def _trim_chunk(conn: sqlite3.Connection, archive: str, cutoff: float, now: float) -> int:
+def _trim_chunk(conn: SqlConnection, archive: str, cutoff: float, now: float) -> int:
     doomed = conn.execute(
-        "SELECT seq, length(CAST(body AS BLOB)) FROM archive_events "
+        f"SELECT seq, {conn.dialect.byte_length('body')} FROM archive_events "
         "WHERE archive = ? AND ingested_at < ? LIMIT ?",
         (archive, cutoff, TRIM_CHUNK),
     ).fetchall()

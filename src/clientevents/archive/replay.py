@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import builtins
 import re
-import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -62,7 +61,7 @@ from clientevents.archive.schema import (
 from clientevents.config.model import Settings
 from clientevents.events.envelope import parse_time
 from clientevents.routing.rules import rule_arn
-from clientevents.store.engine import Database
+from clientevents.store.port import SqlConnection, StateStore
 
 __all__ = ["MAX_ACTIVE_REPLAYS", "Replay", "Replays", "TimeLike"]
 
@@ -152,7 +151,7 @@ class Replays:
     """
 
     def __init__(
-        self, db: Database, settings: Settings, *, clock: Callable[[], float] = time.time
+        self, db: StateStore, settings: Settings, *, clock: Callable[[], float] = time.time
     ) -> None:
         self.db = db
         db.ensure_schema(SCHEMA)
@@ -213,7 +212,7 @@ class Replays:
             start_secs,
         )
 
-        def insert(conn: sqlite3.Connection) -> None:
+        def insert(conn: SqlConnection) -> None:
             if conn.execute("SELECT 1 FROM replays WHERE name = ?", (name,)).fetchone():
                 raise ResourceAlreadyExists(
                     f"Replay {name!r} already exists; replay names are never reused. Choose "
@@ -336,7 +335,7 @@ class Replays:
         """
         key = _replay_name_of(name)
 
-        def mark(conn: sqlite3.Connection) -> None:
+        def mark(conn: SqlConnection) -> None:
             row = conn.execute("SELECT state FROM replays WHERE name = ?", (key,)).fetchone()
             if row is None:
                 raise ResourceNotFound(f"Replay {name!r} does not exist.")

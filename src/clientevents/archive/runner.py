@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
 from collections.abc import Callable
 from typing import Any
@@ -47,7 +46,7 @@ from clientevents.archive.schema import (
 from clientevents.config.model import Settings
 from clientevents.events.publisher import Publisher
 from clientevents.logthrottle import LogThrottle
-from clientevents.store.engine import Database
+from clientevents.store.port import SqlConnection, StateStore
 
 __all__ = ["ReplayRunner"]
 
@@ -77,7 +76,7 @@ class ReplayRunner:
 
     def __init__(
         self,
-        db: Database,
+        db: StateStore,
         settings: Settings,
         *,
         publisher: Publisher | None = None,
@@ -137,7 +136,7 @@ class ReplayRunner:
         entries = [self._entry(replay, event) for event in events]
         last = events[-1]
 
-        def commit(conn: sqlite3.Connection) -> None:
+        def commit(conn: SqlConnection) -> None:
             answer = self.publisher.append_in(conn, entries)
             if answer["FailedEntryCount"]:
                 index, error = next(
@@ -198,7 +197,7 @@ class ReplayRunner:
     # -- state changes ---------------------------------------------------------------------
 
     def _transition(self, replay: Replay, before: str, after: str, reason: str) -> int:
-        def update(conn: sqlite3.Connection) -> int:
+        def update(conn: SqlConnection) -> int:
             return conn.execute(
                 "UPDATE replays SET state = ?, state_reason = ? WHERE name = ? AND state = ?",
                 (after, reason, replay.name, before),

@@ -28,8 +28,8 @@ from clientevents.config.api_destinations import (
     ConnectionHttpParameters,
     ParameterConfig,
 )
-from clientevents.errors import ConfigError
-from clientevents.store.engine import Database
+from clientevents.errors import ConfigError, StoreError
+from clientevents.store.factory import open_store
 from clientevents.targets.api_destination.state import (
     AUTHORIZING,
     ConnectionState,
@@ -48,10 +48,12 @@ def _load(data_dir: Path | None, config_file: Path | None) -> tuple[Settings,
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     folder = data_dir if data_dir is not None else Path(settings.data_dir)
-    path = folder / DB_FILE
-    if not path.is_file():
+    if settings.storage.store == "sqlite" and not (folder / DB_FILE).is_file():
         return settings, {}
-    db = Database(path)
+    try:
+        db = open_store(settings, folder)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
     try:
         return settings, read_states(db)
     finally:

@@ -13,9 +13,10 @@ from typing import Any, TypeVar
 import click
 
 from clientevents.config import Settings, default_settings, load_config
-from clientevents.errors import ConfigError
+from clientevents.errors import ConfigError, StoreError
 from clientevents.store.datadir import secure_data_dir
-from clientevents.store.engine import Database
+from clientevents.store.factory import open_store
+from clientevents.store.port import StateStore
 
 __all__ = ["DB_FILE", "common_options", "echo_json", "open_database", "setup_logging"]
 
@@ -40,21 +41,25 @@ def common_options(fn: F) -> F:
 @contextmanager
 def open_database(
     data_dir: Path | None, config_file: Path | None
-) -> Iterator[tuple[Database, Settings]]:
+) -> Iterator[tuple[StateStore, Settings]]:
     """The configuration and the service's database (which must exist)."""
     try:
         settings = load_config(config_file) if config_file else default_settings()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     folder = data_dir if data_dir is not None else Path(settings.data_dir)
-    path = folder / DB_FILE
-    if not path.is_file():
-        raise click.ClickException(
-            f"There is no database at {path}. Pass --data-dir with the folder the service "
-            "uses (the one holding clientevents.db)."
-        )
-    secure_data_dir(folder)
-    db = Database(path)
+    if settings.storage.store == "sqlite":
+        path = folder / DB_FILE
+        if not path.is_file():
+            raise click.ClickException(
+                f"There is no database at {path}. Pass --data-dir with the folder the service "
+                "uses (the one holding clientevents.db)."
+            )
+        secure_data_dir(folder)
+    try:
+        db = open_store(settings, folder)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
     try:
         yield db, settings
     finally:

@@ -32,7 +32,7 @@ import click
 from clientevents.cli import output
 from clientevents.cli.options import DB_FILE, common_options
 from clientevents.config import default_settings, load_config
-from clientevents.errors import ConfigError
+from clientevents.errors import ConfigError, StoreError
 from clientevents.secrets import (
     MasterKeyError,
     SecretError,
@@ -41,7 +41,7 @@ from clientevents.secrets import (
     check_name,
     load_master_key,
 )
-from clientevents.store.engine import Database
+from clientevents.store.factory import open_store as open_state_store
 
 __all__ = ["secrets"]
 
@@ -57,7 +57,8 @@ def open_store(
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     folder = data_dir if data_dir is not None else Path(settings.data_dir)
-    if not create_key and not (folder / DB_FILE).is_file():
+    if (settings.storage.store == "sqlite" and not create_key
+            and not (folder / DB_FILE).is_file()):
         raise click.ClickException(
             f"There is no database at {folder / DB_FILE}. Pass --data-dir with the folder the "
             "service uses (the one holding clientevents.db)."
@@ -68,7 +69,10 @@ def open_store(
         if need_key:
             raise click.ClickException(str(exc)) from None
         key = None
-    db = Database(folder / DB_FILE)
+    try:
+        db = open_state_store(settings, folder)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
     try:
         yield SecretStore(db, key)
     finally:

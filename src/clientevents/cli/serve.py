@@ -45,6 +45,7 @@ from clientevents.config import Settings, default_settings, load_config
 from clientevents.errors import ConfigError
 from clientevents.server.accesslog import ACCESS_LOGGER, configure_access_log
 from clientevents.server.connlimits import ConnectionLimits, connection_limits
+from clientevents.store.factory import describe_store
 
 logger = logging.getLogger("clientevents.serve")
 
@@ -292,7 +293,8 @@ def _banner_text(
     http_server: str,
 ) -> str:
     lines = [f"clientevents {__version__} serving {url}"]
-    lines.append(f"  data dir        {data_path} (database {data_path / 'clientevents.db'})")
+    lines.append(f"  data dir        {data_path}")
+    lines.append(f"  state store     {describe_store(settings, data_path)}")
     for stage in settings.stages:
         lines.append(f"  ingest          POST {url}/{stage.name}/event  (bus {stage.bus}, "
                      f"detail-type {stage.environment})")

@@ -19,12 +19,12 @@ from clientevents.cli.tail_source import BusSource, Item, RuleSource, Source, St
 from clientevents.cli.test_pattern import load_json_argument
 from clientevents.config import Settings
 from clientevents.patterns import EventPattern, InvalidEventPattern
-from clientevents.store.engine import Database
+from clientevents.store.port import StateStore
 
 __all__ = ["tail"]
 
 
-def _choose(db: Database, settings: Settings, bus: str | None, rule: str | None,
+def _choose(db: StateStore, settings: Settings, bus: str | None, rule: str | None,
             stream: str | None) -> Source:
     given = [name for name, value in (("--bus", bus), ("--rule", rule), ("--stream", stream))
              if value is not None]

@@ -16,7 +16,7 @@ import orjson
 from clientevents.config import RuleConfig, Settings
 from clientevents.log.eventlog import EventLog
 from clientevents.patterns import EventPattern, Matcher
-from clientevents.store.engine import Database
+from clientevents.store.port import StateStore
 from clientevents.streams import StreamStore
 
 __all__ = ["BusSource", "Item", "RuleSource", "Source", "StreamSource"]
@@ -88,7 +88,7 @@ class Source:
 class BusSource(Source):
     """Every event of a bus."""
 
-    def __init__(self, db: Database, bus: str) -> None:
+    def __init__(self, db: StateStore, bus: str) -> None:
         self.log = EventLog(db)
         self.bus = bus
         self.label = f"bus {bus}"
@@ -109,7 +109,7 @@ class BusSource(Source):
 class RuleSource(BusSource):
     """The events of a rule's bus that its pattern matches (and replays meant for it)."""
 
-    def __init__(self, db: Database, rule: RuleConfig) -> None:
+    def __init__(self, db: StateStore, rule: RuleConfig) -> None:
         super().__init__(db, rule.bus)
         self.rule = rule
         self.matcher = Matcher()
@@ -125,7 +125,7 @@ class RuleSource(BusSource):
 class StreamSource(Source):
     """The records of a named stream, read without joining a consumer group."""
 
-    def __init__(self, db: Database, settings: Settings, stream: str) -> None:
+    def __init__(self, db: StateStore, settings: Settings, stream: str) -> None:
         self.store = StreamStore(db, settings)
         self.stream = stream
         self.label = f"stream {stream}"

@@ -140,19 +140,20 @@ def rotate_keys(data_dir: Path | None, config_file: Path | None, as_json: bool) 
     from clientevents.identity.keys import KeyRing
     from clientevents.identity.schema import IDENTITY_DDL
     from clientevents.store.datadir import secure_data_dir
-    from clientevents.store.engine import Database
+    from clientevents.store.factory import open_store
 
     settings = load_settings(config_file)
     folder = data_dir if data_dir is not None else Path(settings.data_dir)
     path = folder / "clientevents.db"
-    if not path.is_file():
+    if settings.storage.store == "sqlite" and not path.is_file():
         raise click.ClickException(
             f"There is no database at {path}; pass --data-dir with the server's data folder."
         )
     pool = settings.identity.user_pool
     retention = max(pool.access_token_ttl_secs, pool.id_token_ttl_secs) + 300
-    secure_data_dir(folder)
-    db = Database(path)
+    if settings.storage.store == "sqlite":
+        secure_data_dir(folder)
+    db = open_store(settings, folder)
     try:
         db.ensure_schema(IDENTITY_DDL)
         ring = KeyRing(db, retention_secs=retention)

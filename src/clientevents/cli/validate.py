@@ -11,6 +11,7 @@ import click
 from clientevents.cli import output
 from clientevents.config import ConfigFileError, ConfigValidationError, Settings, load_config
 from clientevents.errors import ConfigError
+from clientevents.store.factory import check_store
 
 __all__ = ["counts", "summary", "validate"]
 
@@ -73,6 +74,11 @@ def _check(file: str) -> tuple[int, dict[str, Any]]:
     except ConfigError as exc:
         return 1, {"file": file, "valid": False, "readable": True, "problems": [
             {"path": exc.path, "message": str(exc)}], "message": str(exc), "counted": False}
+    problem = check_store(settings)
+    if problem is not None:
+        return 1, {"file": file, "valid": False, "readable": True, "problems": [
+            {"path": "storage.postgres.dsn", "message": problem}],
+            "message": f"{file}: storage.postgres.dsn: {problem}", "counted": True}
     return 0, {"file": file, "valid": True, "readable": True, "problems": [],
                "defines": counts(settings), "summary": summary(settings)}
 
@@ -83,7 +89,8 @@ def _check(file: str) -> tuple[int, dict[str, Any]]:
 @output.json_option()
 def validate(files: tuple[str, ...], as_json: bool) -> None:
     """Check configuration files: exit 0 when all are valid, 1 when one is not (every problem
-    is listed, with its field path and line), 2 when one cannot be read.
+    is listed, with its field path and line; a PostgreSQL store that does not answer is one),
+    2 when one cannot be read.
 
     \b
     Example:

@@ -35,6 +35,7 @@ from clientevents.config.identity import (
 from clientevents.config.references import reference_problems
 from clientevents.config.rulelang import check_event_pattern
 from clientevents.config.schemas import SchemaConfig
+from clientevents.config.storage import StorageSettings
 from clientevents.config.targets import (
     TARGET_MODELS,
     TARGET_TYPES,
@@ -335,6 +336,10 @@ class Settings(ConfigModel):
     )
     console: ConsoleSettings = Field(
         default_factory=ConsoleSettings, description="The operators' console and admin API."
+    )
+    storage: StorageSettings = Field(
+        default_factory=StorageSettings,
+        description="Where state and the event log live (SQLite file, PostgreSQL, JetStream).",
     )
 
     @model_validator(mode="after")

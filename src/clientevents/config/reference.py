@@ -239,7 +239,8 @@ def render_reference(examples: Sequence[Mapping[str, Any]] = ()) -> str:
             lines += [" ".join(doc.split()).replace("``", "`"), ""]
         required = set(model.model_json_schema().get("required", []))
         lines += ["| Key | Type | Default | Description | Example |", "|---|---|---|---|---|"]
-        for name, field in model.model_fields.items():
+        for attribute, field in model.model_fields.items():
+            name = field.alias or attribute
             kind = _type_text(field.annotation, link)
             limits = _constraints(field)
             if limits:

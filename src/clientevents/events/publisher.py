@@ -24,7 +24,6 @@ get a 503).
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -38,7 +37,8 @@ from clientevents.log.appender import LogAppender
 from clientevents.log.eventlog import EventLog
 from clientevents.log.records import LogRow
 from clientevents.logthrottle import LogThrottle
-from clientevents.store.engine import Database
+from clientevents.store import driver_errors
+from clientevents.store.port import SqlConnection, StateStore
 
 __all__ = ["INTERNAL_FAILURE", "Publisher", "PutEventsRequestError"]
 
@@ -66,7 +66,7 @@ class Publisher:
     """
 
     def __init__(
-        self, db: Database, settings: Settings, *, clock: Callable[[], float] = time.time
+        self, db: StateStore, settings: Settings, *, clock: Callable[[], float] = time.time
     ) -> None:
         self.db = db
         self.settings = settings
@@ -96,7 +96,7 @@ class Publisher:
         if rows:
             try:
                 self.appender.append(rows)
-            except (StoreError, sqlite3.Error) as exc:
+            except driver_errors(StoreError) as exc:
                 return self._failed_commit(results, exc)
         return _answer(results)
 
@@ -107,7 +107,7 @@ class Publisher:
         if rows:
             try:
                 await self.appender.aappend(rows)
-            except (StoreError, sqlite3.Error) as exc:
+            except driver_errors(StoreError) as exc:
                 return self._failed_commit(results, exc)
         return _answer(results)
 
@@ -177,7 +177,7 @@ class Publisher:
             await self.appender.append_future(rows)
         return results
 
-    def append_in(self, conn: sqlite3.Connection, entries: Sequence[Any]) -> Answer:
+    def append_in(self, conn: SqlConnection, entries: Sequence[Any]) -> Answer:
         """Append ``entries`` inside a write the caller already runs (``db.write(fn)``).
 
         For internal callers (the bus target, replays): no limit on the number of entries; the

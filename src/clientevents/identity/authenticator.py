@@ -33,6 +33,7 @@ from clientevents.identity.jwtcheck import (
 )
 from clientevents.identity.principal import USER_POOL_ISSUER, AuthError, Principal
 from clientevents.identity.remote import RemoteKeySet
+from clientevents.identity.sessions import SessionState
 from clientevents.identity.userpool import UserPool
 from clientevents.identity.userstate import UserStateCache
 
@@ -103,8 +104,9 @@ class Authenticator:
         if verified is None or verified.expires_at <= now:
             verified = await self._verify(token)
             self._remember(token, verified)
-        if verified.origin_jti is not None:
-            return self._check_pool_user(verified)
+        if verified.origin_jti is not None and self.user_states is not None:
+            state = await self.user_states.aget(verified.principal.subject, verified.origin_jti)
+            return self._check_pool_user(verified, state)
         return verified.principal
 
     def forget(self) -> None:
@@ -182,12 +184,8 @@ class Authenticator:
         )
         return _Verified(principal, float(claims["exp"]), None, _entry_bytes(parsed.token))
 
-    def _check_pool_user(self, verified: _Verified) -> Principal:
-        states = self.user_states
+    def _check_pool_user(self, verified: _Verified, state: SessionState | None) -> Principal:
         principal = verified.principal
-        if states is None or verified.origin_jti is None:  # pragma: no cover - guarded by caller
-            return principal
-        state = states.get(principal.subject, verified.origin_jti)
         if state is None:
             raise AuthError.refuse("user_not_found", "The token's user no longer exists.")
         if not state.enabled:

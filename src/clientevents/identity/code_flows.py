@@ -37,9 +37,8 @@ from clientevents.identity.usernames import username_key
 from clientevents.identity.users import CONFIRMED, UserRecord, update_user
 
 if TYPE_CHECKING:
-    from sqlite3 import Connection
-
     from clientevents.identity.userpool import UserPool
+    from clientevents.store.port import SqlConnection as Connection
 
 __all__ = ["CodeFlows"]
 

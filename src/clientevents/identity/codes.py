@@ -23,9 +23,10 @@ evaluation); the attempt limit is what defends the online API.
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from typing import Final
+
+from clientevents.store.port import SqlConnection
 
 __all__ = [
     "CODE_TTL_SECS",
@@ -68,7 +69,7 @@ class StoredCode:
 
 
 def store_code(
-    conn: sqlite3.Connection,
+    conn: SqlConnection,
     key: str,
     purpose: str,
     code_hash: str,
@@ -97,8 +98,12 @@ def store_code(
         sends, window_start = row[0] + 1, row[1]
     expires_at = now + CODE_TTL_SECS[purpose]
     conn.execute(
-        "INSERT OR REPLACE INTO pending_codes (username_key, purpose, code_hash, created_at, "
-        "expires_at, attempts, sends, window_start, forget_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)",
+        "INSERT INTO pending_codes (username_key, purpose, code_hash, created_at, "
+        "expires_at, attempts, sends, window_start, forget_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?) "
+        "ON CONFLICT (username_key, purpose) DO UPDATE SET code_hash = excluded.code_hash, "
+        "created_at = excluded.created_at, expires_at = excluded.expires_at, attempts = 0, "
+        "sends = excluded.sends, window_start = excluded.window_start, "
+        "forget_at = excluded.forget_at",
         (
             key, purpose, code_hash, now, expires_at, sends, window_start,
             max(expires_at, window_start + SEND_WINDOW_SECS),
@@ -107,7 +112,7 @@ def store_code(
     return True
 
 
-def consume_attempt(conn: sqlite3.Connection, key: str, purpose: str, now: float) -> StoredCode:
+def consume_attempt(conn: SqlConnection, key: str, purpose: str, now: float) -> StoredCode:
     """Count one guess against the code of ``key`` and return the row as the guess sees it.
 
     A guess where no code is pending is counted too, in a row without a code (``code_hash``
@@ -118,14 +123,14 @@ def consume_attempt(conn: sqlite3.Connection, key: str, purpose: str, now: float
     row = conn.execute(
         "INSERT INTO pending_codes (username_key, purpose, code_hash, created_at, expires_at, "
         "attempts, sends, window_start, forget_at) VALUES (?, ?, NULL, ?, ?, 1, 0, ?, ?) "
-        "ON CONFLICT (username_key, purpose) DO UPDATE SET attempts = attempts + 1 "
+        "ON CONFLICT (username_key, purpose) DO UPDATE SET attempts = pending_codes.attempts + 1 "
         "RETURNING code_hash, expires_at, attempts",
         (key, purpose, now, now + ttl, now, now + ttl),
     ).fetchone()
     return StoredCode(row[0], row[1], row[2])
 
 
-def delete_code(conn: sqlite3.Connection, key: str, purpose: str, code_hash: str) -> bool:
+def delete_code(conn: SqlConnection, key: str, purpose: str, code_hash: str) -> bool:
     """Delete the code that was just matched; ``False`` when it was replaced meanwhile."""
     cursor = conn.execute(
         "DELETE FROM pending_codes WHERE username_key = ? AND purpose = ? AND code_hash = ?",
@@ -134,7 +139,7 @@ def delete_code(conn: sqlite3.Connection, key: str, purpose: str, code_hash: str
     return cursor.rowcount == 1
 
 
-def delete_codes(conn: sqlite3.Connection, key: str, purpose: str | None = None) -> None:
+def delete_codes(conn: SqlConnection, key: str, purpose: str | None = None) -> None:
     """Delete the codes of ``key`` (for one purpose, or all)."""
     if purpose is None:
         conn.execute("DELETE FROM pending_codes WHERE username_key = ?", (key,))

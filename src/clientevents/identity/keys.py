@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -27,7 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from clientevents.store.engine import Database
+from clientevents.store.port import SqlConnection, StateStore
 
 __all__ = ["ALGORITHM", "KeyRing", "SigningKey", "generate_rsa_key"]
 
@@ -86,7 +85,7 @@ class KeyRing:
 
     def __init__(
         self,
-        db: Database,
+        db: StateStore,
         *,
         retention_secs: float,
         reload_interval_secs: float = 10.0,
@@ -157,7 +156,7 @@ class KeyRing:
         kid, pem, jwk = _new_key_row(key)
         self._made_here[kid] = key
 
-        def insert_unless_present(conn: sqlite3.Connection) -> None:
+        def insert_unless_present(conn: SqlConnection) -> None:
             row = conn.execute(
                 "SELECT 1 FROM signing_keys WHERE retired_at IS NULL LIMIT 1"
             ).fetchone()
@@ -223,7 +222,7 @@ class KeyRing:
         self._made_here[kid] = key
         retention = self._retention
 
-        def swap(conn: sqlite3.Connection) -> None:
+        def swap(conn: SqlConnection) -> None:
             conn.execute(
                 "UPDATE signing_keys SET retired_at = ?, publish_until = ? "
                 "WHERE retired_at IS NULL",

@@ -26,9 +26,10 @@ and neither can lock the other's names out.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from typing import Final
+
+from clientevents.store.port import SqlConnection
 
 __all__ = [
     "FAILURES_COLUMNS",
@@ -80,7 +81,7 @@ class Failures:
     locked_until: float | None
 
 
-def state(conn: sqlite3.Connection, key: str, *,
+def state(conn: SqlConnection, key: str, *,
           table: str = "sign_in_failures") -> Failures | None:
     """The failures counted against username key ``key`` (``None``: none)."""
     row = conn.execute(
@@ -91,7 +92,7 @@ def state(conn: sqlite3.Connection, key: str, *,
     return None if row is None else Failures(int(row[0]), float(row[1]), row[2])
 
 
-def claim(conn: sqlite3.Connection, key: str, now: float, *,
+def claim(conn: SqlConnection, key: str, now: float, *,
           table: str = "sign_in_failures") -> bool:
     """Count one sign-in attempt as a failure before it is checked; ``False``: locked out."""
     conn.execute(f"DELETE FROM {_table(table)} WHERE forget_at < ?", (now,))
@@ -107,13 +108,16 @@ def claim(conn: sqlite3.Connection, key: str, now: float, *,
     lock = lock_secs(failures)
     locked_until = now + lock if lock > 0 else None
     conn.execute(
-        f"INSERT OR REPLACE INTO {_table(table)} "
-        "(username_key, failures, last_failed_at, locked_until, forget_at) VALUES (?, ?, ?, ?, ?)",
+        f"INSERT INTO {_table(table)} "
+        "(username_key, failures, last_failed_at, locked_until, forget_at) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (username_key) DO UPDATE SET failures = excluded.failures, "
+        "last_failed_at = excluded.last_failed_at, locked_until = excluded.locked_until, "
+        "forget_at = excluded.forget_at",
         (key, failures, now, locked_until, max(now, locked_until or now) + MAX_LOCK_SECS),
     )
     return True
 
 
-def forgive(conn: sqlite3.Connection, key: str, *, table: str = "sign_in_failures") -> None:
+def forgive(conn: SqlConnection, key: str, *, table: str = "sign_in_failures") -> None:
     """Forget the failures of ``key`` (after a correct password or a password reset)."""
     conn.execute(f"DELETE FROM {_table(table)} WHERE username_key = ?", (key,))

@@ -19,10 +19,10 @@ reports usernames that now share a key. The ``failed_logins``, ``last_failed_at`
 from __future__ import annotations
 
 import secrets
-import sqlite3
 
 from clientevents.identity.usernames import username_key
 from clientevents.store.engine import register_schema
+from clientevents.store.port import SqlConnection
 
 __all__ = ["IDENTITY_DDL", "secret", "upgrade"]
 
@@ -89,19 +89,16 @@ CREATE TABLE IF NOT EXISTS identity_secrets (
 register_schema("identity", IDENTITY_DDL)
 
 
-def upgrade(conn: sqlite3.Connection) -> list[str]:
+def upgrade(conn: SqlConnection) -> list[str]:
     """Bring an older file's identity tables up to date (idempotent); return warnings."""
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(users)")}
+    columns = conn.dialect.columns(conn, "users")
     if "username_key" not in columns:
         conn.execute("ALTER TABLE users ADD COLUMN username_key TEXT")
     rows = conn.execute("SELECT sub, username FROM users WHERE username_key IS NULL").fetchall()
     for sub, name in rows:
         conn.execute("UPDATE users SET username_key = ? WHERE sub = ?", (username_key(name), sub))
     conn.execute("CREATE INDEX IF NOT EXISTS users_by_username_key ON users(username_key)")
-    legacy_codes = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'codes'"
-    ).fetchone()
-    if legacy_codes is not None:
+    if conn.dialect.table_exists(conn, "codes"):  # a SQLite file of an early release
         conn.execute(
             "INSERT OR REPLACE INTO pending_codes (username_key, purpose, code_hash, created_at, "
             "expires_at, attempts, sends, window_start, forget_at) "
@@ -110,22 +107,25 @@ def upgrade(conn: sqlite3.Connection) -> list[str]:
             "FROM codes c JOIN users u ON u.sub = c.sub"
         )
         conn.execute("DROP TABLE codes")
-    shared = conn.execute(
-        "SELECT group_concat(quote(username), ', ') FROM users GROUP BY username_key "
-        "HAVING count(*) > 1"
-    ).fetchall()
+    shared: dict[str, list[str]] = {}
+    for key, name in conn.execute(
+        "SELECT username_key, username FROM users WHERE username_key IN "
+        "(SELECT username_key FROM users GROUP BY username_key HAVING count(*) > 1) "
+        "ORDER BY username_key, created_at"
+    ).fetchall():
+        shared.setdefault(key, []).append("'" + str(name).replace("'", "''") + "'")
     return [
-        f"Users {names} were created as different users but their names now compare equal "
-        "(case and Unicode forms are folded); each still signs in with its exact spelling, and "
-        "any other spelling reaches the oldest. Delete all but one of them."
-        for (names,) in shared
+        f"Users {', '.join(names)} were created as different users but their names now compare "
+        "equal (case and Unicode forms are folded); each still signs in with its exact "
+        "spelling, and any other spelling reaches the oldest. Delete all but one of them."
+        for names in shared.values()
     ]
 
 
-def secret(conn: sqlite3.Connection, name: str) -> bytes:
+def secret(conn: SqlConnection, name: str) -> bytes:
     """The secret called ``name``, generated (32 random bytes) the first time it is asked for."""
     conn.execute(
-        "INSERT OR IGNORE INTO identity_secrets (name, value) VALUES (?, ?)",
+        "INSERT INTO identity_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
         (name, secrets.token_hex(32)),
     )
     row = conn.execute("SELECT value FROM identity_secrets WHERE name = ?", (name,)).fetchone()

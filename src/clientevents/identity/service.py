@@ -21,7 +21,7 @@ from clientevents.identity.notifier import Notifier
 from clientevents.identity.schema import IDENTITY_DDL
 from clientevents.identity.sigv4 import Credentials
 from clientevents.identity.userpool import UserPool
-from clientevents.store.engine import Database
+from clientevents.store.port import StateStore
 
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
@@ -44,7 +44,7 @@ class IdentityService:
     def __init__(
         self,
         identity: IdentitySettings,
-        db: Database,
+        db: StateStore,
         data_dir: Path,
         *,
         issuer_base_url: str | None = None,
@@ -89,7 +89,7 @@ class IdentityService:
 
 
 def build_identity(
-    settings: Settings, db: Database, data_dir: Path, *, issuer_base_url: str | None = None
+    settings: Settings, db: StateStore, data_dir: Path, *, issuer_base_url: str | None = None
 ) -> IdentityService:
     """The identity component for ``settings`` over ``db``; its files live in ``data_dir``."""
     return IdentityService(

@@ -8,8 +8,9 @@ request — lets every process see that on the very next request.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
+
+from clientevents.store.port import SqlConnection
 
 __all__ = [
     "RefreshSession",
@@ -33,7 +34,7 @@ class RefreshSession:
 
 
 def create_session(
-    conn: sqlite3.Connection,
+    conn: SqlConnection,
     *,
     origin_jti: str,
     token_hash: str,
@@ -54,7 +55,7 @@ def create_session(
     )
 
 
-def find_session(conn: sqlite3.Connection, token_hash: str) -> RefreshSession | None:
+def find_session(conn: SqlConnection, token_hash: str) -> RefreshSession | None:
     """The session whose refresh token hashes to ``token_hash``."""
     row = conn.execute(
         "SELECT origin_jti, sub, auth_time, expires_at, revoked_at FROM refresh_tokens "
@@ -64,7 +65,7 @@ def find_session(conn: sqlite3.Connection, token_hash: str) -> RefreshSession | 
     return None if row is None else RefreshSession(*row)
 
 
-def revoke_sessions(conn: sqlite3.Connection, sub: str, now: float) -> int:
+def revoke_sessions(conn: SqlConnection, sub: str, now: float) -> int:
     """Revoke every live session of ``sub``; return how many."""
     cursor = conn.execute(
         "UPDATE refresh_tokens SET revoked_at = ? WHERE sub = ? AND revoked_at IS NULL",
@@ -90,7 +91,7 @@ _STATE_SQL = (
 )
 
 
-def session_state(conn: sqlite3.Connection, sub: str, origin_jti: str) -> SessionState | None:
+def session_state(conn: SqlConnection, sub: str, origin_jti: str) -> SessionState | None:
     """The user's state and whether session ``origin_jti`` was revoked; ``None``: no user.
 
     Two primary-key lookups in one statement (about 10 µs on a warm cache).

@@ -63,7 +63,7 @@ from clientevents.identity.users import (
     load_by_username,
     update_user,
 )
-from clientevents.store.engine import Database
+from clientevents.store.port import StateStore
 
 __all__ = ["UserPool"]
 
@@ -90,7 +90,7 @@ class UserPool:
 
     def __init__(
         self,
-        db: Database,
+        db: StateStore,
         settings: UserPoolSettings,
         *,
         data_dir: Path,

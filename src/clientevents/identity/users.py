@@ -1,6 +1,6 @@
 """User records: the ``users`` rows and how they read as Cognito attributes.
 
-Functions taking a ``conn`` run inside :meth:`Database.write` or :meth:`Database.read`.
+Functions taking a ``conn`` run inside :meth:`StateStore.write` or :meth:`StateStore.read`.
 Usernames compare by :func:`~clientevents.identity.usernames.username_key` (case and Unicode
 forms folded); a user keeps the spelling it signed up with.
 """
@@ -8,11 +8,11 @@ forms folded); a user keeps the spelling it signed up with.
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from clientevents.identity.usernames import username_key
+from clientevents.store.port import SqlConnection
 
 __all__ = [
     "CONFIRMED",
@@ -112,7 +112,7 @@ def _row_to_user(row: tuple[Any, ...] | None) -> UserRecord | None:
     )
 
 
-def load_by_username(conn: sqlite3.Connection, username: str) -> UserRecord | None:
+def load_by_username(conn: SqlConnection, username: str) -> UserRecord | None:
     """The user ``username`` names (any case or Unicode form), or ``None``.
 
     Should several users share the key (created by a version that folded only ASCII case), the
@@ -120,20 +120,20 @@ def load_by_username(conn: sqlite3.Connection, username: str) -> UserRecord | No
     """
     row = conn.execute(
         f"SELECT {_COLUMNS} FROM users WHERE username_key = ? "
-        "ORDER BY username = ? COLLATE BINARY DESC, created_at LIMIT 1",
+        f"ORDER BY username = ?{conn.dialect.binary} DESC, created_at LIMIT 1",
         (username_key(username), username),
     ).fetchone()
     return _row_to_user(row)
 
 
-def load_by_sub(conn: sqlite3.Connection, sub: str) -> UserRecord | None:
+def load_by_sub(conn: SqlConnection, sub: str) -> UserRecord | None:
     """The user whose ``sub`` is ``sub``, or ``None``."""
     row = conn.execute(f"SELECT {_COLUMNS} FROM users WHERE sub = ?", (sub,)).fetchone()
     return _row_to_user(row)
 
 
 def list_users(
-    conn: sqlite3.Connection, *, after: str | None, limit: int
+    conn: SqlConnection, *, after: str | None, limit: int
 ) -> list[UserRecord]:
     """Users ordered by username (case-insensitively), starting after ``after``."""
     if after is None:
@@ -148,13 +148,13 @@ def list_users(
     return [user for user in map(_row_to_user, rows) if user is not None]
 
 
-def insert_user(conn: sqlite3.Connection, user: UserRecord) -> bool:
+def insert_user(conn: SqlConnection, user: UserRecord) -> bool:
     """Insert ``user``; ``False`` when the username (its key) is taken (nothing written)."""
     key = user.key
     cursor = conn.execute(
-        f"INSERT OR IGNORE INTO users ({_COLUMNS}, username_key) "
+        f"INSERT INTO users ({_COLUMNS}, username_key) "
         "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
-        "WHERE NOT EXISTS (SELECT 1 FROM users WHERE username_key = ?)",
+        "WHERE NOT EXISTS (SELECT 1 FROM users WHERE username_key = ?) ON CONFLICT DO NOTHING",
         (
             user.sub, user.username, user.password_hash, json.dumps(user.attributes),
             user.client_id, user.status, int(user.enabled), int(user.email_verified),
@@ -164,7 +164,7 @@ def insert_user(conn: sqlite3.Connection, user: UserRecord) -> bool:
     return cursor.rowcount == 1
 
 
-def update_user(conn: sqlite3.Connection, sub: str, **columns: Any) -> bool:
+def update_user(conn: SqlConnection, sub: str, **columns: Any) -> bool:
     """Set ``columns`` on user ``sub``; ``False`` when there is no such user."""
     allowed = {
         "password_hash", "client_id", "status", "enabled", "email_verified", "modified_at",
@@ -178,6 +178,6 @@ def update_user(conn: sqlite3.Connection, sub: str, **columns: Any) -> bool:
     return cursor.rowcount == 1
 
 
-def delete_user(conn: sqlite3.Connection, sub: str) -> bool:
+def delete_user(conn: SqlConnection, sub: str) -> bool:
     """Delete user ``sub`` with its sessions (cascade); its name's codes are the caller's."""
     return conn.execute("DELETE FROM users WHERE sub = ?", (sub,)).rowcount == 1

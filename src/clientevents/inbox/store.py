@@ -8,7 +8,6 @@ with at least a comment (``comment.body``) or a ``description``; ``subject``, ``
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -18,7 +17,7 @@ import orjson
 from clientevents.store.engine import register_schema
 
 if TYPE_CHECKING:
-    from clientevents.store.engine import Database
+    from clientevents.store.port import SqlConnection, StateStore
 
 __all__ = ["SCHEMA", "InboxTicket", "TicketInbox", "TicketRejected"]
 
@@ -121,7 +120,7 @@ def parse_ticket(body: bytes) -> dict[str, Any]:
 class TicketInbox:
     """The stored tickets."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: StateStore) -> None:
         self.db = db
 
     async def add(self, ticket: dict[str, Any], *, event_id: str | None) -> InboxTicket:
@@ -129,19 +128,20 @@ class TicketInbox:
         now = time.time()
         text = orjson.dumps(ticket).decode()
 
-        def write(conn: sqlite3.Connection) -> int:
-            cur = conn.execute(
-                "INSERT INTO inbox_tickets (created_at, event_id, ticket) VALUES (?, ?, ?)",
+        def write(conn: SqlConnection) -> int:
+            row = conn.execute(
+                "INSERT INTO inbox_tickets (created_at, event_id, ticket) VALUES (?, ?, ?) "
+                "RETURNING id",
                 (now, event_id, text),
-            )
-            return int(cur.lastrowid or 0)
+            ).fetchone()
+            return int(row[0])
 
         ticket_id = await self.db.awrite(write)
         return InboxTicket(ticket_id, now, event_id, ticket)
 
     def newest(self, limit: int = 100) -> tuple[list[InboxTicket], int]:
         """The ``limit`` newest tickets, newest first, and how many there are in all."""
-        def read(conn: sqlite3.Connection) -> tuple[list[InboxTicket], int]:
+        def read(conn: SqlConnection) -> tuple[list[InboxTicket], int]:
             rows = conn.execute(
                 "SELECT id, created_at, event_id, ticket FROM inbox_tickets "
                 "ORDER BY id DESC LIMIT ?", (limit,),

@@ -8,7 +8,7 @@ most one *drain* write is queued at a time, and when the writer runs it, it take
 pending at that moment and inserts them with a handful of multi-row ``INSERT`` statements. The
 commit's completion callback then wakes every caller whose rows it held.
 
-Semantics are those of :meth:`Database.write`: :meth:`LogAppender.append` returns once the rows
+Semantics are those of :meth:`StateStore.write`: :meth:`LogAppender.append` returns once the rows
 are on disk, and raises :class:`StoreError` if the commit failed (none of its rows are stored).
 """
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import sqlite3
 import threading
 import time
 from collections.abc import Sequence
@@ -24,7 +23,7 @@ from typing import Any
 
 from clientevents.errors import StoreError
 from clientevents.log.records import EVENT
-from clientevents.store.engine import Database
+from clientevents.store.port import SqlConnection, StateStore
 
 __all__ = ["DEFAULT_LINGER_SECS", "LogAppender"]
 
@@ -50,6 +49,25 @@ _LAST_POSITION = (
 )
 
 
+#: The channel a commit that appended to the log notifies (``StateStore.change_token``).
+LOG_CHANNEL = "log"
+
+# PostgreSQL: positions come from the head row, locked until the appending transaction commits,
+# so appenders of every process take positions in the order they commit: a consumer that read
+# "after p" can never miss a row committed later with a position at or below p.
+_RESERVE_PG = "UPDATE log_head SET position = position + ? WHERE id = 1 RETURNING position"
+
+
+def _last_position(conn: SqlConnection, total: int) -> int:
+    """The position before the ``total`` this append takes."""
+    if conn.dialect.name == "postgres":
+        (head,) = conn.execute(_RESERVE_PG, (total,)).fetchone()
+        conn.dialect.notify(conn, LOG_CHANNEL)
+        return int(head) - total
+    (position,) = conn.execute(_LAST_POSITION).fetchone()
+    return int(position)
+
+
 def _statement(rows: int) -> str:
     text = _STATEMENTS.get(rows)
     if text is None:
@@ -57,7 +75,7 @@ def _statement(rows: int) -> str:
     return text
 
 
-def insert_rows(conn: sqlite3.Connection, rows: Sequence[Sequence[object]]) -> None:
+def insert_rows(conn: SqlConnection, rows: Sequence[Sequence[object]]) -> None:
     """Insert records into ``events`` with at most a few statements, giving them positions.
 
     Each row is a :class:`~clientevents.log.records.LogRow` (a 7-tuple is a single event). A
@@ -74,7 +92,10 @@ def insert_rows(conn: sqlite3.Connection, rows: Sequence[Sequence[object]]) -> N
     """
     if not rows:
         return
-    (position,) = conn.execute(_LAST_POSITION).fetchone()
+    total_events = 0
+    for row in rows:
+        total_events += row[7] if len(row) == _WIDTH - 1 and type(row[7]) is int else 1
+    position = _last_position(conn, total_events)
     params: list[object] = []
     extend = params.extend
     for row in rows:
@@ -214,7 +235,7 @@ class LogAppender:
         rows_appended: how many records those writes inserted.
     """
 
-    def __init__(self, db: Database, *, linger_secs: float = DEFAULT_LINGER_SECS) -> None:
+    def __init__(self, db: StateStore, *, linger_secs: float = DEFAULT_LINGER_SECS) -> None:
         if linger_secs < 0:
             raise ValueError(f"linger_secs must be 0 or more, not {linger_secs!r}.")
         self.db = db
@@ -289,7 +310,7 @@ class LogAppender:
         taken: list[_Waiter] = []
         ran = False
 
-        def drain(conn: sqlite3.Connection) -> None:
+        def drain(conn: SqlConnection) -> None:
             nonlocal ran
             ran = True
             taken.extend(self._take())

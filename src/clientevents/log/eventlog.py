@@ -19,15 +19,17 @@ Example::
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 
 from clientevents.errors import Conflict
-from clientevents.log.appender import insert_rows
+from clientevents.log.appender import LOG_CHANNEL, insert_rows
 from clientevents.log.records import LogRecord, Row, expand_row
-from clientevents.store.engine import Database, register_schema
+from clientevents.store import driver_errors
+from clientevents.store.dialect import POSTGRES
+from clientevents.store.engine import register_schema
+from clientevents.store.port import SqlConnection, StateStore
 
-__all__ = ["SCHEMA", "EventLog", "LogRecord"]
+__all__ = ["LOG_CHANNEL", "SCHEMA", "EventLog", "LogRecord"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -51,7 +53,17 @@ CREATE TABLE IF NOT EXISTS consumer_offsets (
 ) WITHOUT ROWID;
 """
 
-register_schema("log", SCHEMA)
+#: PostgreSQL: the head row hands out positions (see :mod:`clientevents.log.appender`).
+PG_SCHEMA = POSTGRES.ddl(SCHEMA) + """
+CREATE TABLE IF NOT EXISTS log_head (
+    id BIGINT PRIMARY KEY CHECK (id = 1),
+    position BIGINT NOT NULL
+);
+INSERT INTO log_head (id, position) SELECT 1, coalesce(max(seq), 0) FROM events
+ON CONFLICT (id) DO NOTHING;
+"""
+
+register_schema("log", SCHEMA, postgres=PG_SCHEMA)
 
 _COLUMNS = (
     "seq, bus, event_id, time, ingested_at, body, replay_name, replay_rules, count, format"
@@ -67,32 +79,28 @@ _ADDED_COLUMNS = {
 class EventLog:
     """Append, read and trim the ``events`` table; track consumer offsets.
 
-    Writes take the connection of a :meth:`Database.write` function (they never commit);
+    Writes take the connection of a :meth:`StateStore.write` function (they never commit);
     reads use the calling thread's read connection.
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: StateStore) -> None:
         self.db = db
-        db.ensure_schema(SCHEMA)
+        db.ensure_schema(SCHEMA, postgres=PG_SCHEMA)
         self._upgrade()
 
     def _upgrade(self) -> None:
         """Add the columns a database made by an older release lacks (each a no-op later)."""
-        present = {
-            row[1] for row in self.db.read(
-                lambda conn: conn.execute("PRAGMA table_info(events)").fetchall()
-            )
-        }
+        present = self.db.read(lambda conn: conn.dialect.columns(conn, "events"))
         for name, definition in _ADDED_COLUMNS.items():
             if name in present:
                 continue
 
-            def add(conn: sqlite3.Connection, name: str = name, definition: str = definition
+            def add(conn: SqlConnection, name: str = name, definition: str = definition
                     ) -> None:
                 try:
                     conn.execute(f"ALTER TABLE events ADD COLUMN {name} {definition}")
-                except sqlite3.OperationalError as exc:
-                    if "duplicate column" not in str(exc):  # another process added it first
+                except driver_errors() as exc:
+                    if not conn.dialect.is_duplicate_column(exc):  # another process added it
                         raise
 
             self.db.write(add)
@@ -100,13 +108,13 @@ class EventLog:
     # -- writes (inside db.write) --------------------------------------------------------
 
     @staticmethod
-    def append(conn: sqlite3.Connection, rows: Sequence[Sequence[object]]) -> None:
+    def append(conn: SqlConnection, rows: Sequence[Sequence[object]]) -> None:
         """Append records: each row is a :class:`~clientevents.log.records.LogRow`, ``(bus,
         event_id, time, ingested_at, body, replay_name, replay_rules[, count, format])``."""
         insert_rows(conn, rows)
 
     @staticmethod
-    def drop_offset(conn: sqlite3.Connection, group: str, bus: str) -> bool:
+    def drop_offset(conn: SqlConnection, group: str, bus: str) -> bool:
         """Forget ``group``'s offset on ``bus`` (a consumer that no longer exists), so the log's
         retention stops waiting for it. Return whether there was one."""
         cur = conn.execute("DELETE FROM consumer_offsets WHERE grp = ? AND bus = ?", (group, bus))
@@ -114,7 +122,7 @@ class EventLog:
 
     @staticmethod
     def commit_offset(
-        conn: sqlite3.Connection, group: str, bus: str, seq: int, *, expected: int | None = None
+        conn: SqlConnection, group: str, bus: str, seq: int, *, expected: int | None = None
     ) -> None:
         """Record that ``group`` has consumed ``bus`` up to and including ``seq``.
 
@@ -150,7 +158,7 @@ class EventLog:
         )
 
     @staticmethod
-    def trim(conn: sqlite3.Connection, bus: str, *, upto_seq: int, ingested_before: float,
+    def trim(conn: SqlConnection, bus: str, *, upto_seq: int, ingested_before: float,
              limit: int = 10_000) -> int:
         """Delete up to ``limit`` records of ``bus`` whose events all have positions up to
         ``upto_seq`` and were ingested before ``ingested_before``; return how many records
@@ -213,7 +221,7 @@ class EventLog:
 
 
 def _expand(
-    conn: sqlite3.Connection, sql: str, params: Sequence[object], after: int, limit: int
+    conn: SqlConnection, sql: str, params: Sequence[object], after: int, limit: int
 ) -> list[LogRecord]:
     """The events of the records ``sql`` selects (in ``seq`` order) after position ``after``,
     at most ``limit``; stops stepping the statement once it has them."""

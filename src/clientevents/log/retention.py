@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from functools import partial
 
 from clientevents.log.eventlog import EventLog
 from clientevents.logthrottle import LogThrottle
+from clientevents.store.port import SqlConnection
 
 __all__ = ["DEFAULT_RETENTION_SECS", "ROUTER_GROUP", "TRIM_CHUNK", "LogRetention"]
 
@@ -107,5 +107,5 @@ class LogRetention:
                 pass
 
 
-def _trim(conn: sqlite3.Connection, *, bus: str, upto: int, cutoff: float) -> int:
+def _trim(conn: SqlConnection, *, bus: str, upto: int, cutoff: float) -> int:
     return EventLog.trim(conn, bus, upto_seq=upto, ingested_before=cutoff, limit=TRIM_CHUNK)

@@ -14,11 +14,11 @@ Example::
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
 from typing import Final
 
 from clientevents.store.engine import register_schema
+from clientevents.store.port import SqlConnection
 
 __all__ = ["KEEP_MINUTES", "MATCH_COUNTS_SCHEMA", "matches_per_minute", "record_matches"]
 
@@ -39,12 +39,13 @@ register_schema("routing.counters", MATCH_COUNTS_SCHEMA)
 
 _UPSERT: Final = (
     "INSERT INTO rule_match_counts (bus, minute, rule, events) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (bus, minute, rule) DO UPDATE SET events = events + excluded.events"
+    "ON CONFLICT (bus, minute, rule) DO UPDATE SET "
+    "events = rule_match_counts.events + excluded.events"
 )
 
 
 def record_matches(
-    conn: sqlite3.Connection, bus: str, counts: Mapping[str, int], *, minute: int
+    conn: SqlConnection, bus: str, counts: Mapping[str, int], *, minute: int
 ) -> None:
     """Add ``counts`` (rule -> matched events) to ``bus``'s ``minute``; inside a write."""
     if not counts:
@@ -56,7 +57,7 @@ def record_matches(
 
 
 def matches_per_minute(
-    conn: sqlite3.Connection, bus: str, *, since_minute: int
+    conn: SqlConnection, bus: str, *, since_minute: int
 ) -> dict[str, dict[int, int]]:
     """``{rule: {minute: events}}`` of ``bus`` from ``since_minute`` on (epoch minutes)."""
     found: dict[str, dict[int, int]] = {}

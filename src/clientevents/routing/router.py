@@ -9,8 +9,9 @@ are on disk.
 
 The router does no network I/O. It runs on its own thread (matching is CPU work and must not
 stall the event loop that runs the dispatchers); when every bus is caught up it watches the
-database's ``data_version`` (which changes when any other connection commits, in this process
-or another) every ``poll_interval_secs`` and reads again as soon as it changes.
+store's change token for the log (``StateStore.change_token(LOG_CHANNEL)``: SQLite's
+``data_version``, or the count of PostgreSQL notifications of appends, in this process or
+another) every ``poll_interval_secs`` and reads again as soon as it moves.
 
 Example::
 
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -32,11 +32,11 @@ from typing import Any
 
 from clientevents.config.model import Settings
 from clientevents.errors import Conflict
-from clientevents.log.eventlog import EventLog, LogRecord
+from clientevents.log.eventlog import LOG_CHANNEL, EventLog, LogRecord
 from clientevents.logthrottle import LogThrottle
 from clientevents.routing.counters import record_matches
 from clientevents.routing.rules import BusRoutes, build_routes
-from clientevents.store.engine import Database
+from clientevents.store.port import SqlConnection, StateStore
 from clientevents.targets.queue import DeadLetter, Delivery, dead_letter, enqueue
 from clientevents.transform import TransformError
 
@@ -77,7 +77,7 @@ class Router:
 
     def __init__(
         self,
-        db: Database,
+        db: StateStore,
         settings: Settings,
         *,
         batch_size: int = 500,
@@ -166,7 +166,7 @@ class Router:
         return offset
 
     @staticmethod
-    def _commit(conn: sqlite3.Connection, batch: RoutedBatch, offset: int) -> None:
+    def _commit(conn: SqlConnection, batch: RoutedBatch, offset: int) -> None:
         if batch.deliveries:
             enqueue(conn, batch.deliveries)
         if batch.dead:
@@ -277,14 +277,13 @@ class Router:
             await asyncio.shield(finished)
 
     def _loop(self, halt: threading.Event) -> None:
-        reader = self.db.reader()
         while not halt.is_set():
             try:
-                version = _data_version(reader)
+                version = self.db.change_token(LOG_CHANNEL)
                 if self.drain() > 0:
                     continue
                 while not halt.wait(self.poll_interval_secs):
-                    if _data_version(reader) != version:
+                    if self.db.change_token(LOG_CHANNEL) != version:
                         break
             except Exception:  # e.g. the database is locked too long; try again shortly
                 _THROTTLE.error("route", "Routing failed; retrying in 1 second.", exc_info=True)
@@ -297,7 +296,7 @@ class _InFlight:
 
     __slots__ = ("_done", "batch", "error")
 
-    def __init__(self, db: Database, batch: RoutedBatch, offset: int) -> None:
+    def __init__(self, db: StateStore, batch: RoutedBatch, offset: int) -> None:
         self.batch = batch
         self.error: BaseException | None = None
         self._done = threading.Event()
@@ -320,10 +319,6 @@ class _InFlight:
         if self.error is not None:
             raise self.error
         return True
-
-
-def _data_version(conn: sqlite3.Connection) -> int:
-    return int(conn.execute("PRAGMA data_version").fetchone()[0])
 
 
 def _finish(future: asyncio.Future[None]) -> None:

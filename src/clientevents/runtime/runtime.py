@@ -31,7 +31,7 @@ from clientevents.log.eventlog import EventLog
 from clientevents.log.retention import DEFAULT_RETENTION_SECS, LogRetention
 from clientevents.routing.router import Router
 from clientevents.store.datadir import secure_data_dir
-from clientevents.store.engine import Database
+from clientevents.store.factory import open_store
 from clientevents.streams.store import StreamStore
 from clientevents.targets.base import TargetContext
 from clientevents.targets.dispatcher import Dispatchers, DispatchOptions
@@ -98,7 +98,7 @@ class Runtime:
         self._dispatch_options = dispatch_options
         self._router_batch_size = router_batch_size
         secure_data_dir(self.data_dir)
-        self.db = Database(self.data_dir / DB_FILE)
+        self.db = open_store(settings, self.data_dir)
         try:
             self.log = EventLog(self.db)
             self.publisher = Publisher(self.db, settings)

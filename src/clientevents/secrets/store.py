@@ -23,7 +23,6 @@ from __future__ import annotations
 import builtins
 import os
 import re
-import sqlite3
 import time
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -37,7 +36,7 @@ from clientevents.store.engine import register_schema
 
 if TYPE_CHECKING:
     from clientevents.secrets.keys import MasterKey
-    from clientevents.store.engine import Database
+    from clientevents.store.port import SqlConnection, StateStore
 
 __all__ = ["NAME_PATTERN", "SCHEMA", "SecretInfo", "SecretStore", "check_name"]
 
@@ -113,7 +112,7 @@ class SecretStore:
         key: the master key; ``None`` allows only what needs no key (list, describe, delete).
     """
 
-    def __init__(self, db: Database, key: MasterKey | None) -> None:
+    def __init__(self, db: StateStore, key: MasterKey | None) -> None:
         self.db = db
         self.key = key
         db.ensure_schema(SCHEMA)
@@ -146,7 +145,7 @@ class SecretStore:
         now = time.time()
         key_id = self.key.key_id
 
-        def write(conn: sqlite3.Connection) -> bool:
+        def write(conn: SqlConnection) -> bool:
             existed = conn.execute("SELECT 1 FROM secrets WHERE name = ?", (name,)).fetchone()
             conn.execute(
                 "INSERT INTO secrets (name, nonce, ciphertext, key_id, kind, json_keys, size, "
@@ -223,10 +222,10 @@ class SecretStore:
 
     def delete(self, name: str) -> bool:
         """Remove ``name``; ``False`` when there was no such secret."""
-        return self.db.write(
+        return bool(self.db.write(
             lambda conn: conn.execute("DELETE FROM secrets WHERE name = ?", (name,)).rowcount
             == 1
-        )
+        ))
 
     def _rows(self, clause: str, params: tuple[Any, ...]) -> builtins.list[SecretInfo]:
         rows = self.db.read(

@@ -1,5 +1,19 @@
-"""State stores: the embedded SQLite engine and the stores built on it."""
+"""State stores: the port (:mod:`.port`), SQLite (:mod:`.sqlite`), PostgreSQL (:mod:`.postgres`),
+the dialect (:mod:`.dialect`) and the factory (:mod:`.factory`)."""
 
-from clientevents.store.engine import Database, register_schema
+from clientevents.store.sqlite import Database, register_column, register_schema
 
-__all__ = ["Database", "register_schema"]
+
+def driver_errors(*more: type[BaseException]) -> tuple[type[BaseException], ...]:
+    """The database drivers' error classes and ``more`` (``except driver_errors(OSError):``):
+    SQLite's, and psycopg's when it is loaded."""
+    import sqlite3
+    import sys
+
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is None:
+        return (sqlite3.Error, *more)
+    return (sqlite3.Error, psycopg.Error, *more)
+
+
+__all__ = ["Database", "driver_errors", "register_column", "register_schema"]

@@ -10,8 +10,9 @@ each with the time it becomes visible again and how often it was handed out).
 
 from __future__ import annotations
 
-import sqlite3
 from typing import TYPE_CHECKING, Any
+
+from clientevents.store.port import SqlConnection
 
 if TYPE_CHECKING:
     from clientevents.streams.store import StreamRecord
@@ -22,7 +23,7 @@ TRIM_CHUNK = 50_000
 """Most records one trim deletes (one write stays short)."""
 
 
-def start_position(conn: sqlite3.Connection, stream: str, start: str | float) -> int:
+def start_position(conn: SqlConnection, stream: str, start: str | float) -> int:
     """The position a new group starts from: records with greater ids are new to it."""
     if start == "oldest":
         return 0
@@ -39,7 +40,7 @@ def start_position(conn: sqlite3.Connection, stream: str, start: str | float) ->
 
 
 def claim_in(
-    conn: sqlite3.Connection,
+    conn: SqlConnection,
     stream: str,
     group: str,
     *,
@@ -52,6 +53,8 @@ def claim_in(
     """Hand ``group`` up to ``limit`` records: overdue in-flight ones first, then new ones."""
     from clientevents.streams.store import StreamRecord
 
+    # one claimer of a group at a time, in every process (their records must not overlap)
+    conn.dialect.lock(conn, f"stream-group:{stream}:{group}")
     row = conn.execute(
         "SELECT position FROM stream_groups WHERE stream = ? AND grp = ?", (stream, group)
     ).fetchone()
@@ -89,8 +92,10 @@ def claim_in(
         ).fetchall()
         if fresh:
             conn.executemany(
-                "INSERT OR REPLACE INTO stream_pending "
-                "(stream, grp, record_id, delivery_count, visible_at) VALUES (?, ?, ?, 1, ?)",
+                "INSERT INTO stream_pending "
+                "(stream, grp, record_id, delivery_count, visible_at) VALUES (?, ?, ?, 1, ?) "
+                "ON CONFLICT (stream, grp, record_id) DO UPDATE SET delivery_count = 1, "
+                "visible_at = excluded.visible_at",
                 [(stream, group, r[0], visible_at) for r in fresh],
             )
             conn.execute(
@@ -102,7 +107,7 @@ def claim_in(
 
 
 def available(
-    conn: sqlite3.Connection, stream: str, group: str, now: float, cutoff: float
+    conn: SqlConnection, stream: str, group: str, now: float, cutoff: float
 ) -> bool:
     """Whether a read by ``group`` would return something now (a cheap, read-only check)."""
     row = conn.execute(
@@ -122,7 +127,7 @@ def available(
     return overdue is not None
 
 
-def trim_in(conn: sqlite3.Connection, stream: str, cutoff: float) -> int:
+def trim_in(conn: SqlConnection, stream: str, cutoff: float) -> int:
     """Delete records appended before ``cutoff`` (a prefix of the stream); return how many.
 
     At most :data:`TRIM_CHUNK` records go per call, so the write stays short; in-flight entries
@@ -130,7 +135,7 @@ def trim_in(conn: sqlite3.Connection, stream: str, cutoff: float) -> int:
     """
     last = conn.execute(
         "SELECT max(id) FROM (SELECT id FROM stream_records WHERE stream = ? AND appended_at < ? "
-        "ORDER BY appended_at LIMIT ?)",
+        "ORDER BY appended_at LIMIT ?) AS oldest",
         (stream, cutoff, TRIM_CHUNK),
     ).fetchone()[0]
     if last is None:
@@ -144,7 +149,7 @@ def trim_in(conn: sqlite3.Connection, stream: str, cutoff: float) -> int:
     return int(deleted)
 
 
-def describe(conn: sqlite3.Connection, stream: str) -> list[dict[str, Any]]:
+def describe(conn: SqlConnection, stream: str) -> list[dict[str, Any]]:
     """Each group of ``stream``: ``group``, ``position``, ``in_flight``, ``lag`` (new records)."""
     rows = conn.execute(
         "SELECT g.grp, g.position, g.created_at, "

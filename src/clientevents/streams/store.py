@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -39,15 +38,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
-import orjson
-
 from clientevents.errors import NotFound
 from clientevents.store.engine import register_schema
 from clientevents.streams import groups as _groups
 
 if TYPE_CHECKING:
     from clientevents.config.model import Settings
-    from clientevents.store.engine import Database
+    from clientevents.store.port import SqlConnection, StateStore
 
 __all__ = [
     "MAX_RECORDS",
@@ -143,7 +140,7 @@ class StreamStore:
 
     def __init__(
         self,
-        db: Database,
+        db: StateStore,
         settings: Settings | None = None,
         *,
         poll_interval_secs: float = 0.05,
@@ -188,7 +185,7 @@ class StreamStore:
 
     # -- writing --------------------------------------------------------------------------
 
-    def append(self, conn: sqlite3.Connection, stream: str, payloads: Sequence[str]) -> list[int]:
+    def append(self, conn: SqlConnection, stream: str, payloads: Sequence[str]) -> list[int]:
         """Append records to ``stream`` inside a write; return their ids in order.
 
         Raises:
@@ -196,6 +193,9 @@ class StreamStore:
         """
         limits = self._limits_of(stream)
         now = self.clock()
+        # ids must follow commit order (a group reads "after its position"): one appender of
+        # this stream at a time, in every process
+        conn.dialect.lock(conn, f"stream:{stream}")
         ids = [
             int(
                 conn.execute(
@@ -212,7 +212,7 @@ class StreamStore:
         return ids
 
     def _maybe_trim(
-        self, conn: sqlite3.Connection, stream: str, limits: _StreamLimits, now: float
+        self, conn: SqlConnection, stream: str, limits: _StreamLimits, now: float
     ) -> int:
         with self._lock:
             if now - self._last_trim.get(stream, float("-inf")) < TRIM_INTERVAL_SECS:
@@ -228,7 +228,7 @@ class StreamStore:
         now = self.clock()
         cutoffs = {name: now - lim.retention_secs for name, lim in self._limits.items()}
 
-        def run(conn: sqlite3.Connection) -> int:
+        def run(conn: SqlConnection) -> int:
             return sum(_groups.trim_in(conn, name, cut) for name, cut in cutoffs.items())
 
         total = 0
@@ -279,7 +279,7 @@ class StreamStore:
             )
         start_at = _start_value(start)
 
-        def claim(conn: sqlite3.Connection) -> list[StreamRecord]:
+        def claim(conn: SqlConnection) -> list[StreamRecord]:
             now = self.clock()
             self._maybe_trim(conn, stream, limits, now)
             return _groups.claim_in(
@@ -327,14 +327,20 @@ class StreamStore:
             raise InvalidStreamRequest(f"Record ids must be integers; got {bad[0]!r}.")
         if not ids:
             return 0
-        selected = orjson.dumps(list(ids)).decode()
-        return await self.db.awrite(
-            lambda conn: conn.execute(
-                "DELETE FROM stream_pending WHERE stream = ? AND grp = ? "
-                "AND record_id IN (SELECT value FROM json_each(?))",
-                (stream, group, selected),
-            ).rowcount
-        )
+        selected = list(ids)
+
+        def delete(conn: SqlConnection) -> int:
+            done = 0
+            for start in range(0, len(selected), 500):  # bound values per statement
+                chunk = selected[start : start + 500]
+                done += conn.execute(
+                    "DELETE FROM stream_pending WHERE stream = ? AND grp = ? "
+                    f"AND record_id IN ({','.join('?' * len(chunk))})",
+                    (stream, group, *chunk),
+                ).rowcount
+            return done
+
+        return await self.db.awrite(delete)
 
     def peek(self, stream: str, *, after_id: int = 0, limit: int = 100) -> list[StreamRecord]:
         """Up to ``limit`` retained records with ids above ``after_id``, in order, without

@@ -37,7 +37,6 @@ Example, a target that prints::
 from __future__ import annotations
 
 import abc
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +47,7 @@ from clientevents.targets.queue import ClaimedDelivery
 
 if TYPE_CHECKING:
     from clientevents.config.model import Settings
-    from clientevents.store.engine import Database
+    from clientevents.store.port import SqlConnection, StateStore
     from clientevents.streams.store import StreamStore
 
 __all__ = [
@@ -101,7 +100,7 @@ class PublisherLike(Protocol):
     async def put_events_async(self, entries: list[dict[str, Any]]) -> dict[str, Any]: ...
 
     def append_in(
-        self, conn: sqlite3.Connection, entries: list[dict[str, Any]]
+        self, conn: SqlConnection, entries: list[dict[str, Any]]
     ) -> dict[str, Any]: ...
 
 
@@ -120,7 +119,7 @@ class TargetContext:
             destination's HTTP client and call limiter serve every rule target that calls it).
     """
 
-    db: Database
+    db: StateStore
     settings: Settings
     data_dir: Path
     publisher: PublisherLike | None = None
@@ -187,12 +186,12 @@ class LocalTarget(Target):
     written. :meth:`send_batch` is provided for direct use (tests, tools).
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: StateStore) -> None:
         self.db = db
 
     @abc.abstractmethod
     def write_in(
-        self, conn: sqlite3.Connection, deliveries: Sequence[ClaimedDelivery]
+        self, conn: SqlConnection, deliveries: Sequence[ClaimedDelivery]
     ) -> list[Outcome]:
         """Write the batch with ``conn`` (inside a write; never commit); one outcome each.
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
-import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -38,7 +37,7 @@ from clientevents.targets.queue import ClaimedDelivery, claim_due, next_due_at
 from clientevents.targets.retry import RetryLimits
 
 if TYPE_CHECKING:
-    from clientevents.store.engine import Database
+    from clientevents.store.port import SqlConnection, StateStore
 
 __all__ = ["BufferedDispatcher", "BufferingTarget", "Settled"]
 
@@ -103,7 +102,7 @@ class BufferedDispatcher(Dispatcher):
 
     def __init__(
         self,
-        db: Database,
+        db: StateStore,
         key: str,
         target: BufferingTarget,
         *,
@@ -150,7 +149,7 @@ class BufferedDispatcher(Dispatcher):
         finally:
             await self.settle(await target.flush_all())
 
-    def _next_due(self, conn: sqlite3.Connection) -> float | None:
+    def _next_due(self, conn: SqlConnection) -> float | None:
         return next_due_at(conn, self.key)
 
     async def _take(self, only_ids: Sequence[int] | None = None) -> int:
@@ -194,7 +193,7 @@ class BufferedDispatcher(Dispatcher):
             outcomes.append(outcome)
         settlers = self.target.settlers
 
-        def write(conn: sqlite3.Connection) -> None:
+        def write(conn: SqlConnection) -> None:
             for key, (deliveries, outcomes) in groups.items():
                 owner = settlers.get(key, self)
                 owner._settle(conn, deliveries, outcomes)

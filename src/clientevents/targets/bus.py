@@ -24,13 +24,13 @@ Configuration::
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import orjson
 
 from clientevents.errors import ConfigError
+from clientevents.store.port import SqlConnection
 from clientevents.targets.base import (
     LocalTarget,
     Ok,
@@ -114,7 +114,7 @@ class BusTarget(LocalTarget):
         return cls(ctx, ctx.publisher, str(cfg.bus))
 
     def write_in(
-        self, conn: sqlite3.Connection, deliveries: Sequence[ClaimedDelivery]
+        self, conn: SqlConnection, deliveries: Sequence[ClaimedDelivery]
     ) -> list[Outcome]:
         outcomes: list[Outcome | None] = [None] * len(deliveries)
         entries: list[dict[str, Any]] = []

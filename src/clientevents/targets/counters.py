@@ -22,11 +22,11 @@ Example::
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 
 from clientevents.store.engine import register_schema
+from clientevents.store.port import SqlConnection
 
 __all__ = ["COUNTERS_SCHEMA", "DeliveryState", "SettleCounts", "delivery_state", "record_settled"]
 
@@ -89,18 +89,20 @@ _UPSERT: Final = (
     "last_delivered_at, last_error_code, last_error_message, last_error_at) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (target_key) DO UPDATE SET "
-    "delivered = delivered + excluded.delivered, "
-    "retried = retried + excluded.retried, "
-    "dead_lettered = dead_lettered + excluded.dead_lettered, "
-    "dropped = dropped + excluded.dropped, "
-    "last_delivered_at = coalesce(excluded.last_delivered_at, last_delivered_at), "
-    "last_error_code = coalesce(excluded.last_error_code, last_error_code), "
-    "last_error_message = coalesce(excluded.last_error_message, last_error_message), "
-    "last_error_at = coalesce(excluded.last_error_at, last_error_at)"
+    "delivered = delivery_counters.delivered + excluded.delivered, "
+    "retried = delivery_counters.retried + excluded.retried, "
+    "dead_lettered = delivery_counters.dead_lettered + excluded.dead_lettered, "
+    "dropped = delivery_counters.dropped + excluded.dropped, "
+    "last_delivered_at = "
+    "coalesce(excluded.last_delivered_at, delivery_counters.last_delivered_at), "
+    "last_error_code = coalesce(excluded.last_error_code, delivery_counters.last_error_code), "
+    "last_error_message = "
+    "coalesce(excluded.last_error_message, delivery_counters.last_error_message), "
+    "last_error_at = coalesce(excluded.last_error_at, delivery_counters.last_error_at)"
 )
 
 
-def record_settled(conn: sqlite3.Connection, key: str, counts: SettleCounts, now: float) -> None:
+def record_settled(conn: SqlConnection, key: str, counts: SettleCounts, now: float) -> None:
     """Add one batch's outcomes to target ``key``'s counters; call inside the settle write."""
     if counts.empty:
         return
@@ -137,7 +139,7 @@ class DeliveryState:
         return asdict(self)
 
 
-def delivery_state(conn: sqlite3.Connection) -> dict[str, DeliveryState]:
+def delivery_state(conn: SqlConnection) -> dict[str, DeliveryState]:
     """Every target key that has counters, waiting deliveries or dead letters."""
     merged: dict[str, dict[str, Any]] = {}
     for row in conn.execute(
@@ -150,7 +152,8 @@ def delivery_state(conn: sqlite3.Connection) -> dict[str, DeliveryState]:
             last_error_at=row[8],
         )
     for key, pending, retrying, oldest in conn.execute(
-        "SELECT target_key, count(*), sum(last_error_code IS NOT NULL), min(enqueued_at) "
+        "SELECT target_key, count(*), "
+        "sum(CASE WHEN last_error_code IS NOT NULL THEN 1 ELSE 0 END), min(enqueued_at) "
         "FROM deliveries GROUP BY target_key"
     ):
         merged.setdefault(key, {}).update(

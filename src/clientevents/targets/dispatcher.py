@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -61,7 +60,7 @@ from clientevents.targets.retry import (
 
 if TYPE_CHECKING:
     from clientevents.config.model import Settings
-    from clientevents.store.engine import Database
+    from clientevents.store.port import SqlConnection, StateStore
     from clientevents.targets.base import TargetContext
 
 __all__ = ["DispatchOptions", "Dispatcher", "Dispatchers"]
@@ -110,7 +109,7 @@ class Dispatcher:
 
     def __init__(
         self,
-        db: Database,
+        db: StateStore,
         key: str,
         target: Target,
         *,
@@ -215,7 +214,7 @@ class Dispatcher:
         finally:
             self._in_flight -= len(batch)
 
-    def _next_due(self, conn: sqlite3.Connection) -> float | None:
+    def _next_due(self, conn: SqlConnection) -> float | None:
         return next_due_at(conn, self.key)
 
     async def process(self, only_ids: Sequence[int] | None = None) -> int:
@@ -278,7 +277,7 @@ class Dispatcher:
 
     def _retire_all(
         self,
-        conn: sqlite3.Connection,
+        conn: SqlConnection,
         items: Sequence[tuple[ClaimedDelivery, Retry, GiveUp]],
         now: float,
     ) -> None:
@@ -342,7 +341,7 @@ class Dispatcher:
         return outcomes
 
     def _write_and_settle(
-        self, conn: sqlite3.Connection, target: LocalTarget, batch: list[ClaimedDelivery]
+        self, conn: SqlConnection, target: LocalTarget, batch: list[ClaimedDelivery]
     ) -> None:
         held = still_claimed(conn, batch)
         live = [d for d in batch if d.delivery_id in held]
@@ -351,7 +350,7 @@ class Dispatcher:
             self._settle(conn, live, outcomes)
 
     def _settle(
-        self, conn: sqlite3.Connection, batch: Sequence[ClaimedDelivery], outcomes: list[Outcome]
+        self, conn: SqlConnection, batch: Sequence[ClaimedDelivery], outcomes: list[Outcome]
     ) -> None:
         now = self.options.clock()
         retired: list[tuple[ClaimedDelivery, Retry | Permanent, str]] = []
@@ -433,7 +432,7 @@ class Dispatchers:
 
     def __init__(
         self,
-        db: Database,
+        db: StateStore,
         settings: Settings,
         context: TargetContext,
         *,

@@ -30,19 +30,16 @@ Example::
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from clientevents.targets.queue import SCHEMA, target_key
 
 if TYPE_CHECKING:
     from clientevents.config.model import Settings
-    from clientevents.store.engine import Database
+    from clientevents.store.port import SqlConnection, StateStore
 
 __all__ = ["DeadLetterEntry", "DeadLetterQueue", "RedriveResult"]
 
@@ -50,6 +47,8 @@ _COLUMNS = (
     "id, target_key, bus, rule, target_id, event_id, payload, error_code, error_message, "
     "attempts, exhausted, event_time, failed_at, attributes"
 )
+
+_CHUNK = 500  # ids per statement (bound values stay far below either engine's limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +99,9 @@ class _Filter:
         clauses: list[str] = []
         params: list[Any] = []
         if self.ids is not None:
-            clauses.append("id IN (SELECT value FROM json_each(?))")
-            params.append(orjson.dumps([int(i) for i in self.ids]).decode())
+            wanted = [int(i) for i in self.ids]
+            clauses.append(f"id IN ({','.join('?' * len(wanted))})" if wanted else "0 = 1")
+            params.extend(wanted)
         for column, value in (("bus", self.bus), ("rule", self.rule)):
             if value is not None:
                 clauses.append(f"{column} = ?")
@@ -131,7 +131,7 @@ class DeadLetterQueue:
 
     def __init__(
         self,
-        db: Database,
+        db: StateStore,
         settings: Settings | None = None,
         *,
         clock: Callable[[], float] = time.time,
@@ -203,7 +203,7 @@ class DeadLetterQueue:
 
     def _redrive_in(
         self,
-        conn: sqlite3.Connection,
+        conn: SqlConnection,
         flt: _Filter,
         chosen: Sequence[int] | None,
         include_transform_errors: bool,
@@ -231,19 +231,17 @@ class DeadLetterQueue:
                 take.append(entry_id)
         if take:
             now = self.clock()
-            selected = orjson.dumps(take).decode()
-            conn.execute(
-                "INSERT INTO deliveries (target_key, bus, rule, target_id, event_id, payload, "
-                "event_time, enqueued_at, due_at, attributes) "
-                "SELECT target_key, bus, rule, target_id, event_id, payload, event_time, ?, ?, "
-                "attributes "
-                "FROM dead_letters WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
-                (now, now, selected),
-            )
-            conn.execute(
-                "DELETE FROM dead_letters WHERE id IN (SELECT value FROM json_each(?))",
-                (selected,),
-            )
+            for start in range(0, len(take), _CHUNK):
+                chunk = take[start : start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                conn.execute(
+                    "INSERT INTO deliveries (target_key, bus, rule, target_id, event_id, "
+                    "payload, event_time, enqueued_at, due_at, attributes) "
+                    "SELECT target_key, bus, rule, target_id, event_id, payload, event_time, "
+                    f"?, ?, attributes FROM dead_letters WHERE id IN ({marks}) ORDER BY id",
+                    (now, now, *chunk),
+                )
+                conn.execute(f"DELETE FROM dead_letters WHERE id IN ({marks})", chunk)
         return RedriveResult(redriven=take, skipped=dict(sorted(skipped.items())))
 
     def purge(

@@ -32,14 +32,14 @@ import asyncio
 import logging
 import os
 import socket
-import sqlite3
 import time
 import uuid
 from collections.abc import Callable
 from typing import Final
 
 from clientevents.logthrottle import LogThrottle
-from clientevents.store.engine import Database, register_schema
+from clientevents.store.engine import register_schema
+from clientevents.store.port import SqlConnection, StateStore
 from clientevents.targets.queue import release_claims
 
 __all__ = ["SCHEMA", "WorkerRegistry", "process_start"]
@@ -101,7 +101,7 @@ class WorkerRegistry:
 
     def __init__(
         self,
-        db: Database,
+        db: StateStore,
         *,
         heartbeat_secs: float = 10.0,
         stale_after_secs: float = 60.0,
@@ -164,7 +164,7 @@ class WorkerRegistry:
 
     # -- inside writes -------------------------------------------------------------------------
 
-    def _register(self, conn: sqlite3.Connection, now: float, start: str | None) -> int:
+    def _register(self, conn: SqlConnection, now: float, start: str | None) -> int:
         conn.execute(
             "INSERT INTO workers (worker_id, host, pid, pid_start, started_at, heartbeat_at) "
             "VALUES (?, ?, ?, ?, ?, ?) "
@@ -182,12 +182,12 @@ class WorkerRegistry:
         )
         return released
 
-    def _deregister(self, conn: sqlite3.Connection, now: float) -> int:
+    def _deregister(self, conn: SqlConnection, now: float) -> int:
         released = release_claims(conn, [self.worker_id], now=now)
         conn.execute("DELETE FROM workers WHERE worker_id = ?", (self.worker_id,))
         return released
 
-    def _gone(self, conn: sqlite3.Connection, now: float) -> list[str]:
+    def _gone(self, conn: SqlConnection, now: float) -> list[str]:
         rows = conn.execute(
             "SELECT worker_id, host, pid, pid_start, heartbeat_at FROM workers "
             "WHERE worker_id != ?",

@@ -34,13 +34,14 @@ Example::
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-from clientevents.store.engine import register_column, register_schema
+from clientevents.store.engine import register_schema
+from clientevents.store.migrations import register_migrations
+from clientevents.store.port import SqlConnection
 
 __all__ = [
     "EXHAUSTED_VALUES",
@@ -104,9 +105,12 @@ CREATE INDEX IF NOT EXISTS dead_letters_target ON dead_letters (bus, rule, targe
 """
 
 register_schema("targets.queue", SCHEMA)
-register_column("deliveries", "attributes", "TEXT")
-register_column("dead_letters", "attributes", "TEXT")
-register_column("deliveries", "claimed_by", "TEXT")  # the lease owner (targets/leases.py)
+# Columns added after the first release (SCHEMA declares them for new databases).
+register_migrations("targets.queue", [
+    (1, "ALTER TABLE deliveries ADD COLUMN attributes TEXT;"),
+    (2, "ALTER TABLE dead_letters ADD COLUMN attributes TEXT;"),
+    (3, "ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;"),  # the lease owner (leases.py)
+])
 
 
 Exhausted = Literal[
@@ -228,7 +232,7 @@ _INSERT_DEAD_LETTER: Final = (
 )
 
 
-def enqueue(conn: sqlite3.Connection, deliveries: Sequence[Delivery]) -> None:
+def enqueue(conn: SqlConnection, deliveries: Sequence[Delivery]) -> None:
     """Add deliveries to their targets' queues, due at once; call inside a write.
 
     Args:
@@ -257,7 +261,7 @@ def enqueue(conn: sqlite3.Connection, deliveries: Sequence[Delivery]) -> None:
     )
 
 
-def dead_letter(conn: sqlite3.Connection, items: Sequence[DeadLetter] | DeadLetter) -> None:
+def dead_letter(conn: SqlConnection, items: Sequence[DeadLetter] | DeadLetter) -> None:
     """Add entries to the dead-letter queue; call inside a write.
 
     The caller decides whether the target keeps dead letters (its ``dead_letter`` switch);
@@ -309,7 +313,7 @@ _CLAIM_COLUMNS: Final = (
 
 
 def claim_due(
-    conn: sqlite3.Connection,
+    conn: SqlConnection,
     key: str,
     *,
     now: float,
@@ -334,13 +338,13 @@ def claim_due(
         marks = ",".join("?" * len(only_ids))
         sql = (
             f"SELECT {_CLAIM_COLUMNS} FROM deliveries WHERE target_key = ? AND due_at <= ? "
-            f"AND id IN ({marks}) ORDER BY due_at, id LIMIT ?"
+            f"AND id IN ({marks}) ORDER BY due_at, id LIMIT ?{conn.dialect.skip_locked}"
         )
         params: tuple[object, ...] = (key, now, *only_ids, limit)
     else:
         sql = (
             f"SELECT {_CLAIM_COLUMNS} FROM deliveries WHERE target_key = ? AND due_at <= ? "
-            "ORDER BY due_at, id LIMIT ?"
+            f"ORDER BY due_at, id LIMIT ?{conn.dialect.skip_locked}"
         )
         params = (key, now, limit)
     rows = conn.execute(sql, params).fetchall()
@@ -373,7 +377,7 @@ def claim_due(
     ]
 
 
-def next_due_at(conn: sqlite3.Connection, key: str) -> float | None:
+def next_due_at(conn: SqlConnection, key: str) -> float | None:
     """When the next delivery of one target is due (claimed ones: when their lease ends)."""
     row = conn.execute(
         "SELECT min(due_at) FROM deliveries WHERE target_key = ?", (key,)
@@ -381,7 +385,7 @@ def next_due_at(conn: sqlite3.Connection, key: str) -> float | None:
     return None if row is None or row[0] is None else float(row[0])
 
 
-def due_ids(conn: sqlite3.Connection, key: str, now: float) -> list[int]:
+def due_ids(conn: SqlConnection, key: str, now: float) -> list[int]:
     """The ids of one target's deliveries due at ``now``."""
     rows = conn.execute(
         "SELECT id FROM deliveries WHERE target_key = ? AND due_at <= ? ORDER BY due_at, id",
@@ -390,7 +394,7 @@ def due_ids(conn: sqlite3.Connection, key: str, now: float) -> list[int]:
     return [row[0] for row in rows]
 
 
-def still_claimed(conn: sqlite3.Connection, deliveries: Sequence[ClaimedDelivery]) -> set[int]:
+def still_claimed(conn: SqlConnection, deliveries: Sequence[ClaimedDelivery]) -> set[int]:
     """The delivery ids whose claim these objects still hold (nobody re-claimed them)."""
     held: set[int] = set()
     for d in deliveries:
@@ -402,7 +406,7 @@ def still_claimed(conn: sqlite3.Connection, deliveries: Sequence[ClaimedDelivery
     return held
 
 
-def complete(conn: sqlite3.Connection, delivery: ClaimedDelivery) -> bool:
+def complete(conn: SqlConnection, delivery: ClaimedDelivery) -> bool:
     """Remove a delivered row; ``False`` when the claim was lost (another worker has it)."""
     cur = conn.execute(
         "DELETE FROM deliveries WHERE id = ? AND claim = ?", (delivery.delivery_id, delivery.claim)
@@ -411,7 +415,7 @@ def complete(conn: sqlite3.Connection, delivery: ClaimedDelivery) -> bool:
 
 
 def reschedule(
-    conn: sqlite3.Connection,
+    conn: SqlConnection,
     delivery: ClaimedDelivery,
     *,
     due_at: float,
@@ -428,7 +432,7 @@ def reschedule(
 
 
 def retire(
-    conn: sqlite3.Connection,
+    conn: SqlConnection,
     delivery: ClaimedDelivery,
     *,
     error_code: str,
@@ -465,7 +469,7 @@ def retire(
     return True
 
 
-def release_claims(conn: sqlite3.Connection, owners: Sequence[str], *, now: float) -> int:
+def release_claims(conn: SqlConnection, owners: Sequence[str], *, now: float) -> int:
     """End the leases the given workers hold: their deliveries are due at ``now``; in a write.
 
     The claim numbers stay, so an answer from a worker thought gone but still running is
@@ -483,7 +487,7 @@ def release_claims(conn: sqlite3.Connection, owners: Sequence[str], *, now: floa
     return released
 
 
-def queue_depths(conn: sqlite3.Connection) -> dict[str, int]:
+def queue_depths(conn: SqlConnection) -> dict[str, int]:
     """How many deliveries wait per target key (claimed ones included)."""
     rows = conn.execute(
         "SELECT target_key, count(*) FROM deliveries GROUP BY target_key"

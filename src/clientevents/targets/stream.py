@@ -13,11 +13,11 @@ Configuration::
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from clientevents.errors import ConfigError
+from clientevents.store.port import SqlConnection
 from clientevents.targets.base import LocalTarget, Ok, Outcome, Permanent, TargetContext
 from clientevents.targets.queue import ClaimedDelivery
 
@@ -58,7 +58,7 @@ class StreamTarget(LocalTarget):
         return cls(ctx, ctx.streams, name)
 
     def write_in(
-        self, conn: sqlite3.Connection, deliveries: Sequence[ClaimedDelivery]
+        self, conn: SqlConnection, deliveries: Sequence[ClaimedDelivery]
     ) -> list[Outcome]:
         from clientevents.streams.store import UnknownStream
 

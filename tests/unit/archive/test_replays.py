@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from archive_helpers import BUS, T0, FakeClock, make_settings
@@ -26,9 +25,9 @@ ARN = "arn:aws:events:local:000000000000"
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    with Database(tmp_path / "clientevents.db") as database:
-        yield database
+def db(state_store: Database) -> Iterator[Database]:
+    """A fresh store, on SQLite and on PostgreSQL."""
+    yield state_store
 
 
 @pytest.fixture

@@ -142,13 +142,18 @@ def test_every_example_is_valid() -> None:
 def test_the_yaml_examples_in_the_documentation_are_valid() -> None:
     doc = (EXAMPLES.parent / "docs" / "configuration.md").read_text(encoding="utf-8")
     blocks = re.findall(r"^```yaml\n(.*?)^```", doc, flags=re.DOTALL | re.MULTILINE)
-    assert len(blocks) == 2
+    assert len(blocks) == 3
     environ = {
+        "CLIENTEVENTS_PG_DSN": "postgresql://db.example:5432/events",
         "CLICKS_KEY": "clicks-key-for-tests",
         "CLIENTEVENTS_ADMIN_ACCESS_KEY_ID": "AKIDEXAMPLE",
         "CLIENTEVENTS_ADMIN_SECRET_ACCESS_KEY": "secret-for-tests",
         "SMTP_PASSWORD": "smtp-secret",
     }
-    blueprint, full = (validate_settings(yaml.safe_load(b), environ=environ) for b in blocks)
+    storage, blueprint, full = (
+        validate_settings(yaml.safe_load(b), environ=environ) for b in blocks
+    )
+    assert storage.storage.store == "postgres"
+    assert storage.storage.postgres.dsn == "postgresql://db.example:5432/events"
     assert blueprint == default_settings({})
     assert len(full.rules) == 3 and full.stages[1].environment == "test"

@@ -6,7 +6,6 @@ import asyncio
 import math
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -38,10 +37,9 @@ details = st.dictionaries(text, json_values, max_size=5)
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(tmp_path / "clientevents.db")
-    yield database
-    database.close()
+def db(state_store: Database) -> Iterator[Database]:
+    """A fresh store, on SQLite and on PostgreSQL."""
+    yield state_store
 
 
 @pytest.fixture

@@ -4,16 +4,17 @@ user's state (another connection stands for another process), never caches a ref
 from __future__ import annotations
 
 import asyncio
-import sqlite3
+import time
 from pathlib import Path
 
 import pytest
 from identity_helpers import FakeClock, login, signed_up
+from store_helpers import OtherConnection
 
 from clientevents.identity.authenticator import Authenticator
 from clientevents.identity.principal import AuthError
 from clientevents.identity.userpool import UserPool
-from clientevents.identity.userstate import UserStateCache
+from clientevents.identity.userstate import IDENTITY_CHANNEL, UserStateCache
 from clientevents.store.engine import Database
 
 
@@ -25,14 +26,21 @@ def _session(pool: UserPool, tmp_path: Path, name: str = "alice") -> tuple[str, 
     return sub, jti
 
 
-def _other_process(tmp_path: Path, sql: str, *params: object) -> None:
-    """A write by another connection, as another process would make it."""
-    conn = sqlite3.connect(tmp_path / "clientevents.db")
+def _other_process(db: Database, sql: str, *params: object) -> None:
+    """A write by another connection, as another process would make it; returns once this
+    process could know (on PostgreSQL: its notification arrived, or half a second passed when
+    the write changed no user's state)."""
+    before = db.change_token(IDENTITY_CHANNEL)
+    conn = OtherConnection(db)
     try:
         conn.execute(sql, params)
         conn.commit()
     finally:
         conn.close()
+    if db.dialect.name != "sqlite":
+        deadline = time.monotonic() + 0.5
+        while db.change_token(IDENTITY_CHANNEL) == before and time.monotonic() < deadline:
+            time.sleep(0.01)
 
 
 def test_a_state_is_read_once_while_nothing_changes(pool: UserPool, tmp_path: Path) -> None:
@@ -51,22 +59,22 @@ def test_another_writers_disable_and_sign_out_are_seen_on_the_next_check(
     sub, jti = _session(pool, tmp_path)
     states = UserStateCache(pool.db)
     assert states.get(sub, jti) is not None
-    _other_process(tmp_path, "UPDATE users SET enabled = 0 WHERE sub = ?", sub)
+    _other_process(pool.db, "UPDATE users SET enabled = 0 WHERE sub = ?", sub)
     disabled = states.get(sub, jti)
     assert disabled is not None and not disabled.enabled
-    _other_process(tmp_path, "UPDATE users SET enabled = 1 WHERE sub = ?", sub)
+    _other_process(pool.db, "UPDATE users SET enabled = 1 WHERE sub = ?", sub)
     assert states.get(sub, jti) is not None
-    _other_process(tmp_path, "UPDATE refresh_tokens SET revoked_at = 1 WHERE origin_jti = ?", jti)
+    _other_process(pool.db, "UPDATE refresh_tokens SET revoked_at = 1 WHERE origin_jti = ?", jti)
     revoked = states.get(sub, jti)
     assert revoked is not None and revoked.revoked
-    _other_process(tmp_path, "DELETE FROM users WHERE sub = ?", sub)
+    _other_process(pool.db, "DELETE FROM users WHERE sub = ?", sub)
     assert states.get(sub, jti) is None
 
 
 def test_refusals_are_never_cached(pool: UserPool, tmp_path: Path) -> None:
     sub, jti = _session(pool, tmp_path)
     states = UserStateCache(pool.db)
-    _other_process(tmp_path, "UPDATE users SET enabled = 0 WHERE sub = ?", sub)
+    _other_process(pool.db, "UPDATE users SET enabled = 0 WHERE sub = ?", sub)
     for _ in range(3):
         state = states.get(sub, jti)
         assert state is not None and not state.enabled
@@ -79,11 +87,11 @@ def test_unrelated_commits_keep_the_cache(pool: UserPool, tmp_path: Path, db: Da
     states = UserStateCache(pool.db)
     states.get(sub, jti)
     # A failed login, an event appended: other commits, but no user's state changed.
-    _other_process(tmp_path, "UPDATE users SET modified_at = modified_at + 1 WHERE sub = ?", sub)
-    _other_process(tmp_path, "INSERT INTO sign_in_failures (username_key, failures, "
+    _other_process(pool.db, "UPDATE users SET modified_at = modified_at + 1 WHERE sub = ?", sub)
+    _other_process(pool.db, "INSERT INTO sign_in_failures (username_key, failures, "
                    "last_failed_at, locked_until, forget_at) VALUES ('alice', 3, 1, NULL, 9e9)")
-    _other_process(tmp_path, "CREATE TABLE IF NOT EXISTS other_work (v INTEGER)")
-    _other_process(tmp_path, "INSERT INTO other_work VALUES (1)")
+    _other_process(pool.db, "CREATE TABLE IF NOT EXISTS other_work (v INTEGER)")
+    _other_process(pool.db, "INSERT INTO other_work VALUES (1)")
     states.get(sub, jti)
     assert states.reads == 1
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from store_helpers import OtherConnection
 
 from clientevents.events.envelope import derive_event_id
 from clientevents.log import EventLog
@@ -19,10 +20,9 @@ BASE_ID = "0f6c3c0e-1b7a-4a8e-9d61-2f5c7a8b0000"
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(tmp_path / "clientevents.db")
-    yield database
-    database.close()
+def db(state_store: Database) -> Iterator[Database]:
+    """A fresh store, on SQLite and on PostgreSQL."""
+    yield state_store
 
 
 def batch(bus: str, details: list[str], *, base_id: str = BASE_ID, at: float = 1795755600.0,
@@ -112,7 +112,7 @@ def test_a_damaged_batch_is_skipped_with_an_error(
 ) -> None:
     log = EventLog(db)
     db.write(lambda c: log.append(c, [batch("a", details(2)), single("a", 9)]))
-    other = sqlite3.connect(tmp_path / "clientevents.db")
+    other = OtherConnection(db)
     other.execute("UPDATE events SET body = '{\"details\": [' WHERE format = 1")
     other.commit()
     other.close()
@@ -125,7 +125,7 @@ def test_a_damaged_batch_is_skipped_with_an_error(
 def test_an_unknown_format_names_the_record(db: Database, tmp_path: Path) -> None:
     log = EventLog(db)
     db.write(lambda c: log.append(c, [single("a", 1)]))
-    other = sqlite3.connect(tmp_path / "clientevents.db")
+    other = OtherConnection(db)
     other.execute("UPDATE events SET format = 7")
     other.commit()
     other.close()

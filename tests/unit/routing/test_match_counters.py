@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,9 +33,9 @@ def _settings() -> Settings:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    with Database(tmp_path / "clientevents.db") as database:
-        yield database
+def db(state_store: Database) -> Iterator[Database]:
+    """A fresh store, on SQLite and on PostgreSQL."""
+    yield state_store
 
 
 def _publish(db: Database, settings: Settings, kinds: list[str], **extra: Any) -> None:

@@ -71,10 +71,9 @@ def make_settings(rules: list[dict[str, Any]] | None = None) -> Settings:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(tmp_path / "clientevents.db")
-    yield database
-    database.close()
+def db(state_store: Database) -> Iterator[Database]:
+    """A fresh store, on SQLite and on PostgreSQL."""
+    yield state_store
 
 
 def publish(publisher: Publisher, detail: dict[str, Any], bus: str = "shop",

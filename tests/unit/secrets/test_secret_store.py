@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import os
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,10 +25,9 @@ ZENDESK = '{"username": "agent@example.com/token", "apiToken": "zd-Secret-Token-
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(tmp_path / "clientevents.db")
-    yield database
-    database.close()
+def db(state_store: Database) -> Iterator[Database]:
+    """A fresh store, on SQLite and on PostgreSQL."""
+    yield state_store
 
 
 def test_a_key_file_is_created_once_with_mode_0600(tmp_path: Path) -> None:
@@ -76,9 +74,10 @@ def test_values_are_encrypted_at_rest_and_read_back_by_key(db: Database, tmp_pat
     assert store.value("proto/zendesk") == ZENDESK
     info = store.describe("proto/zendesk")
     assert info is not None and info.kind == "json" and info.keys == ["apiToken", "username"]
-    raw = sqlite3.connect(db.path).execute("SELECT * FROM secrets").fetchall()
+    raw = db.read(lambda conn: conn.execute("SELECT * FROM secrets").fetchall())
     assert b"zd-Secret-Token-42" not in repr(raw).encode()
-    assert b"zd-Secret-Token-42" not in db.path.read_bytes()
+    if db.dialect.name == "sqlite":
+        assert b"zd-Secret-Token-42" not in db.path.read_bytes()
 
 
 def test_missing_names_keys_and_non_json_secrets_are_explained(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -33,9 +32,9 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    with Database(tmp_path / "clientevents.db") as database:
-        yield database
+def db(state_store: Database) -> Iterator[Database]:
+    """A fresh store, on SQLite and on PostgreSQL."""
+    yield state_store
 
 
 def _samples(text: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -29,9 +29,9 @@ def _settings(**stream: Any) -> Settings:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    with Database(tmp_path / "clientevents.db") as database:
-        yield database
+def db(state_store: Database) -> Iterator[Database]:
+    """A fresh store, on SQLite and on PostgreSQL."""
+    yield state_store
 
 
 @pytest.fixture

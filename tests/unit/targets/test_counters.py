@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
 from delivery_helpers import (
     Controlled,
     FakeClock,
@@ -104,7 +105,9 @@ def test_counters_survive_reopening_the_database(
 def test_one_counter_write_per_batch_not_per_delivery(
     db: Database, controlled: Controlled, clock: FakeClock
 ) -> None:
-    # Given a batch of 50 deliveries settled in one write
+    # Given a batch of 50 deliveries settled in one write (SQLite's statement trace counts them)
+    if db.dialect.name != "sqlite":
+        pytest.skip("counts statements with SQLite's trace callback")
     dispatchers = _dispatchers(db, controlled, clock, [log_target("t1")])
     put(db, [delivery(str(i), enqueued_at=NOW) for i in range(50)])
     statements: list[str] = []

@@ -2,7 +2,7 @@
 gateway's counters, then the pipeline's state: :mod:`clientevents.server.pipeline_metrics`).
 
 ``/ready`` reads the event log. After a write of this process failed because the store could
-not write (``Database.write_failure``: a full disk, an I/O error), it also makes a small real
+not write (``StateStore.write_failure``: a full disk, an I/O error), it also makes a small real
 write: while that fails the gateway is not ready, and once it succeeds (space was freed) the
 failure is cleared and the gateway is ready again, with no restart. Answers never name files.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
 from typing import Any
 
@@ -25,6 +24,8 @@ from clientevents.server.body import json_response as _json
 from clientevents.server.gateway import Gateway
 from clientevents.server.pipeline_metrics import render_pipeline_metrics
 from clientevents.server.routes.ingest import STORE_RETRY_AFTER_SECS
+from clientevents.store import driver_errors, register_schema
+from clientevents.store.port import SqlConnection
 
 logger = logging.getLogger("clientevents.server")
 _THROTTLE = LogThrottle(logger)
@@ -33,17 +34,20 @@ _THROTTLE = LogThrottle(logger)
 READY_TIMEOUT_SECS = 2.0
 
 
-def _probe(conn: sqlite3.Connection) -> dict[str, Any]:
+register_schema("server.probe", "CREATE TABLE IF NOT EXISTS store_probe "
+                "(id INTEGER PRIMARY KEY, at REAL);")
+
+
+def _probe(conn: SqlConnection) -> dict[str, Any]:
     # A real read of the event log and of the schema catalogue (the stores' tables live there).
     row = conn.execute("SELECT seq FROM events ORDER BY seq DESC LIMIT 1").fetchone()
-    tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()
-    return {"last_seq": row[0] if row else 0, "tables": tables[0]}
+    return {"last_seq": row[0] if row else 0, "tables": conn.dialect.count_tables(conn)}
 
 
-def _probe_write(conn: sqlite3.Connection) -> None:
+def _probe_write(conn: SqlConnection) -> None:
     # One tiny row rewritten: a real commit through the same writer as the events.
-    conn.execute("CREATE TABLE IF NOT EXISTS store_probe (id INTEGER PRIMARY KEY, at REAL)")
-    conn.execute("INSERT OR REPLACE INTO store_probe (id, at) VALUES (1, ?)", (time.time(),))
+    conn.execute("INSERT INTO store_probe (id, at) VALUES (1, ?) "
+                 "ON CONFLICT (id) DO UPDATE SET at = excluded.at", (time.time(),))
 
 
 def _not_ready(message: str) -> Response:
@@ -66,13 +70,13 @@ def health_routes(gateway: Gateway) -> list[BaseRoute]:
             )
         except TimeoutError:
             return _not_ready(f"The database did not answer within {READY_TIMEOUT_SECS} s.")
-        except (sqlite3.Error, OSError) as exc:
+        except driver_errors(OSError) as exc:
             _THROTTLE.error("read", "The readiness read failed. error=%s", exc)
             return _not_ready("The database cannot be read; see the server's log.")
         if db.write_failure is not None:
             try:
                 await asyncio.wait_for(db.awrite(_probe_write), timeout=READY_TIMEOUT_SECS)
-            except (TimeoutError, StoreError, sqlite3.Error) as exc:
+            except driver_errors(TimeoutError, StoreError) as exc:
                 _THROTTLE.error("write", "The store still refuses writes. error=%s", exc)
                 return _not_ready(
                     "The store cannot write (the disk may be full); events are refused "
@@ -93,7 +97,7 @@ def health_routes(gateway: Gateway) -> list[BaseRoute]:
             body += await asyncio.wait_for(asyncio.to_thread(
                 render_pipeline_metrics, runtime.db, runtime.log, gateway.settings,
             ), timeout=READY_TIMEOUT_SECS)
-        except (TimeoutError, sqlite3.Error, OSError) as exc:
+        except driver_errors(TimeoutError, OSError) as exc:
             # The gateway's own figures still answer; the log says why the rest is missing.
             _THROTTLE.error("metrics", "The pipeline's metrics could not be read. error=%s", exc)
         return Response(body, headers={"content-type": gateway.metrics.content_type})

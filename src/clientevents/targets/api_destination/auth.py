@@ -56,7 +56,7 @@ from clientevents.targets.api_destination.state import (
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
-    from clientevents.store.engine import Database
+    from clientevents.store.port import StateStore
 
 __all__ = ["Authorizer", "Credentials", "SecretSource"]
 
@@ -70,7 +70,7 @@ TOKEN_REFRESH_MARGIN_SECS = 30.0
 class SecretSource:
     """The secret store of a data dir, opened on first use (no key is needed until then)."""
 
-    def __init__(self, db: Database, data_dir: Path) -> None:
+    def __init__(self, db: StateStore, data_dir: Path) -> None:
         self.db = db
         self.data_dir = data_dir
         self._store: SecretStore | None = None
@@ -128,7 +128,7 @@ class Authorizer:
         secrets: SecretSource | None,
         redactor: Redactor,
         *,
-        db: Database | None = None,
+        db: StateStore | None = None,
         client: httpx.AsyncClient | None = None,
         timeout_secs: float = 5.0,
         clock: Callable[[], float] = time.monotonic,

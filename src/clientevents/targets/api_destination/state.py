@@ -12,7 +12,6 @@ them. Reasons are redacted before they are written.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from clientevents.store.engine import register_schema
 
 if TYPE_CHECKING:
-    from clientevents.store.engine import Database
+    from clientevents.store.port import SqlConnection, StateStore
 
 __all__ = ["AUTHORIZED", "AUTHORIZING", "DEAUTHORIZED", "SCHEMA", "ConnectionState",
            "read_states", "record_state"]
@@ -59,9 +58,9 @@ class ConnectionState:
         return asdict(self)
 
 
-def record_state(db: Database, state: ConnectionState) -> None:
+def record_state(db: StateStore, state: ConnectionState) -> None:
     """Write ``state`` (blocking; a short write)."""
-    def write(conn: sqlite3.Connection) -> None:
+    def write(conn: SqlConnection) -> None:
         conn.execute(
             "INSERT INTO connection_states (name, authorization_type, state, reason, changed_at)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
@@ -73,7 +72,7 @@ def record_state(db: Database, state: ConnectionState) -> None:
     db.write(write)
 
 
-def read_states(db: Database) -> dict[str, ConnectionState]:
+def read_states(db: StateStore) -> dict[str, ConnectionState]:
     """Every recorded state, by connection name."""
     db.ensure_schema(SCHEMA)
     rows = db.read(

@@ -1,0 +1,96 @@
+"""The ``storage:`` section: its model, the factory it drives, and ``clientevents validate``
+checking that a PostgreSQL store answers."""
+
+from __future__ import annotations
+
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from store_helpers import PG_DSN, require_service
+
+from clientevents.cli import main
+from clientevents.config import default_settings, load_config
+from clientevents.errors import ConfigError
+from clientevents.store.factory import MissingExtra, describe_store, open_store
+from clientevents.store.sqlite import Database
+
+
+def _write(tmp_path: Path, storage: dict[str, object]) -> Path:
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"storage": storage}))
+    return path
+
+
+def test_the_default_is_the_sqlite_file_in_the_data_folder(tmp_path: Path) -> None:
+    settings = default_settings()
+    assert settings.storage.store == "sqlite"
+    assert settings.storage.log_backend == "sqlite"
+    db = open_store(settings, tmp_path)
+    try:
+        assert isinstance(db, Database)
+        assert db.path == tmp_path / "clientevents.db"
+    finally:
+        db.close()
+    assert describe_store(settings, tmp_path) == f"SQLite {tmp_path / 'clientevents.db'}"
+
+
+def test_postgres_settings_with_the_log_following_the_store(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    monkeypatch.setenv("PG_TEST_DSN", "postgresql://db.example:6543/events")
+    settings = load_config(_write(tmp_path, {
+        "store": "postgres", "postgres": {"dsn": "${env:PG_TEST_DSN}", "schema": "prod_events"},
+        "jetstream": {"replicas": 3, "sync": "always"}}))
+    assert settings.storage.log_backend == "postgres"
+    assert settings.storage.postgres.schema_name == "prod_events"
+    assert settings.storage.jetstream.replicas == 3
+    assert settings.storage.jetstream.servers == ["nats://127.0.0.1:4222"]
+    assert describe_store(settings, tmp_path) == (
+        "PostgreSQL db.example:6543/events schema prod_events")
+
+
+def test_a_log_on_another_sql_store_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="log: sqlite keeps the event log in the state store"):
+        load_config(_write(tmp_path, {"store": "postgres", "log": "sqlite"}))
+    settings = load_config(_write(tmp_path, {"store": "postgres", "log": "jetstream"}))
+    assert settings.storage.log_backend == "jetstream"
+
+
+def test_a_bad_schema_name_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="schema"):
+        load_config(_write(tmp_path, {"store": "postgres", "postgres": {"schema": "Bad Name"}}))
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_validate_names_a_postgres_store_that_does_not_answer(tmp_path: Path) -> None:
+    dsn = f"host=127.0.0.1 port={_closed_port()} user=postgres dbname=test"
+    path = _write(tmp_path, {"store": "postgres",
+                             "postgres": {"dsn": dsn, "connect_timeout": 1}})
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert "storage.postgres.dsn: PostgreSQL does not answer" in result.output
+
+
+def test_validate_accepts_a_postgres_store_that_answers(tmp_path: Path) -> None:
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    path = _write(tmp_path, {"store": "postgres", "postgres": {"dsn": PG_DSN}})
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "is valid" in result.output
+
+
+def test_a_missing_driver_names_the_extra_to_install(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_config(_write(tmp_path, {"store": "postgres"}))
+    monkeypatch.setitem(sys.modules, "clientevents.store.postgres", None)  # as if not installed
+    with pytest.raises(MissingExtra, match=r"pip install 'clientevents\[postgres\]'"):
+        open_store(settings, tmp_path)

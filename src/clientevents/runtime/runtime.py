@@ -28,6 +28,7 @@ from clientevents.archive import Archiver, ReplayRunner
 from clientevents.config.model import Settings
 from clientevents.events.publisher import Publisher
 from clientevents.log.eventlog import EventLog
+from clientevents.log.port import EventLogPort
 from clientevents.log.retention import DEFAULT_RETENTION_SECS, LogRetention
 from clientevents.routing.router import Router
 from clientevents.store.datadir import secure_data_dir
@@ -74,6 +75,8 @@ class Runtime:
         dispatch_options: how dispatchers poll, batch and time out
             (:func:`default_dispatch_options` by default).
         router_batch_size: most events one routing transaction holds.
+        log: makes the event log from the database (default: the SQL log in it; see
+            :func:`clientevents.log.factory.open_log`). The runtime closes it.
 
     Attributes:
         db: the shared database.
@@ -89,6 +92,7 @@ class Runtime:
         log_retention_secs: float = DEFAULT_RETENTION_SECS,
         dispatch_options: DispatchOptions | None = None,
         router_batch_size: int = 500,
+        log: Callable[[Database], EventLogPort] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         if Path(settings.data_dir) != self.data_dir:
@@ -100,8 +104,8 @@ class Runtime:
         secure_data_dir(self.data_dir)
         self.db = Database(self.data_dir / DB_FILE)
         try:
-            self.log = EventLog(self.db)
-            self.publisher = Publisher(self.db, settings)
+            self.log: EventLogPort = EventLog(self.db) if log is None else log(self.db)
+            self.publisher = Publisher(self.db, settings, log=self.log)
             self.streams = StreamStore(self.db, settings)
         except BaseException:
             self.db.close()
@@ -113,7 +117,7 @@ class Runtime:
     @cached_property
     def router(self) -> Router:
         """The router of every bus."""
-        return Router(self.db, self.settings, batch_size=self._router_batch_size)
+        return Router(self.db, self.settings, batch_size=self._router_batch_size, log=self.log)
 
     @cached_property
     def target_context(self) -> TargetContext:
@@ -146,7 +150,7 @@ class Runtime:
     @cached_property
     def archiver(self) -> Archiver:
         """Fills and trims the archives; building it registers new archives' log offsets."""
-        return Archiver(self.db, self.settings)
+        return Archiver(self.db, self.settings, log=self.log)
 
     @cached_property
     def replay_runner(self) -> ReplayRunner:
@@ -197,7 +201,10 @@ class Runtime:
         if self._closed:
             return
         self._closed = True
-        self.db.close()
+        try:
+            self.log.close()
+        finally:
+            self.db.close()
 
     def __enter__(self) -> Runtime:
         return self

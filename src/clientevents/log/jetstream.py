@@ -512,6 +512,8 @@ class JetStreamEventLog:
     def _stop_loop(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5.0)
+        if not self._thread.is_alive():
+            self._loop.close()
 
 
 def _message(row: Sequence[object]) -> tuple[bytes, dict[str, str]]:

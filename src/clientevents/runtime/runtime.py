@@ -27,7 +27,7 @@ from typing import Any
 from clientevents.archive import Archiver, ReplayRunner
 from clientevents.config.model import Settings
 from clientevents.events.publisher import Publisher
-from clientevents.log.eventlog import EventLog
+from clientevents.log.factory import configured_log
 from clientevents.log.port import EventLogPort
 from clientevents.log.retention import DEFAULT_RETENTION_SECS, LogRetention
 from clientevents.routing.router import Router
@@ -75,8 +75,9 @@ class Runtime:
         dispatch_options: how dispatchers poll, batch and time out
             (:func:`default_dispatch_options` by default).
         router_batch_size: most events one routing transaction holds.
-        log: makes the event log from the database (default: the SQL log in it; see
-            :func:`clientevents.log.factory.open_log`). The runtime closes it.
+        log: makes the event log from the database (default: the one the configuration's
+            ``storage`` section chooses, :func:`clientevents.log.factory.configured_log`;
+            the SQL log in the database without one). The runtime closes it.
 
     Attributes:
         db: the shared database.
@@ -104,10 +105,17 @@ class Runtime:
         secure_data_dir(self.data_dir)
         self.db = Database(self.data_dir / DB_FILE)
         try:
-            self.log: EventLogPort = EventLog(self.db) if log is None else log(self.db)
+            self.log: EventLogPort = (
+                configured_log(settings, self.db) if log is None else log(self.db)
+            )
+        except BaseException:
+            self.db.close()
+            raise
+        try:
             self.publisher = Publisher(self.db, settings, log=self.log)
             self.streams = StreamStore(self.db, settings)
         except BaseException:
+            self.log.close()
             self.db.close()
             raise
         self._closed = False

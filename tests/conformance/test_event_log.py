@@ -293,6 +293,27 @@ def test_a_batch_committed_twice_is_handed_off_once(log: EventLogPort, db: Datab
     consumer.close()
 
 
+def test_a_slow_consumer_whose_batch_went_to_another_hands_it_off_once(
+    log: EventLogPort, db: Database
+) -> None:
+    log.append_records([event_row(n=i) for i in range(3)])
+    slow, other = log.consumer(BUS, "router"), log.consumer(BUS, "router")
+    held = fetch_until(slow, 3)
+    again = fetch_until(other, 3)  # after the slow one's lease ran out (at once on SQL)
+    assert [r.event_id for r in again.records] == [r.event_id for r in held.records]
+    slow.commit(held, recorder(held))  # late, but first
+    with pytest.raises(Conflict):
+        other.commit(again, recorder(again))
+    assert len(handled(db, "router")) == 3
+    # whatever the other member is given back is recognised as handed off, never routed again
+    deadline = time.monotonic() + 3 * LEASE_SECS
+    while time.monotonic() < deadline:
+        assert other.fetch(10, wait_secs=0.2).records == []
+    assert len(handled(db, "router")) == 3
+    slow.close()
+    other.close()
+
+
 def test_groups_can_be_placed_listed_and_dropped(log: EventLogPort, db: Database) -> None:
     log.append_records([event_row(n=i) for i in range(3)])
     router = log.consumer(BUS, "router")

@@ -101,8 +101,9 @@ class JetStreamOptions:
         sync: ``default`` (the server's sync interval: a single server's acknowledgement is
             not an fsync) or ``always`` (the deployment runs nats-server >= 2.10 with
             ``jetstream { sync_interval: always }``: each acknowledgement follows an fsync).
-            The server's setting decides; this one declares what the deployment promises and
-            is checked at connect where the server reports it.
+            The server's own setting decides (a client cannot set it or read it); this one
+            declares what the deployment promises, and ``default`` with one replica logs a
+            warning when the log connects.
         ack_wait: seconds a fetched batch is leased to its consumer before redelivery.
         timeout: seconds a publish or API request may take.
     """
@@ -181,6 +182,13 @@ class JetStreamEventLog:
             self._stop_loop()
             raise
         self._js = self._nc.jetstream(timeout=self.options.timeout)
+        if self.options.sync == "default" and self.options.replicas == 1:
+            logger.warning(
+                "The JetStream event log acknowledges events before they are on disk "
+                "(sync: default, replicas: 1): a power failure can lose the last seconds of "
+                "acknowledged events. Run the server with sync_interval: always and set "
+                "sync: always, or use replicas: 3 in a cluster (docs/jetstream.md)."
+            )
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -460,7 +468,7 @@ class JetStreamEventLog:
             info = await self._js.stream_info(stream)
             first = int(info.state.first_seq or 0)
             if not first or not info.state.messages:
-                return 0, first
+                return 0, int(info.state.last_seq or 0) + 1
             seq, deleted = first, 0
             while deleted < limit:
                 got = await self._get(bus, seq)
@@ -477,7 +485,9 @@ class JetStreamEventLog:
             return deleted, seq
 
         deleted, below = self._guard(trim())
-        if deleted:
+        if below > 1:
+            # Hand-off rows of records the stream no longer holds (trimmed here, or aged out
+            # by max_age) can never be needed again.
             self.db.write(lambda conn: conn.execute(
                 "DELETE FROM log_handoffs WHERE bus = ? AND record < ?", (bus, below)
             ))

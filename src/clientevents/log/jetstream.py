@@ -41,6 +41,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import Future as ThreadFuture
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -214,11 +215,20 @@ class JetStreamEventLog:
             raise StoreError("The JetStream event log is closed.")
         return asyncio.run_coroutine_threadsafe(coro, self._loop)
 
-    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+    def _run(self, coro: Coroutine[Any, Any, T], *, extra_secs: float = 0.0) -> T:
+        """Run ``coro`` on the log's loop and wait for it, at most a few request timeouts
+        (plus ``extra_secs``): a call never hangs on a server that stopped answering."""
         if threading.current_thread() is self._thread:
             coro.close()
             raise RuntimeError("A blocking JetStream call from the log's own event loop.")
-        return self._submit(coro).result()
+        future = self._submit(coro)
+        try:
+            return future.result(timeout=4 * self.options.timeout + extra_secs)
+        except FuturesTimeout:
+            future.cancel()
+            raise StoreError(
+                f"JetStream did not answer in {4 * self.options.timeout + extra_secs:.0f} s."
+            ) from None
 
     def _names(self, bus: str) -> tuple[str, str]:
         token = _token(bus)
@@ -610,7 +620,7 @@ class JetStreamConsumer:
     def fetch(self, max_events: int, wait_secs: float = 0.0) -> LogBatch:
         messages = max(1, min(10_000, int(max_events / self._per_record)))
         try:
-            msgs = self.log._run(self._fetch(messages, wait_secs))
+            msgs = self.log._run(self._fetch(messages, wait_secs), extra_secs=wait_secs)
         except Exception as exc:
             raise StoreError(f"Fetching from JetStream failed: {exc}") from exc
         if not msgs:
@@ -702,8 +712,14 @@ class JetStreamConsumer:
 
 
 async def _ack(msgs: list[Any]) -> None:
-    for msg in msgs:
-        await msg.ack()
+    """Acknowledge and wait until the server confirmed (so the group's offset has moved when
+    a commit returns); a failure only means a redelivery, which the hand-off rows absorb."""
+    results = await asyncio.gather(*(msg.ack_sync(timeout=5.0) for msg in msgs),
+                                   return_exceptions=True)
+    failed = sum(isinstance(r, BaseException) for r in results)
+    if failed:
+        logger.warning("JetStream acknowledgements failed; the records will be redelivered "
+                       "and recognised as handed off. failed=%d of %d", failed, len(msgs))
 
 
 async def _nak(msgs: list[Any]) -> None:

@@ -3,7 +3,9 @@
 Records live in lists (lost when the process ends); consumer offsets live beside them. A
 commit's write runs in the given state store (:class:`~clientevents.store.engine.Database`):
 the group's offset is checked (compare and set) inside that write and moved once it commits,
-so the contract is the SQL log's, without the SQL.
+so the contract is the SQL log's, without the SQL. Unlike JetStream it keeps no
+de-duplication window: :meth:`MemoryEventLog.append_in` stores at once, and a caller's write
+that rolls back and runs again appends again.
 
 Example::
 

@@ -195,3 +195,42 @@ def test_the_router_worker_loop_routes_from_jetstream_until_stopped(
         assert sorted(e for _, e in deliveries(db)) == sorted(sent * 2)
 
     asyncio.run(main())
+
+
+def test_a_replay_puts_archived_events_back_on_the_jetstream_log_once(
+    db: Database, log: JetStreamEventLog
+) -> None:
+    from clientevents.archive import COMPLETED, ReplayRunner, Replays
+
+    config = settings()
+    publisher = Publisher(db, config, log=log)
+    archiver = Archiver(db, config, log=log)
+    t0 = time.time() - 100
+    sent = [
+        publisher.put_events([
+            {"Source": "web", "DetailType": "t", "EventBusName": BUS, "Time": t0 + n,
+             "Detail": orjson.dumps({"n": n, "even": False}).decode()}
+        ])["Entries"][0]["EventId"]
+        for n in range(6)
+    ]
+    deadline = time.monotonic() + DEADLINE_SECS
+    while _archived(db) < 6:
+        assert time.monotonic() < deadline, f"{_archived(db)} of 6 archived"
+        archiver.archive_pass()
+    Replays(db, config).start_replay("again", "keep", t0 + 1, t0 + 4)
+    runner = ReplayRunner(db, config, publisher=publisher, batch_size=2)
+    while runner.step_all():
+        pass
+    assert Replays(db, config).describe("again").state == COMPLETED
+    replayed = [r for r in log.read_after(BUS, 0, 100) if r.replay_name == "again"]
+    assert [r.event_id for r in replayed] == sent[1:4]
+    assert all(r.event()["replay-name"] == "again" for r in replayed)
+    router = Router(db, config, log=log)
+    deadline = time.monotonic() + DEADLINE_SECS
+    while len(deliveries(db)) < 2 * (6 + 3):
+        assert time.monotonic() < deadline, f"{len(deliveries(db))} of 18 enqueued"
+        router.drain(wait_secs=0.2)
+    router.drain(wait_secs=0.5)
+    counts = sorted(sum(1 for _, e in deliveries(db) if e == ident) for ident in sent)
+    assert counts == [2, 2, 2, 4, 4, 4]  # the replayed three went out again, once each
+    router.close()

@@ -37,7 +37,6 @@ import asyncio
 import hashlib
 import logging
 import re
-import sqlite3
 import threading
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import Future as ThreadFuture
@@ -659,17 +658,20 @@ class JetStreamConsumer:
         seqs = [int(m.metadata.sequence.stream) for m in msgs]
         group, bus, log = self.group, self.bus, self.log
 
-        def run(conn: sqlite3.Connection) -> T:
-            try:
-                conn.executemany(
-                    "INSERT INTO log_handoffs (grp, bus, record) VALUES (?, ?, ?)",
-                    [(group, bus, seq) for seq in seqs],
+        def run(conn: Any) -> T:
+            # One statement per record (a record is a request: a few per batch), portable SQL
+            # whose row count says whether the record was already handed off.
+            for seq in seqs:
+                cur = conn.execute(
+                    "INSERT INTO log_handoffs (grp, bus, record) VALUES (?, ?, ?) "
+                    "ON CONFLICT (grp, bus, record) DO NOTHING",
+                    (group, bus, seq),
                 )
-            except sqlite3.IntegrityError as exc:
-                raise Conflict(
-                    f"A record of this batch of bus {bus!r} was handed off by another consumer "
-                    f"of group {group!r}."
-                ) from exc
+                if cur.rowcount != 1:
+                    raise Conflict(
+                        f"Record {seq} of bus {bus!r} was handed off by another consumer of "
+                        f"group {group!r}."
+                    )
             return write(conn)
 
         def done(result: Any, error: BaseException | None) -> None:

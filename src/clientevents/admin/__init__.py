@@ -34,6 +34,8 @@ from clientevents.admin.tail import TailOptions, Tails
 from clientevents.archive.schema import ACTIVE_STATES
 from clientevents.config.model import Settings
 from clientevents.identity.userpool import UserPool
+from clientevents.log.eventlog import EventLog
+from clientevents.log.port import EventLogPort
 from clientevents.store.port import StateStore
 from clientevents.targets.counters import delivery_state
 
@@ -50,6 +52,7 @@ class AdminService:
         registry: the gateway's metrics registry (the overview's source).
         tail_options: how live tails follow their bus.
         history_interval_secs: how often the overview samples the metrics.
+        log: the event log (default: the SQL log in ``db``).
     """
 
     def __init__(
@@ -61,12 +64,14 @@ class AdminService:
         registry: CollectorRegistry,
         tail_options: TailOptions | None = None,
         history_interval_secs: float = 5.0,
+        log: EventLogPort | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
+        self.log: EventLogPort = EventLog(db) if log is None else log
         self.accounts = ConsoleAccounts(db, session_ttl_secs=settings.console.session_ttl_secs)
         self.audit = AuditLog(db)
-        self.tails = Tails(db, settings, tail_options)
+        self.tails = Tails(db, settings, tail_options, log=self.log)
         self.recovery = Recovery(db, settings)
         self.users = PoolUsers(pool)
         self.history = MetricsHistory(registry, interval_secs=history_interval_secs)
@@ -95,7 +100,7 @@ class AdminService:
             "backlog": backlog,
             "dead_letters": sum(s.dead_letters for s in states.values()),
             "active_replays": int(active),
-            "buses": bus_list(self.settings, self.db),
+            "buses": bus_list(self.settings, self.db, self.log),
             "rules": [
                 {"name": r["name"], "bus": r["bus"], "state": r["state"],
                  "matched_last_minute": r["matched_last_minute"],

@@ -14,6 +14,7 @@ import orjson
 from clientevents.admin.errors import BadRequest, NotFoundError
 from clientevents.config.model import RuleConfig, Settings, TargetBase
 from clientevents.log.eventlog import EventLog
+from clientevents.log.port import EventLogPort
 from clientevents.patterns import EventPattern, InvalidEventPattern
 from clientevents.routing.counters import matches_per_minute
 from clientevents.routing.rules import routes_of, rule_arn
@@ -58,9 +59,12 @@ def describe_target(rule: RuleConfig, target: TargetBase) -> dict[str, Any]:
     }
 
 
-def bus_list(settings: Settings, db: StateStore) -> list[dict[str, Any]]:
+def bus_list(
+    settings: Settings, db: StateStore, log: EventLogPort | None = None
+) -> list[dict[str, Any]]:
     """Every bus: its stages, rules, archives and newest log position."""
-    log = EventLog(db)
+    if log is None:
+        log = EventLog(db)
     answer = []
     for name in settings.bus_names():
         answer.append({

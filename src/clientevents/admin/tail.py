@@ -39,6 +39,7 @@ import orjson
 
 from clientevents.config.model import Settings
 from clientevents.log.eventlog import EventLog
+from clientevents.log.port import EventLogPort
 from clientevents.patterns import EventPattern
 from clientevents.routing.rules import BusRoutes, build_routes
 from clientevents.store.port import StateStore
@@ -92,7 +93,7 @@ class TailItem:
 class LogCursor:
     """Reads one bus's events after a position: the tail's only use of the event log."""
 
-    def __init__(self, log: EventLog, bus: str) -> None:
+    def __init__(self, log: EventLogPort, bus: str) -> None:
         self.log = log
         self.bus = bus
 
@@ -314,9 +315,14 @@ class Tails:
     """The live tails of every bus in this process (built lazily, one per bus)."""
 
     def __init__(
-        self, db: StateStore, settings: Settings, options: TailOptions | None = None
+        self,
+        db: StateStore,
+        settings: Settings,
+        options: TailOptions | None = None,
+        *,
+        log: EventLogPort | None = None,
     ) -> None:
-        self.log = EventLog(db)
+        self.log: EventLogPort = EventLog(db) if log is None else log
         self.settings = settings
         self.options = options or TailOptions()
         self.routes = build_routes(settings)

@@ -1,12 +1,14 @@
 """The archiver: copies each archive's matching events out of the log and trims expired copies.
 
-Every configured archive is a consumer group ``archive:<name>`` of its bus's log. A pass reads
-the next batch of the bus after the archive's committed offset, keeps the events that match the
-archive's event pattern (every event when it has none) and were not put on the bus by a replay
-(EventBridge never archives replayed events), and, in one write transaction, inserts them into
-``archive_events``, adds them to the archive's count and size, and commits the new offset
-(compare-and-set, like the router). A crash before the commit archives the batch again from the
-same offset; a crash after it never copies it twice.
+Every configured archive is a consumer group ``archive:<name>`` of its bus's log (through the
+event-log port, :mod:`clientevents.log.port`). A pass fetches the group's next batch, keeps the
+events that match the archive's event pattern (every event when it has none) and were not put
+on the bus by a replay (EventBridge never archives replayed events), and commits the batch with
+a write that inserts them into ``archive_events`` (one row per archive and log position, so a
+repeat is ignored) and adds them to the archive's count and size. The consumer commit marks the
+batch consumed in the same transaction (or, on JetStream, records its hand-off there and then
+acknowledges it): a crash before the commit archives the batch again; a crash after it never
+copies it twice.
 
 Registration: when the archiver is built (before any worker runs) each archive seen for the
 first time gets its ``archives_state`` row and commits its starting offset, the router's
@@ -44,6 +46,7 @@ from clientevents.archive.schema import SCHEMA, archive_group
 from clientevents.config.model import ArchiveConfig, Settings
 from clientevents.errors import Conflict
 from clientevents.log.eventlog import EventLog, LogRecord
+from clientevents.log.port import EventLogPort, LogConsumer
 from clientevents.log.retention import ROUTER_GROUP
 from clientevents.logthrottle import LogThrottle
 from clientevents.patterns import EventPattern
@@ -68,7 +71,6 @@ class _Archive:
     group: str
     pattern: EventPattern | None
     retention_secs: float
-    offset: int | None = None
 
 
 def _build(cfg: ArchiveConfig) -> _Archive:
@@ -92,6 +94,7 @@ class Archiver:
         poll_interval_secs: how often an idle archiver looks for new events.
         trim_interval_secs: seconds between retention passes of :meth:`run`.
         clock: the time source (epoch seconds) for retention and ``CreationTime``.
+        log: the event log (default: the SQL log in ``db``).
     """
 
     def __init__(
@@ -103,38 +106,43 @@ class Archiver:
         poll_interval_secs: float = 0.05,
         trim_interval_secs: float = 300.0,
         clock: Callable[[], float] = time.time,
+        log: EventLogPort | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}.")
         self.db = db
         db.ensure_schema(SCHEMA)
-        self.log = EventLog(db)
+        self.log: EventLogPort = EventLog(db) if log is None else log
+        self._consumers: dict[str, LogConsumer] = {}
         self.batch_size = batch_size
         self.poll_interval_secs = poll_interval_secs
         self.trim_interval_secs = trim_interval_secs
         self.clock = clock
         self.archives = [_build(cfg) for cfg in settings.archives]
-        self.db.write(self._register)
+        self._register()
 
     # -- registration ----------------------------------------------------------------------
 
-    def _register(self, conn: SqlConnection) -> None:
+    def _register(self) -> None:
         now = self.clock()
-        _drop_stale_groups(conn, {(a.group, a.bus) for a in self.archives})
+
+        def states(conn: SqlConnection) -> None:
+            for archive in self.archives:
+                conn.execute(
+                    "INSERT INTO archives_state (archive, bus, created_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (archive) DO UPDATE SET bus = excluded.bus",
+                    (archive.name, archive.bus, now),
+                )
+
+        self.db.write(states)
+        _drop_stale_groups(self.log, {(a.group, a.bus) for a in self.archives})
         for archive in self.archives:
-            conn.execute(
-                "INSERT INTO archives_state (archive, bus, created_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (archive) DO UPDATE SET bus = excluded.bus",
-                (archive.name, archive.bus, now),
-            )
-            if _offset_in(conn, archive.group, archive.bus) is not None:
-                continue
-            start = _offset_in(conn, ROUTER_GROUP, archive.bus) or 0
-            EventLog.commit_offset(conn, archive.group, archive.bus, start)
-            logger.info(
-                "Archive registered. archive=%s bus=%s start_seq=%d",
-                archive.name, archive.bus, start,
-            )
+            start = self.log.offset(ROUTER_GROUP, archive.bus)
+            if self.log.ensure_group(archive.group, archive.bus, start):
+                logger.info(
+                    "Archive registered. archive=%s bus=%s start_seq=%d",
+                    archive.name, archive.bus, start,
+                )
 
     # -- copying ---------------------------------------------------------------------------
 
@@ -148,14 +156,16 @@ class Archiver:
 
     def archive_batch(self, archive: _Archive) -> int:
         """Copy the next batch of ``archive``'s bus; return how many events it read."""
-        if archive.offset is None:
-            archive.offset = self.log.offset(archive.group, archive.bus)
-        offset = archive.offset
-        records = self.log.read_after(archive.bus, offset, self.batch_size)
+        consumer = self._consumers.get(archive.name)
+        if consumer is None:
+            consumer = self._consumers[archive.name] = self.log.consumer(
+                archive.bus, archive.group
+            )
+        fetched = consumer.fetch(self.batch_size)
+        records = fetched.records
         if not records:
             return 0
         rows = self._select(archive, records)
-        last = records[-1].seq
         size = sum(len(row[5].encode()) for row in rows)
 
         def commit(conn: SqlConnection) -> None:
@@ -171,15 +181,13 @@ class Archiver:
                     "size_bytes = size_bytes + ? WHERE archive = ?",
                     (len(rows), size, archive.name),
                 )
-            EventLog.commit_offset(conn, archive.group, archive.bus, last, expected=offset)
 
         try:
-            self.db.write(commit)
+            consumer.commit(fetched, commit)
         except Conflict as exc:
-            logger.warning("Archive offset moved by another archiver; reloading. %s", exc)
-            archive.offset = None
+            logger.warning("Archive batch handed off by another archiver; fetching afresh. %s",
+                           exc)
             return 0
-        archive.offset = last
         return len(records)
 
     @staticmethod
@@ -244,35 +252,25 @@ class Archiver:
             except Exception:  # e.g. the database is locked too long; try again shortly
                 _THROTTLE.error("archive", "Archiving failed; retrying in 1 second.",
                                 exc_info=True)
-                for archive in self.archives:
-                    archive.offset = None
+                for consumer in self._consumers.values():
+                    consumer.rewind()
                 await _wait(stop, 1.0)
                 continue
             if busy == 0:
                 await _wait(stop, self.poll_interval_secs)
 
 
-def _drop_stale_groups(conn: SqlConnection, configured: set[tuple[str, str]]) -> None:
-    """Drop the offsets of archive groups whose archive is no longer configured: otherwise the
-    log's retention would keep every event they have not read, and the log would grow forever."""
-    rows = conn.execute(
-        "SELECT grp, bus FROM consumer_offsets WHERE grp LIKE 'archive:%'"
-    ).fetchall()
-    for group, bus in rows:
+def _drop_stale_groups(log: EventLogPort, configured: set[tuple[str, str]]) -> None:
+    """Drop the groups of archives that are no longer configured: otherwise the log's
+    retention would keep every event they have not read, and the log would grow forever."""
+    for group, bus in log.groups("archive:"):
         if (group, bus) not in configured:
-            EventLog.drop_offset(conn, group, bus)
+            log.drop_group(group, bus)
             logger.warning(
                 "Consumer group %s on bus %s belonged to an archive that is no longer "
                 "configured; its offset is dropped so the log's retention no longer waits "
                 "for it. Its archived events stay in the database.", group, bus,
             )
-
-
-def _offset_in(conn: SqlConnection, group: str, bus: str) -> int | None:
-    row = conn.execute(
-        "SELECT seq FROM consumer_offsets WHERE grp = ? AND bus = ?", (group, bus)
-    ).fetchone()
-    return None if row is None else int(row[0])
 
 
 def _trimmer(archive: str, cutoff: float, now: float) -> Callable[[SqlConnection], int]:

@@ -10,8 +10,9 @@ Example::
     # {"FailedEntryCount": 0, "Entries": [{"EventId": "6a7e8feb-..."}]}
 
 Every accepted entry of a call is in the log, on disk, when the call returns: all rows of a
-call are built first, then handed to the log's :class:`LogAppender`, which inserts the rows of
-every caller waiting at that moment with a few statements in one shared commit (group commit).
+call are built first, then handed to the event log (:mod:`clientevents.log.port`); the SQL log's
+:class:`LogAppender` inserts the rows of every caller waiting at that moment with a few
+statements in one shared commit (group commit), JetStream answers once the stream acknowledged.
 :meth:`Publisher.put_events` stores one record per event; :meth:`Publisher.put_details_async`
 (the gateway's path) stores a request's events as one record (:mod:`clientevents.events.batch`).
 A refused entry gets its ``ErrorCode``/``ErrorMessage`` and never fails the others. If the
@@ -35,6 +36,7 @@ from clientevents.events.entries import EntryError, EntryPreparer
 from clientevents.events.envelope import new_event_ids
 from clientevents.log.appender import LogAppender
 from clientevents.log.eventlog import EventLog
+from clientevents.log.port import EventLogPort
 from clientevents.log.records import LogRow
 from clientevents.logthrottle import LogThrottle
 from clientevents.store import driver_errors
@@ -61,17 +63,22 @@ class Publisher:
         db: the shared database (the log lives in it).
         settings: account, region, buses and limits come from here.
         clock: the ingestion time source (epoch seconds).
+        log: the event log (default: the SQL log in ``db``).
 
     Thread-safe: any number of threads and event loops may publish at once.
     """
 
     def __init__(
-        self, db: StateStore, settings: Settings, *, clock: Callable[[], float] = time.time
+        self,
+        db: StateStore,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.time,
+        log: EventLogPort | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
-        self.log = EventLog(db)
-        self.appender = LogAppender(db)
+        self.log: EventLogPort = EventLog(db) if log is None else log
         self.clock = clock
         self.max_entries = settings.limits.max_entries_per_request
         self.preparer = EntryPreparer(
@@ -95,7 +102,7 @@ class Publisher:
         rows, results = self._prepare(entries)
         if rows:
             try:
-                self.appender.append(rows)
+                self.log.append_records(rows)
             except driver_errors(StoreError) as exc:
                 return self._failed_commit(results, exc)
         return _answer(results)
@@ -106,7 +113,7 @@ class Publisher:
         rows, results = self._prepare(entries)
         if rows:
             try:
-                await self.appender.aappend(rows)
+                await self.log.append_future(rows)
             except driver_errors(StoreError) as exc:
                 return self._failed_commit(results, exc)
         return _answer(results)
@@ -174,14 +181,23 @@ class Publisher:
         if rows:
             # A failed commit raises StoreError: nothing was stored, so the caller (the
             # gateway) answers the whole request as unavailable rather than entry by entry.
-            await self.appender.append_future(rows)
+            await self.log.append_future(rows)
         return results
+
+    @property
+    def appender(self) -> LogAppender:
+        """The SQL log's group-commit appender (its counters are the benchmarks')."""
+        if not isinstance(self.log, EventLog):
+            raise TypeError(f"The event log {type(self.log).__name__} has no SQL appender.")
+        return self.log.appender
 
     def append_in(self, conn: SqlConnection, entries: Sequence[Any]) -> Answer:
         """Append ``entries`` inside a write the caller already runs (``db.write(fn)``).
 
         For internal callers (the bus target, replays): no limit on the number of entries; the
-        events are durable when the caller's write commits. Returns the same answer shape.
+        events are durable when the caller's write commits (the SQL log), or stored before
+        this returns (a log outside the database; a repeat after a failed write keeps the
+        event ids and is dropped by the log's de-duplication). Returns the same answer shape.
         """
         if not isinstance(entries, list | tuple):
             raise PutEventsRequestError(
@@ -189,7 +205,7 @@ class Publisher:
             )
         rows, results = self._prepare(entries)
         if rows:
-            EventLog.append(conn, rows)
+            self.log.append_in(conn, rows)
         return _answer(results)
 
     # -- internals -----------------------------------------------------------------------

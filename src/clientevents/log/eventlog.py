@@ -19,17 +19,24 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from clientevents.errors import Conflict
-from clientevents.log.appender import LOG_CHANNEL, insert_rows
+from clientevents.log.appender import LOG_CHANNEL, LogAppender, insert_rows
+from clientevents.log.port import LogBatch
 from clientevents.log.records import LogRecord, Row, expand_row
 from clientevents.store import driver_errors
 from clientevents.store.dialect import POSTGRES
 from clientevents.store.engine import register_schema
 from clientevents.store.port import SqlConnection, StateStore
 
-__all__ = ["LOG_CHANNEL", "SCHEMA", "EventLog", "LogRecord"]
+__all__ = ["LOG_CHANNEL", "SCHEMA", "EventLog", "LogRecord", "SqlConsumer"]
+
+T = TypeVar("T")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -79,14 +86,87 @@ _ADDED_COLUMNS = {
 class EventLog:
     """Append, read and trim the ``events`` table; track consumer offsets.
 
-    Writes take the connection of a :meth:`StateStore.write` function (they never commit);
-    reads use the calling thread's read connection.
+    The SQL implementation of :class:`~clientevents.log.port.EventLogPort`: the log lives in
+    the state store, so a consumer's offset moves in the same transaction as its work.
+    The static methods take the connection of a :meth:`StateStore.write` function (they never
+    commit); reads use the calling thread's read connection.
     """
 
     def __init__(self, db: StateStore) -> None:
         self.db = db
         db.ensure_schema(SCHEMA, postgres=PG_SCHEMA)
         self._upgrade()
+        self._appender: LogAppender | None = None
+        self._appender_lock = threading.Lock()
+
+    @property
+    def appender(self) -> LogAppender:
+        """The group-commit appender behind :meth:`append_records` (made on first use)."""
+        appender = self._appender
+        if appender is None:
+            with self._appender_lock:
+                appender = self._appender
+                if appender is None:
+                    appender = self._appender = LogAppender(self.db)
+        return appender
+
+    # -- the port --------------------------------------------------------------------------
+
+    def append_records(self, rows: Sequence[Sequence[object]]) -> None:
+        """Append records in the next group commit; return once it is on disk."""
+        self.appender.append(rows)
+
+    def append_future(self, rows: Sequence[Sequence[object]]) -> asyncio.Future[None]:
+        """Start appending ``rows``; the future ends with the commit."""
+        return self.appender.append_future(rows)
+
+    async def aappend(self, rows: Sequence[Sequence[object]]) -> None:
+        """The asyncio twin of :meth:`append_records`."""
+        await self.appender.append_future(rows)
+
+    def append_in(self, conn: Any, rows: Sequence[Sequence[object]]) -> None:
+        """Append inside the caller's write (durable with its commit)."""
+        insert_rows(conn, rows)
+
+    def consumer(self, bus: str, group: str) -> SqlConsumer:
+        """A member of ``group`` on ``bus``: its offset moves with each commit's write."""
+        return SqlConsumer(self, bus, group)
+
+    def ensure_group(self, group: str, bus: str, start: int) -> bool:
+        """Give ``group`` the offset ``start`` on ``bus`` unless it has one."""
+
+        def create(conn: SqlConnection) -> bool:
+            cur = conn.execute(
+                "INSERT INTO consumer_offsets (grp, bus, seq) VALUES (?, ?, ?) "
+                "ON CONFLICT (grp, bus) DO NOTHING",
+                (group, bus, start),
+            )
+            return cur.rowcount > 0
+
+        return bool(self.db.write(create))
+
+    def drop_group(self, group: str, bus: str) -> bool:
+        """Forget ``group``'s offset on ``bus``."""
+        return bool(self.db.write(lambda conn: EventLog.drop_offset(conn, group, bus)))
+
+    def groups(self, prefix: str = "") -> list[tuple[str, str]]:
+        """``(group, bus)`` of every group with an offset whose name starts with ``prefix``."""
+        rows = self.db.read(
+            lambda conn: conn.execute("SELECT grp, bus FROM consumer_offsets").fetchall()
+        )
+        return sorted((str(g), str(b)) for g, b in rows if str(g).startswith(prefix))
+
+    def trim_before(
+        self, bus: str, *, upto_seq: int, ingested_before: float, limit: int = 10_000
+    ) -> int:
+        """:meth:`trim` in a write of its own."""
+        return int(self.db.write(
+            lambda conn: EventLog.trim(conn, bus, upto_seq=upto_seq,
+                                       ingested_before=ingested_before, limit=limit)
+        ))
+
+    def close(self) -> None:
+        """Nothing to release: the database is the caller's."""
 
     def _upgrade(self) -> None:
         """Add the columns a database made by an older release lacks (each a no-op later)."""
@@ -218,6 +298,89 @@ class EventLog:
         sql = "SELECT coalesce(sum(count), 0) FROM events WHERE bus = ?"
         row = self.db.read(lambda conn: conn.execute(sql, (bus,)).fetchone())
         return int(row[0])
+
+
+class _SqlPending:
+    """A consumer's commit submitted to the group commit."""
+
+    __slots__ = ("_done", "consumer", "error", "result")
+
+    def __init__(self, consumer: SqlConsumer) -> None:
+        self.consumer = consumer
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self._done = threading.Event()
+
+    def finish(self, result: Any, error: BaseException | None) -> None:
+        self.result = result
+        self.error = error
+        self._done.set()
+
+    def wait(self) -> Any:
+        self._done.wait()
+        if self.error is not None:
+            self.consumer.rewind()  # on the consumer's own thread: fetch afresh
+            raise self.error
+        return self.result
+
+
+class SqlConsumer:
+    """A consumer group member on the SQL log: the group's offset is one row of
+    ``consumer_offsets``, moved by compare-and-set in the same write as the batch's work, so
+    of two members that fetched the same events only the first commit stores anything (the
+    other raises :class:`Conflict` and fetches afresh).
+
+    Fetching advances a local cursor, so the next batch can be fetched and worked on while
+    the previous one commits (commits complete in submission order: one writer thread).
+    """
+
+    def __init__(self, log: EventLog, bus: str, group: str) -> None:
+        self.log = log
+        self.bus = bus
+        self.group = group
+        self._cursor: int | None = None
+
+    def fetch(self, max_events: int, wait_secs: float = 0.0) -> LogBatch:
+        cursor = self._cursor
+        if cursor is None:
+            cursor = self._cursor = self.log.offset(self.group, self.bus)
+        records = self.log.read_after(self.bus, cursor, max_events)
+        if not records and wait_secs > 0:
+            deadline = time.monotonic() + wait_secs
+            store = self.log.db
+            version = store.change_token(LOG_CHANNEL)
+            while not records and time.monotonic() < deadline:
+                time.sleep(0.002)
+                current = store.change_token(LOG_CHANNEL)
+                if current != version:
+                    version = current
+                    records = self.log.read_after(self.bus, cursor, max_events)
+        batch = LogBatch(self.bus, self.group, records, cursor)
+        if records:
+            self._cursor = records[-1].seq
+        return batch
+
+    def submit(self, batch: LogBatch, write: Callable[[Any], T]) -> _SqlPending:
+        pending = _SqlPending(self)
+        group, bus, last, after = self.group, self.bus, batch.last_seq, batch.after
+
+        def run(conn: SqlConnection) -> T:
+            result = write(conn)
+            EventLog.commit_offset(conn, group, bus, last, expected=after)
+            return result
+
+        self.log.db.submit(run, pending.finish)
+        return pending
+
+    def commit(self, batch: LogBatch, write: Callable[[Any], T]) -> T:
+        result: T = self.submit(batch, write).wait()
+        return result
+
+    def rewind(self) -> None:
+        self._cursor = None
+
+    def close(self) -> None:
+        self._cursor = None
 
 
 def _expand(

@@ -11,7 +11,8 @@ An event of a bus is deleted when both hold:
 Archives keep their own copies for replays, so trimming the log never shortens an archive.
 A record holding several events (one ingest request) goes once all of its events may go.
 Deletion runs in chunks of :data:`TRIM_CHUNK` records, one write each, so a large backlog never
-makes one long write transaction.
+makes one long write transaction. Works on any :class:`~clientevents.log.port.EventLogPort`
+(a JetStream stream also has its own ``max_age``, the same retention enforced by the server).
 """
 
 from __future__ import annotations
@@ -20,11 +21,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
-from functools import partial
 
-from clientevents.log.eventlog import EventLog
+from clientevents.log.port import EventLogPort
 from clientevents.logthrottle import LogThrottle
-from clientevents.store.port import SqlConnection
 
 __all__ = ["DEFAULT_RETENTION_SECS", "ROUTER_GROUP", "TRIM_CHUNK", "LogRetention"]
 
@@ -54,7 +53,7 @@ class LogRetention:
 
     def __init__(
         self,
-        log: EventLog,
+        log: EventLogPort,
         buses: Iterable[str],
         *,
         retention_secs: float = DEFAULT_RETENTION_SECS,
@@ -85,7 +84,8 @@ class LogRetention:
             if upto <= 0:
                 continue
             while True:
-                n = self.log.db.write(partial(_trim, bus=bus, upto=upto, cutoff=cutoff))
+                n = self.log.trim_before(bus, upto_seq=upto, ingested_before=cutoff,
+                                         limit=TRIM_CHUNK)
                 deleted += n
                 if n < TRIM_CHUNK:
                     break
@@ -106,6 +106,3 @@ class LogRetention:
             except TimeoutError:
                 pass
 
-
-def _trim(conn: SqlConnection, *, bus: str, upto: int, cutoff: float) -> int:
-    return EventLog.trim(conn, bus, upto_seq=upto, ingested_before=cutoff, limit=TRIM_CHUNK)

@@ -1,13 +1,17 @@
 """The router: reads every bus's log as consumer group ``router``, matches each event against
 the bus's enabled rules, shapes each matched target's input, and enqueues the deliveries.
 
-One batch (at most ``batch_size`` events of one bus) is one write transaction holding the
-deliveries, the dead letters and the new offset: a crash before the commit routes the whole
-batch again, a crash after it routes none of it again, so a hand-off is neither lost nor
-doubled. Memory is bounded by one batch: the backlog stays in the log and the delivery queues
-are on disk.
+The router reads through the event-log port (:mod:`clientevents.log.port`) as a member of
+consumer group ``router``: one batch (at most ``batch_size`` events of one bus) is one
+consumer commit, whose state-store write holds the deliveries and the dead letters, and which
+marks the batch consumed (the SQL log: the offset in the same transaction; JetStream: a
+hand-off record in the same transaction, then the acknowledgement). A crash before the commit
+routes the whole batch again, a crash after it routes none of it again, so a hand-off is
+neither lost nor doubled, and any number of routers may share the group. Memory is bounded
+by one batch: the backlog stays in the log and the delivery queues are in the state store.
 
-The router does no network I/O. It runs on its own thread (matching is CPU work and must not
+The router does no network I/O of its own (a JetStream log fetches over the network). It
+runs on its own thread (matching is CPU work and must not
 stall the event loop that runs the dispatchers); when every bus is caught up it watches the
 store's change token for the log (``StateStore.change_token(LOG_CHANNEL)``: SQLite's
 ``data_version``, or the count of PostgreSQL notifications of appends, in this process or
@@ -28,11 +32,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from clientevents.config.model import Settings
 from clientevents.errors import Conflict
 from clientevents.log.eventlog import LOG_CHANNEL, EventLog, LogRecord
+from clientevents.log.port import EventLogPort, LogBatch, LogConsumer, PendingCommit
 from clientevents.logthrottle import LogThrottle
 from clientevents.routing.counters import record_matches
 from clientevents.routing.rules import BusRoutes, build_routes
@@ -72,6 +78,9 @@ class Router:
         settings: buses, rules, targets, account and region.
         batch_size: most events one transaction routes.
         poll_interval_secs: how often an idle router checks the database for new events.
+        idle_wait_secs: how long an idle router's fetch waits for events on a log outside the
+            database (JetStream), per pass over every bus.
+        log: the event log (default: the SQL log in ``db``).
         clock: the time source (epoch seconds) for ``enqueued_at``.
     """
 
@@ -82,17 +91,20 @@ class Router:
         *,
         batch_size: int = 500,
         poll_interval_secs: float = 0.002,
+        idle_wait_secs: float = 0.25,
         clock: Callable[[], float] = time.time,
+        log: EventLogPort | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}.")
         self.db = db
-        self.log = EventLog(db)
+        self.log: EventLogPort = EventLog(db) if log is None else log
         self.routes: dict[str, BusRoutes] = build_routes(settings)
         self.batch_size = batch_size
         self.poll_interval_secs = poll_interval_secs
+        self.idle_wait_secs = idle_wait_secs
         self.clock = clock
-        self._offsets: dict[str, int] = {}
+        self._consumers: dict[str, LogConsumer] = {}
 
     # -- one pass --------------------------------------------------------------------------
 
@@ -109,70 +121,84 @@ class Router:
 
     def route_bus(self, bus: str) -> int:
         """Route the next batch of ``bus``; return how many events it held (0 = caught up)."""
-        offset = self._offset(bus)
-        records = self.log.read_after(bus, offset, self.batch_size)
-        if not records:
+        consumer = self._consumer(bus)
+        fetched = consumer.fetch(self.batch_size)
+        if not fetched.records:
             return 0
-        batch = self.route_records(bus, records)
+        batch = self.route_records(bus, fetched.records)
         try:
-            self.db.write(lambda conn: self._commit(conn, batch, offset))
+            consumer.commit(fetched, partial(Router._commit, batch=batch))
         except Conflict as exc:
-            logger.warning("Router offset moved by another router; reloading. %s", exc)
-            self._offsets.pop(bus, None)
+            logger.warning("Router batch handed off by another router; fetching afresh. %s", exc)
             return 0
-        self._offsets[bus] = batch.last_seq
         return batch.events
 
-    def drain(self, max_batches: int = 20) -> int:
+    def drain(self, max_batches: int = 20, wait_secs: float = 0.0) -> int:
         """Route the events now in the logs, at most ``max_batches`` batches of each bus in
         turn (so one bus's backlog never holds the others up); return how many were routed.
+        ``wait_secs``: how long each bus's first fetch may wait for events (split between the
+        buses), for logs that are waited on rather than polled.
 
         Pipelined: while one batch's write commits (page writes and fsync, which hold no
-        lock Python code needs), the next batch is read and routed; it is submitted once the
-        first has committed, with that batch's offset as the expected one. At most two
-        batches are in memory.
+        lock Python code needs), the next batch is fetched and routed; it is submitted once
+        the first has committed. At most two batches are in memory.
         """
         total = 0
+        share = wait_secs / max(1, len(self.routes))
         for bus in self.routes:
-            total += self._drain_bus(bus, max_batches)
+            total += self._drain_bus(bus, max_batches, share)
         return total
 
-    def _drain_bus(self, bus: str, max_batches: int) -> int:
+    def _drain_bus(self, bus: str, max_batches: int, wait_secs: float = 0.0) -> int:
         routed = 0
-        cursor = self._offset(bus)
-        inflight: _InFlight | None = None
+        consumer = self._consumer(bus)
+        inflight: tuple[PendingCommit[None], RoutedBatch] | None = None
         batches = 0
         while True:
-            records = []
+            fetched: LogBatch | None = None
             if batches < max_batches:
-                records = self.log.read_after(bus, cursor, self.batch_size)
+                fetched = consumer.fetch(self.batch_size, wait_secs if batches == 0 else 0.0)
                 batches += 1
-            batch = self.route_records(bus, records) if records else None
+            batch = (
+                self.route_records(bus, fetched.records)
+                if fetched is not None and fetched.records else None
+            )
             if inflight is not None:
-                if not inflight.wait():
-                    self._offsets.pop(bus, None)  # another router moved it: reload, stop
+                try:
+                    inflight[0].wait()
+                except Conflict as exc:  # another router handed it off: fetch afresh, stop
+                    logger.warning(
+                        "Router batch handed off by another router; fetching afresh. %s", exc
+                    )
                     return routed
-                routed += inflight.batch.events
-                self._offsets[bus] = inflight.batch.last_seq
-            if batch is None:
+                routed += inflight[1].events
+            if batch is None or fetched is None:
                 return routed
-            inflight = _InFlight(self.db, batch, self._offsets[bus])
-            cursor = batch.last_seq
+            inflight = (consumer.submit(fetched, partial(Router._commit, batch=batch)), batch)
 
-    def _offset(self, bus: str) -> int:
-        offset = self._offsets.get(bus)
-        if offset is None:
-            offset = self._offsets[bus] = self.log.offset(ROUTER_GROUP, bus)
-        return offset
+    def _consumer(self, bus: str) -> LogConsumer:
+        consumer = self._consumers.get(bus)
+        if consumer is None:
+            consumer = self._consumers[bus] = self.log.consumer(bus, ROUTER_GROUP)
+        return consumer
+
+    def _rewind(self) -> None:
+        for consumer in self._consumers.values():
+            consumer.rewind()
+
+    def close(self) -> None:
+        """Stop consuming: what this router fetched and did not commit goes to the others."""
+        for consumer in self._consumers.values():
+            consumer.close()
+        self._consumers.clear()
 
     @staticmethod
-    def _commit(conn: SqlConnection, batch: RoutedBatch, offset: int) -> None:
+    def _commit(conn: SqlConnection, batch: RoutedBatch) -> None:
         if batch.deliveries:
             enqueue(conn, batch.deliveries)
         if batch.dead:
             dead_letter(conn, batch.dead)
         record_matches(conn, batch.bus, batch.matched, minute=batch.minute)
-        EventLog.commit_offset(conn, ROUTER_GROUP, batch.bus, batch.last_seq, expected=offset)
 
     def route_records(self, bus: str, records: list[LogRecord]) -> RoutedBatch:
         """Match and shape ``records`` (no I/O); the deliveries and dead letters they make."""
@@ -277,48 +303,28 @@ class Router:
             await asyncio.shield(finished)
 
     def _loop(self, halt: threading.Event) -> None:
-        while not halt.is_set():
-            try:
-                version = self.db.change_token(LOG_CHANNEL)
-                if self.drain() > 0:
-                    continue
-                while not halt.wait(self.poll_interval_secs):
-                    if self.db.change_token(LOG_CHANNEL) != version:
-                        break
-            except Exception:  # e.g. the database is locked too long; try again shortly
-                _THROTTLE.error("route", "Routing failed; retrying in 1 second.", exc_info=True)
-                self._offsets.clear()
-                halt.wait(1.0)
-
-
-class _InFlight:
-    """A batch's write, submitted to the group commit; :meth:`wait` for its outcome."""
-
-    __slots__ = ("_done", "batch", "error")
-
-    def __init__(self, db: StateStore, batch: RoutedBatch, offset: int) -> None:
-        self.batch = batch
-        self.error: BaseException | None = None
-        self._done = threading.Event()
-        db.submit(lambda conn: Router._commit(conn, batch, offset), self._finish)
-
-    def _finish(self, _result: Any, error: BaseException | None) -> None:
-        self.error = error
-        self._done.set()
-
-    def wait(self) -> bool:
-        """True once committed; False if another router's offset won (a conflict).
-
-        Raises:
-            StoreError: the commit failed (nothing of the batch was written).
-        """
-        self._done.wait()
-        if isinstance(self.error, Conflict):
-            logger.warning("Router offset moved by another router; reloading. %s", self.error)
-            return False
-        if self.error is not None:
-            raise self.error
-        return True
+        # The SQL log in this store is polled through the store's change token (cheap, and it
+        # sees other processes' commits); any other log is waited on by its fetch.
+        polled = isinstance(self.log, EventLog) and self.log.db is self.db
+        try:
+            while not halt.is_set():
+                try:
+                    if not polled:
+                        self.drain(wait_secs=self.idle_wait_secs)
+                        continue
+                    version = self.db.change_token(LOG_CHANNEL)
+                    if self.drain() > 0:
+                        continue
+                    while not halt.wait(self.poll_interval_secs):
+                        if self.db.change_token(LOG_CHANNEL) != version:
+                            break
+                except Exception:  # e.g. the store is unreachable; try again shortly
+                    _THROTTLE.error("route", "Routing failed; retrying in 1 second.",
+                                    exc_info=True)
+                    self._rewind()
+                    halt.wait(1.0)
+        finally:
+            self.close()
 
 
 def _finish(future: asyncio.Future[None]) -> None:

@@ -27,11 +27,13 @@ from typing import Any
 from clientevents.archive import Archiver, ReplayRunner
 from clientevents.config.model import Settings
 from clientevents.events.publisher import Publisher
-from clientevents.log.eventlog import EventLog
+from clientevents.log.factory import configured_log
+from clientevents.log.port import EventLogPort
 from clientevents.log.retention import DEFAULT_RETENTION_SECS, LogRetention
 from clientevents.routing.router import Router
 from clientevents.store.datadir import secure_data_dir
 from clientevents.store.factory import open_store
+from clientevents.store.port import StateStore
 from clientevents.streams.store import StreamStore
 from clientevents.targets.base import TargetContext
 from clientevents.targets.dispatcher import Dispatchers, DispatchOptions
@@ -74,6 +76,9 @@ class Runtime:
         dispatch_options: how dispatchers poll, batch and time out
             (:func:`default_dispatch_options` by default).
         router_batch_size: most events one routing transaction holds.
+        log: makes the event log from the database (default: the one the configuration's
+            ``storage`` section chooses, :func:`clientevents.log.factory.configured_log`;
+            the SQL log in the database without one). The runtime closes it.
 
     Attributes:
         db: the shared database.
@@ -89,6 +94,7 @@ class Runtime:
         log_retention_secs: float = DEFAULT_RETENTION_SECS,
         dispatch_options: DispatchOptions | None = None,
         router_batch_size: int = 500,
+        log: Callable[[StateStore], EventLogPort] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         if Path(settings.data_dir) != self.data_dir:
@@ -100,10 +106,17 @@ class Runtime:
         secure_data_dir(self.data_dir)
         self.db = open_store(settings, self.data_dir)
         try:
-            self.log = EventLog(self.db)
-            self.publisher = Publisher(self.db, settings)
+            self.log: EventLogPort = (
+                configured_log(settings, self.db) if log is None else log(self.db)
+            )
+        except BaseException:
+            self.db.close()
+            raise
+        try:
+            self.publisher = Publisher(self.db, settings, log=self.log)
             self.streams = StreamStore(self.db, settings)
         except BaseException:
+            self.log.close()
             self.db.close()
             raise
         self._closed = False
@@ -113,7 +126,7 @@ class Runtime:
     @cached_property
     def router(self) -> Router:
         """The router of every bus."""
-        return Router(self.db, self.settings, batch_size=self._router_batch_size)
+        return Router(self.db, self.settings, batch_size=self._router_batch_size, log=self.log)
 
     @cached_property
     def target_context(self) -> TargetContext:
@@ -146,7 +159,7 @@ class Runtime:
     @cached_property
     def archiver(self) -> Archiver:
         """Fills and trims the archives; building it registers new archives' log offsets."""
-        return Archiver(self.db, self.settings)
+        return Archiver(self.db, self.settings, log=self.log)
 
     @cached_property
     def replay_runner(self) -> ReplayRunner:
@@ -197,7 +210,10 @@ class Runtime:
         if self._closed:
             return
         self._closed = True
-        self.db.close()
+        try:
+            self.log.close()
+        finally:
+            self.db.close()
 
     def __enter__(self) -> Runtime:
         return self

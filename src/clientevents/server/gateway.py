@@ -84,5 +84,6 @@ class Gateway:
             from clientevents.admin import AdminService
 
             self.admin = AdminService(
-                settings, runtime.db, pool=identity.user_pool, registry=self.metrics.registry
+                settings, runtime.db, pool=identity.user_pool, registry=self.metrics.registry,
+                log=runtime.log,
             )

@@ -35,7 +35,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from clientevents.config.model import Settings
-from clientevents.log.eventlog import EventLog
+from clientevents.log.port import EventLogPort
 from clientevents.store.port import StateStore
 from clientevents.targets.counters import DeliveryState, delivery_state
 from clientevents.targets.queue import target_key
@@ -46,7 +46,7 @@ _OUTCOMES = ("delivered", "retried", "dead_lettered", "dropped")
 
 
 class _PipelineCollector:
-    def __init__(self, db: StateStore, log: EventLog, settings: Settings, now: float) -> None:
+    def __init__(self, db: StateStore, log: EventLogPort, settings: Settings, now: float) -> None:
         self.db, self.log, self.settings, self.now = db, log, settings, now
 
     def collect(self) -> Iterator[Metric]:
@@ -106,7 +106,7 @@ class _PipelineCollector:
         yield totals
 
 
-def render_pipeline_metrics(db: StateStore, log: EventLog, settings: Settings,
+def render_pipeline_metrics(db: StateStore, log: EventLogPort, settings: Settings,
                             now: float | None = None) -> bytes:
     """The pipeline's metrics in Prometheus' text format (blocking: reads the database)."""
     registry = CollectorRegistry(auto_describe=False)

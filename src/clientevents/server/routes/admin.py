@@ -277,7 +277,7 @@ def pipeline_routes(admin: AdminService, auth: AdminAuth) -> list[BaseRoute]:
         return await run_in_threadpool(admin.overview)
 
     async def buses(call: AdminCall) -> Any:
-        return {"buses": await run_in_threadpool(bus_list, admin.settings, admin.db)}
+        return {"buses": await run_in_threadpool(bus_list, admin.settings, admin.db, admin.log)}
 
     async def rules(call: AdminCall) -> Any:
         bus = call.query("bus") or None

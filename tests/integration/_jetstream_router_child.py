@@ -1,0 +1,33 @@
+"""A router that dies mid-batch: fetches one batch from the JetStream log as group ``router``
+and hangs without committing, until the test SIGKILLs it.
+
+Usage: ``python _jetstream_router_child.py STATE_DB STREAM_PREFIX BUS``; prints ``FETCHED <n>``
+once it holds ``n`` events.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from clientevents.log.jetstream import JetStreamEventLog, JetStreamOptions
+from clientevents.store.engine import Database
+
+
+def main() -> None:
+    db_path, prefix, bus = sys.argv[1:4]
+    db = Database(db_path)
+    log = JetStreamEventLog(db, JetStreamOptions(stream_prefix=prefix, ack_wait=1.0))
+    consumer = log.consumer(bus, "router")
+    deadline = time.monotonic() + 30.0
+    while True:
+        batch = consumer.fetch(50, wait_secs=0.5)
+        if batch.records or time.monotonic() > deadline:
+            break
+    print(f"FETCHED {len(batch)}", flush=True)
+    while True:  # holds the batch until killed
+        time.sleep(3600)
+
+
+if __name__ == "__main__":
+    main()

@@ -24,7 +24,7 @@ from clientevents.log.memory import MemoryEventLog
 from clientevents.log.port import EventLogPort, LogBatch, LogConsumer
 from clientevents.log.records import BATCH, LogRow, batch_body
 from clientevents.store.engine import Database
-from conftest import require_service
+from store_helpers import require_service
 
 KINDS = ["memory", "sqlite", "jetstream"]
 BUS = "orders.eu"

@@ -27,7 +27,7 @@ from clientevents.events.publisher import Publisher
 from clientevents.log.jetstream import JetStreamEventLog, JetStreamOptions
 from clientevents.routing.router import Router
 from clientevents.store.engine import Database
-from conftest import require_service
+from store_helpers import require_service
 
 pytestmark = pytest.mark.integration
 

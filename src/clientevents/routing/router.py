@@ -73,6 +73,8 @@ class Router:
         batch_size: most events one transaction routes.
         poll_interval_secs: how often an idle router checks the database for new events.
         clock: the time source (epoch seconds) for ``enqueued_at``.
+        skip: target keys the router does not queue (delivery-stream targets fed from the
+            log, :mod:`clientevents.routing.direct`); their rules' matches are still counted.
     """
 
     def __init__(
@@ -83,12 +85,16 @@ class Router:
         batch_size: int = 500,
         poll_interval_secs: float = 0.002,
         clock: Callable[[], float] = time.time,
+        skip: frozenset[str] = frozenset(),
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}.")
         self.db = db
         self.log = EventLog(db)
         self.routes: dict[str, BusRoutes] = build_routes(settings)
+        for table in self.routes.values():
+            for name, routes in table.targets.items():
+                table.targets[name] = tuple(r for r in routes if r.key not in skip)
         self.batch_size = batch_size
         self.poll_interval_secs = poll_interval_secs
         self.clock = clock

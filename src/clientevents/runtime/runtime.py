@@ -29,6 +29,7 @@ from clientevents.config.model import Settings
 from clientevents.events.publisher import Publisher
 from clientevents.log.eventlog import EventLog
 from clientevents.log.retention import DEFAULT_RETENTION_SECS, LogRetention
+from clientevents.routing.direct import StreamFeed, build_feeds, register_feeds
 from clientevents.routing.router import Router
 from clientevents.store.datadir import secure_data_dir
 from clientevents.store.engine import Database
@@ -74,6 +75,9 @@ class Runtime:
         dispatch_options: how dispatchers poll, batch and time out
             (:func:`default_dispatch_options` by default).
         router_batch_size: most events one routing transaction holds.
+        direct_streams: feed every ``delivery_stream`` target from the log
+            (:mod:`clientevents.routing.direct`: no queue row per event); False queues its
+            deliveries like every other target's.
 
     Attributes:
         db: the shared database.
@@ -89,6 +93,7 @@ class Runtime:
         log_retention_secs: float = DEFAULT_RETENTION_SECS,
         dispatch_options: DispatchOptions | None = None,
         router_batch_size: int = 500,
+        direct_streams: bool = True,
     ) -> None:
         self.data_dir = Path(data_dir)
         if Path(settings.data_dir) != self.data_dir:
@@ -97,6 +102,7 @@ class Runtime:
         self.log_retention_secs = log_retention_secs
         self._dispatch_options = dispatch_options
         self._router_batch_size = router_batch_size
+        self._direct_streams = direct_streams
         secure_data_dir(self.data_dir)
         self.db = Database(self.data_dir / DB_FILE)
         try:
@@ -112,8 +118,24 @@ class Runtime:
 
     @cached_property
     def router(self) -> Router:
-        """The router of every bus."""
-        return Router(self.db, self.settings, batch_size=self._router_batch_size)
+        """The router of every bus (it skips the targets fed from the log, whose offsets
+        building it registers)."""
+        skip = register_feeds(self.db, self.settings) if self._direct_streams else frozenset()
+        return Router(self.db, self.settings, batch_size=self._router_batch_size, skip=skip)
+
+    @cached_property
+    def stream_feeds(self) -> list[StreamFeed]:
+        """The delivery-stream targets fed from the log (none without ``direct_streams``)."""
+        if not self._direct_streams:
+            return []
+        self.router  # noqa: B018 - registers the feeds' offsets first
+        return build_feeds(self.db, self.settings, self.target_context)
+
+    async def _run_feeds(self, stop: asyncio.Event) -> None:
+        if not self.stream_feeds:
+            await stop.wait()
+            return
+        await asyncio.gather(*(feed.run(stop) for feed in self.stream_feeds))
 
     @cached_property
     def target_context(self) -> TargetContext:
@@ -158,6 +180,7 @@ class Runtime:
         return {
             "leases": self.leases.run,
             "router": self.router.run,
+            "stream-feeds": self._run_feeds,
             "dispatchers": self.dispatchers.run,
             "log-retention": self.retention.run,
             "archiver": self.archiver.run,

@@ -76,8 +76,9 @@ class Runtime:
             (:func:`default_dispatch_options` by default).
         router_batch_size: most events one routing transaction holds.
         direct_streams: feed every ``delivery_stream`` target from the log
-            (:mod:`clientevents.routing.direct`: no queue row per event); False queues its
-            deliveries like every other target's.
+            (:mod:`clientevents.routing.direct`: no queue row per event), as the commands
+            (``serve``, ``worker``, the gateway's in-process workers) do; False (the
+            constructor's default) queues its deliveries like every other target's.
 
     Attributes:
         db: the shared database.
@@ -93,7 +94,7 @@ class Runtime:
         log_retention_secs: float = DEFAULT_RETENTION_SECS,
         dispatch_options: DispatchOptions | None = None,
         router_batch_size: int = 500,
-        direct_streams: bool = True,
+        direct_streams: bool = False,
     ) -> None:
         self.data_dir = Path(data_dir)
         if Path(settings.data_dir) != self.data_dir:

@@ -12,8 +12,9 @@ measures, on the same machine and in this order:
    deliver meanwhile), then constant offered loads (open loop: latency from each request's due
    time) to find the **sustained end-to-end rate**: every accepted event delivered to every
    matching target with the backlog not growing over the run (``--rate`` fixes the rate;
-   otherwise the first candidate is what the closed loop delivered, lowered by 15 % until a
-   run holds, at most ``--attempts`` runs);
+   otherwise the first candidate is 95 % of what the slowest stage delivered during the closed
+   loop, raised by 15 % after each run that holds and lowered by 15 % after each that does not,
+   until a held rate is followed by one that fails, at most ``--attempts`` runs);
 3. **latency** at 50 % and 90 % of the sustained rate: probes (``--probes-per-sec`` requests,
    each with one entry of event type ``probe``, the lake's partition ``probe/1/``, and every
    fourth with one loyalty purchase, the tickets rule) timed from their 200 to the lake object
@@ -600,7 +601,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="Seconds a load run.")
     parser.add_argument("--rate", type=float, default=None,
                         help="Events a second to verify as sustained (default: search).")
-    parser.add_argument("--attempts", type=int, default=3, help="Search runs at most.")
+    parser.add_argument("--attempts", type=int, default=4, help="Search runs at most.")
     parser.add_argument("--users", type=int, default=1000, help="Signed-in users.")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--http-workers", type=int, default=1, help="Gateway processes.")
@@ -656,21 +657,28 @@ def main(argv: list[str] | None = None) -> None:
             delivered = min([closed.accepted_eps, rates.get("archived", 0.0)]
                             + [v for k, v in rates.items() if k.startswith("delivered:lake")
                                or k.startswith("log:")])
-            candidates = [0.95 * delivered * 0.85 ** i for i in range(args.attempts)]
+            eps = 0.95 * delivered
             print(f"    drained in {pipeline.drain():.1f} s", flush=True)
         else:
-            candidates = [args.rate]
+            eps = args.rate
         best: Run | None = None
-        for eps in candidates:
+        last: Run | None = None
+        for _ in range(args.attempts if args.rate is None else 1):
             run = pipeline.run("sustained?", args.seconds, eps)
             print_run(run)
             print(f"    drained in {pipeline.drain():.1f} s", flush=True)
+            last = run
             if run.sustained():
                 best = run
-                break
+                eps *= 1.15  # held: try higher
+            elif best is not None:
+                break  # the previous rate held, this one did not
+            else:
+                eps *= 0.85  # not held: try lower
         if best is None:
             print("no offered rate was sustained", flush=True)
-            best = run
+            assert last is not None
+            best = last
         sustained_eps = best.offered_eps or 0.0
         print_amplification(best)
         for share in (0.5, 0.9):

@@ -349,6 +349,21 @@ def written(pids: list[int]) -> dict[str, int]:
     return roles
 
 
+def cpu_seconds(pids: list[int]) -> dict[str, float]:
+    """CPU seconds (user + system) used so far, by role, summed over ``pids``."""
+    roles: dict[str, float] = {"gateway": 0.0, "worker": 0.0}
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        role = "worker" if b" worker " in cmdline + b" " else "gateway"
+        roles[role] += (int(fields[11]) + int(fields[12])) / tick
+    return roles
+
+
 def lake_objects(lake: Path) -> tuple[int, int]:
     """Objects in the lake folder and their bytes (its staging folder excluded)."""
     count = size = 0
@@ -420,6 +435,7 @@ class Run:
     samples: list[Sample]
     written: dict[str, int] = field(default_factory=dict)
     objects: tuple[int, int] = (0, 0)
+    cpu: dict[str, float] = field(default_factory=dict)
     log_records: int = 0
     lake_latency: list[float] = field(default_factory=list)
     ticket_latency: list[float] = field(default_factory=list)
@@ -499,6 +515,7 @@ class Pipeline:
     def run(self, name: str, seconds: float, eps: float | None, probes: bool = False) -> Run:
         pids = tree(self.proc.pid)
         before_w, before_o = written(pids), lake_objects(self.data_dir / "lake")
+        before_cpu = cpu_seconds(pids)
         self.sampler.start()
         if probes:
             self.probes.answered.clear()
@@ -513,9 +530,12 @@ class Pipeline:
                 self.probes.stop()
             self.sampler.stop()
         after_w, after_o = written(pids), lake_objects(self.data_dir / "lake")
+        after_cpu = cpu_seconds(pids)
         run = Run(name, eps, http, self.sampler.samples,
                   {k: after_w[k] - before_w.get(k, 0) for k in after_w},
-                  (after_o[0] - before_o[0], after_o[1] - before_o[1]))
+                  (after_o[0] - before_o[0], after_o[1] - before_o[1]),
+                  {k: (after_cpu[k] - before_cpu.get(k, 0.0)) / http["seconds"]
+                   for k in after_cpu})
         if len(run.samples) >= 2:
             conn = self.sampler.connect()
             run.log_records = conn.execute(
@@ -552,6 +572,9 @@ def print_run(run: Run) -> None:
         print("    stage rates (events/s): " + ", ".join(
             f"{k} {v:,.0f}" for k, v in rates.items()), flush=True)
         last = run.samples[-1]
+        if run.cpu:
+            print("    CPU (cores busy): " + ", ".join(
+                f"{k} {v:.2f}" for k, v in run.cpu.items()), flush=True)
         print(f"    backlog at the end: {last.backlog()}; max total "
               f"{max(s.total() for s in run.samples):,}; peak growth, middle to last third "
               f"{run.growth():,.0f}; sustained: {run.sustained()}", flush=True)

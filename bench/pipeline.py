@@ -45,10 +45,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -630,9 +632,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--http-workers", type=int, default=1, help="Gateway processes.")
     parser.add_argument("--probes-per-sec", type=float, default=20.0)
     parser.add_argument("--skip-alone", action="store_true", help="No gateway-alone run.")
+    parser.add_argument("--keep", action="store_true",
+                        help="Keep the work folder (data folders, logs) at the end.")
     args = parser.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="clientevents-pipeline-"))
+    if not args.keep:
+        atexit.register(shutil.rmtree, workdir, ignore_errors=True)
     SINK = TicketSink()
     print(f"load: {os.getloadavg()[0]:.2f} (1 min) at the start; {args.seconds:g} s a run; "
           f"{args.users} users; {args.connections} connections; gateway processes "

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import cProfile
 import json
 import pstats
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -44,6 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     from clientevents.runtime import Runtime
 
     data = Path(tempfile.mkdtemp(prefix="clientevents-stages-"))
+    atexit.register(shutil.rmtree, data, ignore_errors=True)
     settings = validate_settings(bench_config(data), file="<bench>", environ={})
     runtime = Runtime(settings, data, direct_streams=True)
     texts = [e["entry"] for e in json.loads(load_body())["entries"]]

@@ -12,6 +12,10 @@ shares an interpreter with the server; it prints one JSON line::
     {"due": ..., "answered": ..., "failures": ..., "seconds": ..., "rate": ...,
      "p50_ms": ..., "p99_ms": ..., "p999_ms": ..., "max_ms": ...}
 
+With ``--closed``, each of ``--connections`` connections instead sends its next request as
+soon as the previous answer is in, for ``--seconds`` (a saturating closed loop, as wrk runs;
+latency then counts from the send): the rate printed is the server's capacity.
+
 The request body comes from ``--body-file``; ``--header NAME:VALUE`` adds headers, and
 ``--tokens-file`` (one token a line) puts ``Authorization: Bearer <token>`` on each request,
 a token picked at random.
@@ -73,8 +77,9 @@ class _Connection(asyncio.Protocol):
 
 
 class _Client:
-    def __init__(self, requests: list[bytes]) -> None:
+    def __init__(self, requests: list[bytes], closed_until: float = 0.0) -> None:
         self.requests = requests
+        self.closed_until = closed_until  # closed loop: resend on each answer until then
         self.idle: collections.deque[_Connection] = collections.deque()
         self.waiting: collections.deque[float] = collections.deque()  # due times
         self.latencies: list[float] = []
@@ -95,6 +100,12 @@ class _Client:
         if status != 200:
             self.failures += 1
         self.outstanding -= 1
+        if self.closed_until:
+            now = time.perf_counter()
+            if now < self.closed_until:
+                self.outstanding += 1
+                connection.send(self.pick(self.requests), now)
+                return
         if self.waiting:
             connection.send(self.pick(self.requests), self.waiting.popleft())
         else:
@@ -108,8 +119,10 @@ class _Client:
 
 
 async def run(url: str, rate: float, seconds: float, connections: int, body: bytes,
-              headers: list[tuple[str, str]], tokens: list[str]) -> dict[str, float]:
-    """Send ``rate`` requests a second for ``seconds``; wait for the answers; summarise."""
+              headers: list[tuple[str, str]], tokens: list[str],
+              closed: bool = False) -> dict[str, float]:
+    """Send ``rate`` requests a second for ``seconds`` (``closed``: as fast as answers come
+    back); wait for the answers; summarise."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     lines = [f"POST {parts.path or '/'} HTTP/1.1", f"Host: {host}:{port}",
@@ -129,6 +142,12 @@ async def run(url: str, rate: float, seconds: float, connections: int, body: byt
     total = int(rate * seconds)
     start = time.perf_counter() + 0.05
     sent = 0
+    if closed:
+        start = time.perf_counter()
+        client.closed_until = start + seconds
+        for _ in range(connections):
+            client.submit(start)
+        total = sent = 0
     while sent < total:
         now = time.perf_counter()
         while sent < total and start + sent * interval <= now:
@@ -136,7 +155,7 @@ async def run(url: str, rate: float, seconds: float, connections: int, body: byt
             sent += 1
         if sent < total:
             await asyncio.sleep(max(0.0, start + sent * interval - time.perf_counter()))
-    deadline = time.perf_counter() + 30.0
+    deadline = time.perf_counter() + 30.0 + (seconds if closed else 0.0)
     while client.outstanding > 0 and time.perf_counter() < deadline:
         await asyncio.sleep(0.005)
     elapsed = time.perf_counter() - start
@@ -150,8 +169,10 @@ async def run(url: str, rate: float, seconds: float, connections: int, body: byt
             return 0.0
         return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
 
+    if closed:
+        elapsed = seconds
     return {
-        "due": total,
+        "due": total or len(latencies),
         "answered": len(latencies),
         "failures": client.failures + client.outstanding,
         "seconds": elapsed,
@@ -173,6 +194,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--body-file", type=Path, required=True)
     parser.add_argument("--header", action="append", default=[], help="NAME:VALUE")
     parser.add_argument("--tokens-file", type=Path, default=None)
+    parser.add_argument("--closed", action="store_true",
+                        help="Closed loop: each connection sends on each answer (--rate unused).")
     args = parser.parse_args(argv)
     headers = [tuple(h.split(":", 1)) for h in args.header]
     tokens = args.tokens_file.read_text().split() if args.tokens_file else []
@@ -184,7 +207,8 @@ def main(argv: list[str] | None = None) -> None:
         pass
     result = asyncio.run(run(args.url, args.rate, args.seconds, args.connections,
                              args.body_file.read_bytes(),
-                             [(k.strip(), v.strip()) for k, v in headers], tokens))
+                             [(k.strip(), v.strip()) for k, v in headers], tokens,
+                             args.closed))
     print(json.dumps(result), flush=True)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 import pytest
+from store_helpers import require_service
 
 from clientevents.errors import Conflict
 from clientevents.events.envelope import EnvelopeShape, derived_event_ids, format_time
@@ -24,7 +25,6 @@ from clientevents.log.memory import MemoryEventLog
 from clientevents.log.port import EventLogPort, LogBatch, LogConsumer
 from clientevents.log.records import BATCH, LogRow, batch_body
 from clientevents.store.engine import Database
-from store_helpers import require_service
 
 KINDS = ["memory", "sqlite", "jetstream"]
 BUS = "orders.eu"

@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 import pytest
+from store_helpers import require_service
 
 from clientevents.archive.archiver import Archiver
 from clientevents.config import Settings, validate_settings
@@ -27,7 +28,6 @@ from clientevents.events.publisher import Publisher
 from clientevents.log.jetstream import JetStreamEventLog, JetStreamOptions
 from clientevents.routing.router import Router
 from clientevents.store.engine import Database
-from store_helpers import require_service
 
 pytestmark = pytest.mark.integration
 

@@ -56,7 +56,8 @@ def worker(config_file: Path | None, data_dir: Path | None,
     if not started_by_serve():
         warn_if_wider(data_path)  # serve checked before it started this process
     try:
-        runtime = Runtime(settings, data_path, log_retention_secs=retention)
+        runtime = Runtime(settings, data_path, log_retention_secs=retention,
+                          direct_streams=True)
     except (ConfigError, OSError) as exc:
         raise click.ClickException(f"Cannot start the workers: {exc}") from None
     rules = len(settings.rules)

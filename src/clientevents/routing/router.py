@@ -82,6 +82,8 @@ class Router:
             database (JetStream), per pass over every bus.
         log: the event log (default: the SQL log in ``db``).
         clock: the time source (epoch seconds) for ``enqueued_at``.
+        skip: target keys the router does not queue (delivery-stream targets fed from the
+            log, :mod:`clientevents.routing.direct`); their rules' matches are still counted.
     """
 
     def __init__(
@@ -94,12 +96,16 @@ class Router:
         idle_wait_secs: float = 0.25,
         clock: Callable[[], float] = time.time,
         log: EventLogPort | None = None,
+        skip: frozenset[str] = frozenset(),
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}.")
         self.db = db
         self.log: EventLogPort = EventLog(db) if log is None else log
         self.routes: dict[str, BusRoutes] = build_routes(settings)
+        for table in self.routes.values():
+            for name, routes in table.targets.items():
+                table.targets[name] = tuple(r for r in routes if r.key not in skip)
         self.batch_size = batch_size
         self.poll_interval_secs = poll_interval_secs
         self.idle_wait_secs = idle_wait_secs

@@ -30,6 +30,7 @@ from clientevents.events.publisher import Publisher
 from clientevents.log.factory import configured_log
 from clientevents.log.port import EventLogPort
 from clientevents.log.retention import DEFAULT_RETENTION_SECS, LogRetention
+from clientevents.routing.direct import StreamFeed, build_feeds, register_feeds
 from clientevents.routing.router import Router
 from clientevents.store.datadir import secure_data_dir
 from clientevents.store.factory import open_store
@@ -79,6 +80,10 @@ class Runtime:
         log: makes the event log from the database (default: the one the configuration's
             ``storage`` section chooses, :func:`clientevents.log.factory.configured_log`;
             the SQL log in the database without one). The runtime closes it.
+        direct_streams: feed every ``delivery_stream`` target from the log
+            (:mod:`clientevents.routing.direct`: no queue row per event), as the commands
+            (``serve``, ``worker``, the gateway's in-process workers) do; False (the
+            constructor's default) queues its deliveries like every other target's.
 
     Attributes:
         db: the shared database.
@@ -95,6 +100,7 @@ class Runtime:
         dispatch_options: DispatchOptions | None = None,
         router_batch_size: int = 500,
         log: Callable[[StateStore], EventLogPort] | None = None,
+        direct_streams: bool = False,
     ) -> None:
         self.data_dir = Path(data_dir)
         if Path(settings.data_dir) != self.data_dir:
@@ -103,6 +109,7 @@ class Runtime:
         self.log_retention_secs = log_retention_secs
         self._dispatch_options = dispatch_options
         self._router_batch_size = router_batch_size
+        self._direct_streams = direct_streams
         secure_data_dir(self.data_dir)
         self.db = open_store(settings, self.data_dir)
         try:
@@ -125,8 +132,25 @@ class Runtime:
 
     @cached_property
     def router(self) -> Router:
-        """The router of every bus."""
-        return Router(self.db, self.settings, batch_size=self._router_batch_size, log=self.log)
+        """The router of every bus (it skips the targets fed from the log, whose consumer
+        groups building it registers)."""
+        skip = register_feeds(self.log, self.settings) if self._direct_streams else frozenset()
+        return Router(self.db, self.settings, batch_size=self._router_batch_size, log=self.log,
+                      skip=skip)
+
+    @cached_property
+    def stream_feeds(self) -> list[StreamFeed]:
+        """The delivery-stream targets fed from the log (none without ``direct_streams``)."""
+        if not self._direct_streams:
+            return []
+        self.router  # noqa: B018 - registers the feeds' groups first
+        return build_feeds(self.db, self.log, self.settings, self.target_context)
+
+    async def _run_feeds(self, stop: asyncio.Event) -> None:
+        if not self.stream_feeds:
+            await stop.wait()
+            return
+        await asyncio.gather(*(feed.run(stop) for feed in self.stream_feeds))
 
     @cached_property
     def target_context(self) -> TargetContext:
@@ -171,6 +195,7 @@ class Runtime:
         return {
             "leases": self.leases.run,
             "router": self.router.run,
+            "stream-feeds": self._run_feeds,
             "dispatchers": self.dispatchers.run,
             "log-retention": self.retention.run,
             "archiver": self.archiver.run,

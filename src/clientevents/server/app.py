@@ -76,7 +76,7 @@ def create_app(settings: Settings, *, data_dir: str | Path, run_workers: bool = 
         The Starlette app; ``app.state.gateway`` is its :class:`Gateway`.
     """
     data_path = Path(data_dir)
-    runtime = Runtime(settings, data_path)
+    runtime = Runtime(settings, data_path, direct_streams=True)
     try:
         identity = build_identity(settings, runtime.db, data_path)
         gateway = Gateway(settings, data_dir=data_path, runtime=runtime, identity=identity)

@@ -1,0 +1,339 @@
+"""Delivery-stream targets fed straight from the log: no queue row per event.
+
+A rule target of type ``delivery_stream`` buffers records and writes them in objects; a queue
+row per event (inserted by the router, deleted once its object is written) only adds writes.
+So each such target of an enabled rule is a consumer of its bus's log, group
+``stream:<bus>/<rule>/<target id>``, as the archiver is: :class:`StreamFeed` reads the events
+after its offset, keeps those its rule matches (for a replayed event, only when the replay
+names the rule), shapes each one as the router would (``input``, ``input_path``,
+``input_transformer``), and hands the records to its own :class:`DeliveryStream` engine. It
+commits a batch's last position only once every record of that batch (and of every batch
+before it) is final, in one write with what the batch left over:
+
+- a record in an object that was written, or in the stream's error output (a processor
+  failed it), is delivered: the target's ``delivered`` counter;
+- a record whose object could not be written moves to the target's delivery queue (due at
+  once; the target's ``BufferedDispatcher`` then retries it under the rule's retry policy and
+  dead-letters it when that runs out, as for every queued delivery), and the feed pauses
+  reading (1 s, doubling to 30 s) while the store refuses writes;
+- an event whose input cannot be shaped is dead-lettered (``TransformError``), as the router
+  does.
+
+A crash before the commit feeds the batch again from the same offset (objects written before
+the crash are written again: duplicates, only after a crash); a crash after it never feeds it
+again. Memory is bounded by the engine's ``has_room`` (its buffering bound).
+
+The router skips these targets (:func:`direct_target_keys`); the feed's offset is registered
+at the router's position when a target is first fed this way (:func:`register_feeds`), so the
+events the router had already queued for it are delivered from the queue and the later ones
+from the log, neither twice. The group of a target that is no longer configured (or whose
+rule is disabled) is dropped at the next start so the log's retention does not wait for it.
+
+Example::
+
+    keys = register_feeds(db, settings)            # before the router runs
+    router = Router(db, settings, skip=keys)
+    feeds = build_feeds(db, settings, context)
+    await asyncio.gather(*(feed.run(stop) for feed in feeds))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from clientevents.config.model import Settings
+from clientevents.delivery_stream import Delivered, DeliveryStream, Record, Settlement
+from clientevents.errors import Conflict
+from clientevents.log.port import EventLogPort, LogBatch, LogConsumer
+from clientevents.logthrottle import LogThrottle
+from clientevents.patterns import EventPattern
+from clientevents.routing.rules import TargetRoute, routes_of
+from clientevents.store.port import SqlConnection, StateStore
+from clientevents.targets.base import TargetContext
+from clientevents.targets.counters import SettleCounts, record_settled
+from clientevents.targets.delivery_stream import build_store
+from clientevents.targets.queue import DeadLetter, Delivery, dead_letter, enqueue
+from clientevents.transform import TransformError
+
+__all__ = ["FEED_PREFIX", "StreamFeed", "build_feeds", "direct_target_keys", "register_feeds"]
+
+logger = logging.getLogger(__name__)
+_THROTTLE = LogThrottle(logger)
+
+FEED_PREFIX = "stream:"
+"""Consumer groups of log-fed delivery-stream targets: ``stream:<target key>``."""
+
+ROUTER_GROUP = "router"
+
+
+def _feed_routes(settings: Settings) -> list[tuple[TargetRoute, str, Any]]:
+    """(route, delivery stream name, rule pattern) of every delivery-stream target of an
+    enabled rule."""
+    out = []
+    for rule in settings.rules:
+        if rule.state != "enabled":
+            continue
+        routes = routes_of(rule, settings.region, settings.account)
+        for route, cfg in zip(routes, rule.targets, strict=True):
+            if cfg.type == "delivery_stream":
+                out.append((route, str(cfg.delivery_stream), rule.event_pattern))
+    return out
+
+
+def direct_target_keys(settings: Settings) -> frozenset[str]:
+    """The target keys fed from the log, which the router must not queue."""
+    return frozenset(route.key for route, _, _ in _feed_routes(settings))
+
+
+def register_feeds(log: EventLogPort, settings: Settings) -> frozenset[str]:
+    """Give each log-fed target its consumer group (starting at the router's position, the
+    first time) and drop the groups of targets no longer fed; return the keys
+    :func:`direct_target_keys` names."""
+    keys = direct_target_keys(settings)
+    buses = {key: key.split("/", 1)[0] for key in keys}
+    for group, bus in log.groups(FEED_PREFIX):
+        key = group[len(FEED_PREFIX):]
+        if buses.get(key) != bus:
+            log.drop_group(group, bus)
+            logger.warning("Log-fed target %s is no longer configured; its offset on bus "
+                           "%s is dropped.", key, bus)
+    for key, bus in buses.items():
+        start = log.offset(ROUTER_GROUP, bus)
+        if log.ensure_group(FEED_PREFIX + key, bus, start):
+            logger.info("Delivery-stream target fed from the log. target=%s start_seq=%d",
+                        key, start)
+    return keys
+
+
+def build_feeds(db: StateStore, log: EventLogPort, settings: Settings, ctx: TargetContext,
+                **options: Any) -> list[StreamFeed]:
+    """One :class:`StreamFeed` per log-fed target, each with its own stream engine."""
+    feeds = []
+    for route, name, pattern in _feed_routes(settings):
+        config = next(s for s in settings.delivery_streams if s.name == name)
+        stream = DeliveryStream(config, build_store(config, ctx.data_dir),
+                                account=settings.account, region=settings.region)
+        feeds.append(StreamFeed(db, log, route, EventPattern(pattern), stream, **options))
+    return feeds
+
+
+class _Batch:
+    """What one read of the log became: the records still in the engine, the leftovers."""
+
+    __slots__ = ("dead", "delivered", "failed", "fetched", "pending")
+
+    def __init__(self, fetched: LogBatch) -> None:
+        self.fetched = fetched
+        self.pending = 0
+        self.delivered = 0
+        self.failed: list[Delivery] = []
+        self.dead: list[DeadLetter] = []
+
+
+class _Token:
+    __slots__ = ("batch", "event_id", "event_time", "payload")
+
+    def __init__(self, batch: _Batch, event_id: str, payload: str, event_time: float) -> None:
+        self.batch = batch
+        self.event_id = event_id
+        self.payload = payload
+        self.event_time = event_time
+
+
+class StreamFeed:
+    """One delivery-stream target of one rule, fed from its bus's log.
+
+    Args:
+        db: the state store (queue rows, dead letters, counters).
+        log: the event log the feed consumes (group ``stream:<target key>``).
+        route: the target (key, bus, rule, input shaping).
+        pattern: the rule's event pattern.
+        stream: the target's own engine.
+        batch_size: most log events one read takes.
+        poll_interval_secs: how often an idle feed looks for new events.
+        clock: epoch seconds (arrival times, counters).
+    """
+
+    def __init__(self, db: StateStore, log: EventLogPort, route: TargetRoute,
+                 pattern: EventPattern, stream: DeliveryStream, *, batch_size: int = 2000,
+                 poll_interval_secs: float = 0.01,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.db = db
+        self.log = log
+        self.route = route
+        self.pattern = pattern
+        self.stream = stream
+        self.group = FEED_PREFIX + route.key
+        self.consumer: LogConsumer = log.consumer(route.bus, self.group)
+        self.batch_size = batch_size
+        self.poll_interval_secs = poll_interval_secs
+        self.clock = clock
+        self._batches: deque[_Batch] = deque()
+        self._paused_until = 0.0
+        self._backoff = 0.0
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _read(self) -> tuple[_Batch, list[Record]] | None:
+        """Read, match and shape the next batch (no writes); None when caught up."""
+        fetched = self.consumer.fetch(self.batch_size)
+        records = fetched.records
+        if not records:
+            return None
+        batch = _Batch(fetched)
+        route = self.route
+        matches = self.pattern.matches
+        now = self.clock()
+        out: list[Record] = []
+        for record in records:
+            try:
+                event = record.event()
+                if not matches(event):
+                    continue
+            except Exception:  # as the router: an unreadable record must not stop the feed
+                logger.exception("Event skipped: it could not be matched. target=%s seq=%d",
+                                 route.key, record.seq)
+                continue
+            if record.replay_rules is not None and route.rule not in (
+                    record.replay_rule_names() or []):
+                continue
+            try:
+                payload = route.shape(event, record.body, record.ingested_at)
+            except TransformError as exc:
+                if route.dead_letter:
+                    batch.dead.append(DeadLetter(
+                        target_key=route.key, bus=route.bus, rule=route.rule,
+                        target_id=route.target_id, event_id=record.event_id,
+                        payload=record.body, error_code="TransformError",
+                        error_message=str(exc), attempts=0, exhausted="TransformError",
+                        event_time=record.time, failed_at=now))
+                else:
+                    logger.error("Delivery dropped: its input could not be shaped and the "
+                                 "target keeps no dead letters. target=%s event_id=%s error=%s",
+                                 route.key, record.event_id, exc)
+                continue
+            token = _Token(batch, record.event_id, payload, record.time)
+            out.append(Record(payload.encode("utf-8"), now, token))
+        batch.pending = len(out)
+        return batch, out
+
+    # -- settling --------------------------------------------------------------------------
+
+    def _settle(self, settlements: list[Settlement]) -> None:
+        now = self.clock()
+        failures = 0
+        for token, outcome in settlements:
+            assert isinstance(token, _Token)
+            batch = token.batch
+            batch.pending -= 1
+            if isinstance(outcome, Delivered):
+                batch.delivered += 1
+                continue
+            failures += 1
+            batch.failed.append(Delivery(
+                self.route.key, self.route.bus, self.route.rule, self.route.target_id,
+                token.event_id, token.payload, token.event_time, now, None))
+        if failures:
+            self._backoff = min(30.0, max(1.0, self._backoff * 2))
+            self._paused_until = time.monotonic() + self._backoff
+            logger.warning("Delivery stream writes failed; %d records moved to the target's "
+                           "queue for retries; reading pauses %.0f s. target=%s",
+                           failures, self._backoff, self.route.key)
+        elif settlements:
+            self._backoff = 0.0
+
+    async def _commit_done(self) -> int:
+        """Commit every leading batch that is final; return how many events it covered."""
+        done: list[_Batch] = []
+        while self._batches and self._batches[0].pending == 0:
+            done.append(self._batches.popleft())
+        if not done:
+            return 0
+        pending = [self.consumer.submit(batch.fetched, self._writer(batch)) for batch in done]
+        for commit in pending:
+            await asyncio.to_thread(commit.wait)
+        return sum(len(batch.fetched) for batch in done)
+
+    def _writer(self, batch: _Batch) -> Callable[[SqlConnection], None]:
+        failed, dead = batch.failed, batch.dead
+        counts = SettleCounts(delivered=batch.delivered, dead_lettered=len(dead))
+        now = self.clock()
+        key = self.route.key
+
+        def write(conn: SqlConnection) -> None:
+            if failed:
+                enqueue(conn, failed)
+            if dead:
+                dead_letter(conn, dead)
+            record_settled(conn, key, counts, now)
+
+        return write
+
+    # -- the worker loop -------------------------------------------------------------------
+
+    async def step(self) -> int:
+        """Read one batch if there is room, write what is due, commit what is final; return
+        how many log events were read (0: caught up or paused)."""
+        read = 0
+        settled: list[Settlement] = []
+        if self.stream.has_room() and time.monotonic() >= self._paused_until:
+            got = await asyncio.to_thread(self._read)
+            if got is not None:
+                batch, records = got
+                self._batches.append(batch)
+                read = len(batch.fetched)
+                settled += await self.stream.put(records)
+        due = self.stream.next_flush_at()
+        if due is not None and due <= self.stream.clock():
+            settled += await self.stream.flush()
+        self._settle(settled)
+        await self._commit_done()
+        return read
+
+    async def finish(self) -> None:
+        """Write everything buffered and commit it (at stop)."""
+        self._settle(await self.stream.flush(everything=True))
+        await self._commit_done()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Feed the stream until ``stop`` is set, then write and commit what it holds."""
+        try:
+            while not stop.is_set():
+                try:
+                    busy = await self.step()
+                except Conflict as exc:
+                    logger.warning("Feed offset moved by another worker; reloading. %s", exc)
+                    await self._restart()
+                    continue
+                except Exception:  # e.g. the database is locked too long; try again shortly
+                    _THROTTLE.error("feed", "Feeding the delivery stream failed; retrying in "
+                                    "1 second from the committed offset.", exc_info=True)
+                    await _wait(stop, 1.0)
+                    with contextlib.suppress(Exception):
+                        await self._restart()
+                    continue
+                if busy == 0:
+                    await _wait(stop, self.poll_interval_secs)
+            await self.finish()
+        finally:
+            self.consumer.close()
+            await self.stream.store.close()
+
+    async def _restart(self) -> None:
+        """Forget what is in flight (it will be read again from the committed offset)."""
+        self._settle(await self.stream.flush(everything=True))
+        self._batches.clear()
+        self.consumer.rewind()
+
+
+async def _wait(stop: asyncio.Event, secs: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=secs)
+    except TimeoutError:
+        pass

@@ -130,8 +130,10 @@ class IngestEndpoint:
                 f"{stage.name!r}.",
                 reason="issuer_not_allowed",
             )
-        if stage.limiter is not None:
-            wait = stage.limiter.take(client_id)
+        limiter = stage.limiter
+        if limiter is not None or stage.shared_limiter is not None:
+            wait = (limiter.take(client_id) if limiter is not None
+                    else await stage.shared_limiter.take(client_id))  # type: ignore[union-attr]
             if wait > 0.0:
                 metrics.rate_limited.labels(stage.name).inc()
                 raise RequestRejected(

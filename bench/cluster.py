@@ -124,6 +124,15 @@ class Cluster:
     """Gateways and workers over one data directory (and one configuration)."""
 
     def __init__(self, root: Path, config_text: str, *, env: dict[str, str] | None = None) -> None:
+        import yaml
+
+        storage = (yaml.safe_load(config_text) or {}).get("storage") or {}
+        #: Where the state store is, when it is PostgreSQL: (dsn, schema); else the data dir's
+        #: SQLite file.
+        self.postgres: tuple[str, str] | None = None
+        if storage.get("store") == "postgres":
+            pg = storage.get("postgres") or {}
+            self.postgres = (str(pg.get("dsn")), str(pg.get("schema") or "public"))
         self.root = root
         self.data_dir = root / "data"
         self.config = root / "clientevents.yaml"
@@ -243,13 +252,14 @@ class Cluster:
         concurrency: int = 16,
         on_progress: Any = None,
         latencies: list[float] | None = None,
+        statuses: Counter[int] | None = None,
     ) -> dict[str, str]:
         """Send ``requests`` requests of ``entries`` entries, round robin over the gateways and
         the users, ``concurrency`` at a time; retry a 503 after its ``Retry-After`` (nothing of
         it was accepted). Return every acknowledged event id with its event type.
 
         ``on_progress(acknowledged)`` is called after each answer; ``latencies`` gets each
-        request's seconds."""
+        request's seconds, ``statuses`` the count of each HTTP status answered (0: no answer)."""
         acked: dict[str, str] = {}
         numbers = iter(range(requests))
         urls = [f"{g.url}/prod/event" for g in self.gateways]
@@ -266,8 +276,12 @@ class Cluster:
                         answer = await client.post(url, content=body, headers={
                             "Authorization": token, "Content-Type": "application/json"})
                     except httpx.TransportError:
+                        if statuses is not None:
+                            statuses[0] += 1
                         await asyncio.sleep(0.2)  # a gateway restarting: try again
                         continue
+                    if statuses is not None:
+                        statuses[answer.status_code] += 1
                     if answer.status_code == 503:
                         await asyncio.sleep(float(answer.headers.get("Retry-After", "1")))
                         continue
@@ -301,28 +315,34 @@ class Cluster:
                 for line in path.read_bytes().splitlines():
                     if line:
                         found.lake[orjson.loads(line)["id"]] += 1
+        for (event_id,) in self.query("SELECT event_id FROM archive_events"):
+            found.archive[event_id] += 1
+        for (event_id,) in self.query(
+                "SELECT event_id FROM inbox_tickets WHERE event_id IS NOT NULL"):
+            found.tickets[event_id] += 1
+        return found
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a read of the state store (SQLite's ``?`` placeholders; ``%s`` on
+        PostgreSQL is substituted)."""
+        if self.postgres is not None:
+            import psycopg
+
+            dsn, schema = self.postgres
+            with psycopg.connect(dsn, options=f"-c search_path={schema}") as pg:
+                return list(pg.execute(sql.replace("?", "%s"), params).fetchall())
         conn = sqlite3.connect(f"file:{self.data_dir / 'clientevents.db'}?mode=ro", uri=True)
         try:
             conn.execute("PRAGMA busy_timeout=5000")
-            for (event_id,) in conn.execute("SELECT event_id FROM archive_events"):
-                found.archive[event_id] += 1
-            for (event_id,) in conn.execute(
-                    "SELECT event_id FROM inbox_tickets WHERE event_id IS NOT NULL"):
-                found.tickets[event_id] += 1
+            return conn.execute(sql, params).fetchall()
         finally:
             conn.close()
-        return found
 
     def claimed_by(self, pid: int) -> int:
         """Deliveries the worker process ``pid`` holds claimed now (embedded store)."""
-        conn = sqlite3.connect(f"file:{self.data_dir / 'clientevents.db'}?mode=ro", uri=True)
-        try:
-            conn.execute("PRAGMA busy_timeout=5000")
-            row = conn.execute("SELECT count(*) FROM deliveries WHERE claimed_by LIKE ?",
-                               (f"%:{pid}:%",)).fetchone()
-            return int(row[0])
-        finally:
-            conn.close()
+        [(count,)] = self.query("SELECT count(*) FROM deliveries WHERE claimed_by LIKE ?",
+                                (f"%:{pid}:%",))
+        return int(count)
 
     def wait_delivered(self, acked: dict[str, str], timeout: float) -> tuple[Delivered, float]:
         """Wait until every acknowledged event is in the lake and the archive and every

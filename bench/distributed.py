@@ -13,7 +13,9 @@ loyalty purchase is a ticket. It prints, per row:
 
 ``--backend`` chooses the storage of the measured rows: ``embedded`` (the default: one SQLite
 file) or ``postgres+jetstream`` (the configuration's ``storage:`` block; needs those
-backends). The embedded default's 1 + 1 row is always measured in the same run, beside it.
+backends). The embedded default's 1 + 1 row is always measured in the same run, beside it;
+``--local-limits-row`` adds it with in-process rate limits (``CLIENTEVENTS_SHARED_RATE_LIMITS=0``),
+the cost of the shared per-client limit.
 
 Ceilings, measured against the shared services when they answer (``--no-ceilings`` skips):
 
@@ -40,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.cluster import Cluster, cluster_config, missing
+from clientevents.ratelimit.shared import ENV_SHARED
 
 PG_DSN = os.environ.get("CLIENTEVENTS_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 NATS_URL = os.environ.get("CLIENTEVENTS_BENCH_NATS_URL", "nats://127.0.0.1:4222")
@@ -61,10 +64,10 @@ def _storage(backend: str) -> dict[str, Any] | None:
 
 
 def pipeline_run(backend: str, gateways: int, workers: int, requests: int,
-                 concurrency: int) -> dict[str, float]:
+                 concurrency: int, env: dict[str, str] | None = None) -> dict[str, float]:
     """One measured run; its figures."""
     with (tempfile.TemporaryDirectory(prefix="clientevents-dist-") as tmp,
-          Cluster(Path(tmp), cluster_config(storage=_storage(backend))) as cluster):
+          Cluster(Path(tmp), cluster_config(storage=_storage(backend)), env=env) as cluster):
         cluster.start_gateways(gateways)
         cluster.start_workers(workers)
         tokens = cluster.tokens(4, prefix="bench")
@@ -171,21 +174,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="600 requests, one repeat")
     parser.add_argument("--no-ceilings", action="store_true")
+    parser.add_argument("--local-limits-row", action="store_true",
+                        help="also embedded 1+1 with in-process rate limits (the cost of "
+                             "shared ones)")
     args = parser.parse_args(argv)
     if args.quick:
         args.requests, args.repeats = 600, 1
-    layouts = [("embedded", 1, 1)]
-    layouts += [(args.backend, 1, 1)] if args.backend != "embedded" else []
-    layouts += [(args.backend, 2, 2)]
+    layouts: list[tuple[str, int, int, dict[str, str] | None]] = [("embedded", 1, 1, None)]
+    if args.local_limits_row:
+        layouts.append(("embedded", 1, 1, {ENV_SHARED: "0"}))
+    layouts += [(args.backend, 1, 1, None)] if args.backend != "embedded" else []
+    layouts += [(args.backend, 2, 2, None)]
     print(f"load before: {_load()}")
     print(f"{'row':<28} {'ingest ev/s':>12} {'p50 ms':>8} {'p99 ms':>8} {'pipeline ev/s':>14}")
     base: float | None = None
-    for backend, gateways, workers in layouts:
-        runs = [pipeline_run(backend, gateways, workers, args.requests, args.concurrency)
+    for backend, gateways, workers, env in layouts:
+        runs = [pipeline_run(backend, gateways, workers, args.requests, args.concurrency, env)
                 for _ in range(args.repeats)]
         med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
         base = base or med["pipeline"]
-        print(f"{backend + f' {gateways}+{workers}':<28} {med['ingest']:>12,.0f} "
+        name = f"{backend} {gateways}+{workers}" + (" local limits" if env else "")
+        print(f"{name:<28} {med['ingest']:>12,.0f} "
               f"{med['p50_ms']:>8.1f} {med['p99_ms']:>8.1f} {med['pipeline']:>14,.0f}"
               f"  ({med['pipeline'] / base:.2f}x embedded 1+1)")
     if not args.no_ceilings:

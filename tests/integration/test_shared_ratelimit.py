@@ -146,6 +146,30 @@ async def _a_shared_keyed_limiter_refuses_locally_first(tmp_path: Path) -> None:
         db.close()
 
 
+def test_a_shared_keyed_limiter_takes_tokens_a_chunk_at_a_time(tmp_path: Path) -> None:
+    asyncio.run(_chunks(tmp_path))
+
+
+async def _chunks(tmp_path: Path) -> None:
+    db = Database(tmp_path / "clientevents.db")
+    try:
+        runner = SqliteRunner(db)
+        one, two = (SharedKeyedLimiter(runner, "prod", rate=100.0, burst=25, clock=_frozen)
+                    for _ in range(2))
+        assert one.chunk == 10
+        # the first request takes a chunk of 10 from the store; the next nine spend it locally
+        for _ in range(10):
+            assert await one.take("client") == 0.0
+        [(tokens,)] = db.read(lambda c: c.execute(
+            "SELECT tokens FROM rate_buckets WHERE key = 'stage:prod:client'").fetchall())
+        assert tokens == 15
+        # the other process gets the rest, in chunks, and no more: 25 in all
+        granted = sum([await two.take("client") == 0.0 for _ in range(20)])
+        assert granted == 15
+    finally:
+        db.close()
+
+
 # -- PostgreSQL -----------------------------------------------------------------------------
 
 

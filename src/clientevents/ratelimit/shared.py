@@ -329,22 +329,48 @@ class SharedKeyedLimiter:
     An in-process bucket of the same rate and burst answers first: it has seen only this
     process's requests, so when it refuses, the shared bucket (which has seen at least those)
     would refuse too, and a client over its limit costs no store round trip.
+
+    Tokens are taken from the shared bucket a *chunk* at a time (a tenth of a second's worth
+    of the rate, at least 1, at most the burst) and spent locally for up to
+    ``chunk_ttl_secs``: one store write per chunk instead of one per request. The limit never
+    goes over (a token is taken from the shared bucket before it is spent); what a process
+    holds unspent is at most a chunk per client, which other processes cannot use until it
+    expires.
     """
 
-    def __init__(self, runner: SqlRunner, stage: str, rate: float, burst: int) -> None:
+    def __init__(self, runner: SqlRunner, stage: str, rate: float, burst: int,
+                 *, chunk_ttl_secs: float = 1.0, max_keys: int = 100_000,
+                 clock: Callable[[], float] = time.time) -> None:
         from clientevents.ratelimit.bucket import KeyedLimiter
 
-        self.bucket = SharedBucket(runner, rate=rate, burst=burst)
+        self.bucket = SharedBucket(runner, rate=rate, burst=burst, clock=clock)
         self.local = KeyedLimiter(rate, burst)
         self.prefix = f"stage:{stage}:"
+        self.chunk = max(1, min(burst, int(rate * 0.1)))
+        self.chunk_ttl_secs = chunk_ttl_secs
+        self.max_keys = max_keys
+        self.clock = clock
+        self._held: dict[str, tuple[int, float]] = {}  # key -> (tokens held, expiry)
 
     async def take(self, key: str) -> float:
         """0.0 when the request may go on, else the seconds until it would."""
         wait = self.local.take(key)
         if wait > 0.0:
             return wait
-        taken, wait = await self.bucket.take(self.prefix + key, 1)
-        return 0.0 if taken else wait
+        now = self.clock()
+        held = self._held.get(key)
+        if held is not None and held[0] > 0 and now < held[1]:
+            self._held[key] = (held[0] - 1, held[1])
+            return 0.0
+        taken, wait = await self.bucket.take(self.prefix + key, self.chunk)
+        if not taken:
+            return wait
+        if len(self._held) >= self.max_keys:
+            self._held = {k: v for k, v in self._held.items() if v[0] > 0 and now < v[1]}
+            if len(self._held) >= self.max_keys:
+                self._held.clear()
+        self._held[key] = (taken - 1, now + self.chunk_ttl_secs)
+        return 0.0
 
 
 def shared_limits_wanted(default: bool) -> bool:

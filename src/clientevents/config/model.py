@@ -169,7 +169,8 @@ class RateLimit(ConfigModel):
     shared: bool | None = Field(
         default=None,
         description="Keep the buckets in the state store, shared by every gateway process "
-        "(one store write per request); null = shared when several processes may serve "
+        "(one store write per chunk of a tenth of a second's tokens); null = shared when "
+        "several processes may serve "
         "(`clientevents gateway`, `--http-workers` above 1, or CLIENTEVENTS_SHARED_RATE_LIMITS=1).",
     )
 

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from gateway_process import Newcomer, ServeProcess, lake_events, sample_request
+from gateway_process import PASSWORD, Newcomer, ServeProcess, lake_events, sample_request
+
+from clientevents.config.identity import DEFAULT_CLIENT_ID
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -57,6 +59,15 @@ def test_a_full_disk_is_a_503_and_not_ready_until_space_returns(tmp_path: Path) 
         filled = time.monotonic()
         answers = [_post(server, token) for _ in range(REQUESTS_DURING_OUTAGE)]
         ready = httpx.get(f"{server.url}/ready", timeout=10)
+        # a route other than ingest that must write (a sign-up) is refused the same way
+        sign_up = httpx.post(
+            server.url + "/",
+            headers={"X-Amz-Target": "AWSCognitoIdentityProviderService.SignUp",
+                     "Content-Type": "application/x-amz-json-1.1"},
+            json={"ClientId": DEFAULT_CLIENT_ID, "Username": "during-outage",
+                  "Password": PASSWORD,
+                  "UserAttributes": [{"Name": "email", "Value": "o@example.com"}]},
+            timeout=10)
 
         # I expect every request refused as a whole, with Retry-After, naming no path
         assert {a.status_code for a in answers} == {503}
@@ -69,6 +80,13 @@ def test_a_full_disk_is_a_503_and_not_ready_until_space_returns(tmp_path: Path) 
         assert ready.status_code == 503
         assert ready.json()["status"] == "not ready"
         assert "cannot write" in ready.json()["message"]
+        # naming the backend and the error
+        assert ready.json()["backend"] == "store"
+        assert "I/O" in ready.json()["error"] or "full" in ready.json()["error"]
+        assert ready.headers["Retry-After"] == "5"
+        assert sign_up.status_code == 503, sign_up.text
+        assert sign_up.headers["Retry-After"] == "5"
+        assert str(server.data_dir) not in sign_up.text
         time.sleep(1.0)  # the workers fail meanwhile too
         # and the log holding a line, not a line per request
         log = server.log.read_text()

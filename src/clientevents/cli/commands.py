@@ -9,6 +9,7 @@ from clientevents.cli.config import config
 from clientevents.cli.connections import connections
 from clientevents.cli.console import console
 from clientevents.cli.dlq import dlq
+from clientevents.cli.gateway import gateway
 from clientevents.cli.generate import generate
 from clientevents.cli.import_cfn import import_cloudformation
 from clientevents.cli.init import init
@@ -23,6 +24,7 @@ from clientevents.cli.worker import worker
 
 COMMANDS: list[click.Command] = [
     serve,
+    gateway,
     worker,
     validate,
     config,

@@ -88,7 +88,29 @@ def serve(
       clientevents serve --port 8080 --data-dir data
       clientevents serve --config clientevents.yaml
     """
+    run_http(host=host, port=port, data_dir=data_dir, config_file=config_file,
+             workers=workers, http_server=http_server, http_workers=http_workers)
+
+
+def run_http(
+    *,
+    host: str | None,
+    port: int | None,
+    data_dir: Path | None,
+    config_file: Path | None,
+    workers: bool,
+    http_server: str,
+    http_workers: int,
+    command: str = "serve",
+) -> None:
+    """``serve``'s body, shared with ``clientevents gateway`` (``workers=False``): listen,
+    print the banner, run the HTTP server until a signal, then stop the workers; exits."""
     _setup_logging()
+    if command == "gateway" or http_workers > 1:
+        # Several processes serve: per-client limits live in the store, unless told otherwise.
+        from clientevents.ratelimit.shared import ENV_SHARED
+
+        os.environ.setdefault(ENV_SHARED, "1")
     if http_workers > 1 and http_server != "granian":
         raise click.BadParameter(
             f"{http_workers} gateway processes need --http-server granian; uvicorn runs one.",
@@ -130,7 +152,7 @@ def serve(
     try:
         click.echo(_banner_text(settings, data_path, url, banner, worker,
                                 f"{http_server} ({http_workers} process"
-                                f"{'es' if http_workers > 1 else ''})"))
+                                f"{'es' if http_workers > 1 else ''})", command=command))
         sys.stdout.flush()
         if http_server == "uvicorn":
             code = _run_uvicorn(settings, data_path, sock, limits)
@@ -143,6 +165,8 @@ def serve(
         if worker is not None:
             worker.stop()
     sys.exit(code)
+
+
 
 
 class _Stop(Exception):
@@ -291,8 +315,11 @@ def _banner_text(
     info: dict[str, Any],
     worker: WorkerSupervisor | None,
     http_server: str,
+    *,
+    command: str = "serve",
 ) -> str:
-    lines = [f"clientevents {__version__} serving {url}"]
+    verb = "serving" if command == "serve" else "gateway serving"
+    lines = [f"clientevents {__version__} {verb} {url}"]
     lines.append(f"  data dir        {data_path}")
     lines.append(f"  state store     {describe_store(settings, data_path)}")
     for stage in settings.stages:
@@ -328,7 +355,13 @@ def _banner_text(
                          "add-user)")
     lines.append(f"  health          {url}/health   ready {url}/ready   metrics {url}/metrics")
     lines.append(f"  http server     {http_server}")
-    lines.append("  workers         " + (f"process {worker.pid}" if worker else "not started"))
+    if worker is not None:
+        lines.append(f"  workers         process {worker.pid}")
+    elif command == "gateway":
+        lines.append("  workers         none here (run `clientevents worker` on the same "
+                     "storage)")
+    else:
+        lines.append("  workers         not started")
     lines.append("Press Ctrl-C to stop.")
     return "\n".join(lines)
 

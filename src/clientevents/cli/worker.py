@@ -8,16 +8,25 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from clientevents.cli.options import setup_logging
 from clientevents.cli.supervise import die_with_parent, started_by_serve
 from clientevents.config import default_settings, load_config
-from clientevents.errors import ConfigError
+from clientevents.errors import ConfigError, StoreError
 from clientevents.log.retention import DEFAULT_RETENTION_SECS
+from clientevents.logthrottle import LogThrottle
+from clientevents.store import driver_errors
 from clientevents.store.datadir import warn_if_wider
+
+if TYPE_CHECKING:
+    from clientevents.runtime import Runtime
 
 __all__ = ["worker"]
 
@@ -55,11 +64,14 @@ def worker(config_file: Path | None, data_dir: Path | None,
     )
     if not started_by_serve():
         warn_if_wider(data_path)  # serve checked before it started this process
-    try:
-        runtime = Runtime(settings, data_path, log_retention_secs=retention,
-                          direct_streams=True)
-    except (ConfigError, OSError) as exc:
-        raise click.ClickException(f"Cannot start the workers: {exc}") from None
+        # Other workers may run beside this one: API destinations' limits live in the store.
+        from clientevents.ratelimit.shared import ENV_SHARED
+
+        os.environ.setdefault(ENV_SHARED, "1")
+    runtime = _open_runtime(lambda: Runtime(settings, data_path, log_retention_secs=retention,
+                                            direct_streams=True))
+    if runtime is None:
+        return
     rules = len(settings.rules)
     targets = sum(len(rule.targets) for rule in settings.rules)
     logging.getLogger("clientevents.worker").info(
@@ -67,3 +79,35 @@ def worker(config_file: Path | None, data_dir: Path | None,
         data_path, len(settings.buses), rules, targets, os.getpid(),
     )
     run_until_signalled(runtime)
+
+
+#: The first and the longest wait between two attempts to reach the store at start.
+FIRST_BACKOFF_SECS = 0.5
+MAX_BACKOFF_SECS = 30.0
+
+
+def _open_runtime(build: Callable[[], Runtime]) -> Runtime | None:
+    """Build the runtime; while the store cannot be reached (it is starting, it is down), wait
+    and try again with a back-off, logging once an interval, rather than exit and be restarted
+    in a loop. ``None`` when SIGTERM or SIGINT arrives meanwhile. A configuration error or a
+    folder that cannot be used ends the command."""
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set())
+                for sig in (signal.SIGTERM, signal.SIGINT)}
+    throttle = LogThrottle(logging.getLogger("clientevents.worker"))
+    backoff = FIRST_BACKOFF_SECS
+    try:
+        while True:
+            try:
+                return build()
+            except (ConfigError, OSError) as exc:
+                raise click.ClickException(f"Cannot start the workers: {exc}") from None
+            except driver_errors(StoreError) as exc:
+                throttle.error("open", "The store cannot be reached; the workers wait for it. "
+                               "error=%s", exc)
+            if stop.wait(backoff):
+                return None
+            backoff = min(backoff * 2, MAX_BACKOFF_SECS)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

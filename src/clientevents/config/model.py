@@ -167,6 +167,13 @@ class RateLimit(ConfigModel):
         default=100.0, gt=0, description="Sustained requests per second."
     )
     burst: int = Field(default=200, ge=1, description="Requests allowed at once (bucket size).")
+    shared: bool | None = Field(
+        default=None,
+        description="Keep the buckets in the state store, shared by every gateway process "
+        "(one store write per chunk of a tenth of a second's tokens); null = shared when "
+        "several processes may serve "
+        "(`clientevents gateway`, `--http-workers` above 1, or CLIENTEVENTS_SHARED_RATE_LIMITS=1).",
+    )
 
 
 def _environment_is_optional(schema: dict[str, Any]) -> None:

@@ -37,9 +37,12 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from clientevents.config import Settings
+from clientevents.errors import StoreError
 from clientevents.identity import build_identity
+from clientevents.logthrottle import LogThrottle
 from clientevents.runtime import Runtime
 from clientevents.server.body import json_response
+from clientevents.server.errors import STORE_RETRY_AFTER_SECS, is_store_outage
 from clientevents.server.gateway import Gateway
 from clientevents.server.middleware import REQUEST_ID_HEADER, RequestContextMiddleware
 from clientevents.server.openapi import openapi_document
@@ -48,8 +51,10 @@ from clientevents.server.routes.health import health_routes
 from clientevents.server.routes.inbox import inbox_routes
 from clientevents.server.routes.ingest import IngestEndpoint
 from clientevents.server.routes.streams import stream_routes
+from clientevents.store import outage_errors
 
 logger = logging.getLogger("clientevents.server")
+_THROTTLE = LogThrottle(logger)
 
 CORS_ALLOW_HEADERS = (
     "Authorization",
@@ -143,7 +148,10 @@ def create_app(settings: Settings, *, data_dir: str | Path, run_workers: bool = 
     app = GatewayApp(
         routes=routes,
         middleware=middleware,
-        exception_handlers={HTTPException: _http_error},  # type: ignore[dict-item]
+        exception_handlers={
+            HTTPException: _http_error,  # type: ignore[dict-item]
+            **{error: _store_unavailable for error in outage_errors(StoreError)},
+        },
         lifespan=lifespan,
     )
     app.fast_ingest = RequestContextMiddleware(
@@ -216,6 +224,22 @@ def _route_templates(routes: list[BaseRoute]) -> dict[int, str]:
 
 async def _openapi(request: Request) -> Response:
     return json_response(200, openapi_document())
+
+
+async def _store_unavailable(request: Request, exc: Exception) -> Response:
+    """A route that could not read or write the store: 503 with ``Retry-After``, as ingest.
+
+    A conflict or a missing resource that a route did not answer itself stays an error."""
+    if not is_store_outage(exc):
+        raise exc
+    _THROTTLE.error("store", "A request failed because the store failed. route=%s error=%s",
+                    request.url.path[:200], exc)
+    return json_response(
+        503,
+        {"message": "The store cannot serve this request right now; retry after "
+                    f"{STORE_RETRY_AFTER_SECS} s."},
+        {"Retry-After": str(STORE_RETRY_AFTER_SECS)},
+    )
 
 
 async def _http_error(request: Request, exc: HTTPException) -> Response:

@@ -6,7 +6,23 @@ A :class:`RequestRejected` ends a request with ``{"message": ...}`` and the stat
 
 from __future__ import annotations
 
-from clientevents.errors import RequestError
+from clientevents.errors import Conflict, NotFound, RequestError, StoreError
+
+STORE_RETRY_AFTER_SECS = 5
+"""The ``Retry-After`` of a 503 answered because the store or the log cannot serve now."""
+
+
+def is_store_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` means the store (or the log) cannot serve now: a 503 with
+    ``Retry-After``, not a 500. A conflict, a missing resource or a secret that cannot be read
+    are answers of their own, not outages."""
+    from clientevents.secrets.errors import SecretError
+
+    if isinstance(exc, (Conflict, NotFound, SecretError)):
+        return False
+    from clientevents.store import outage_errors
+
+    return isinstance(exc, outage_errors(StoreError))
 
 
 class RequestRejected(RequestError):

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from clientevents.ratelimit import KeyedLimiter
+from clientevents.ratelimit.shared import SharedKeyedLimiter, StoreRunner, shared_limits_wanted
 from clientevents.server.metrics import GatewayMetrics
 from clientevents.server.validation import EntryValidator, SchemaRule
 
@@ -30,6 +31,8 @@ class Stage:
     environment: str
     allowed_issuers: frozenset[str] | None
     limiter: KeyedLimiter | None
+    #: The per-client limit shared with the other gateway processes (then ``limiter`` is None).
+    shared_limiter: SharedKeyedLimiter | None = None
 
 
 class Gateway:
@@ -65,6 +68,9 @@ class Gateway:
         self.stages: dict[str, Stage] = {}
         for cfg in settings.stages:
             rate = cfg.rate_limit
+            shared = rate is not None and (
+                rate.shared if rate.shared is not None else shared_limits_wanted(False)
+            )
             self.stages[cfg.name] = Stage(
                 name=cfg.name,
                 bus=cfg.bus,
@@ -73,7 +79,13 @@ class Gateway:
                     None if cfg.allowed_issuers is None else frozenset(cfg.allowed_issuers)
                 ),
                 limiter=(
-                    None if rate is None else KeyedLimiter(rate.requests_per_sec, rate.burst)
+                    None if rate is None or shared
+                    else KeyedLimiter(rate.requests_per_sec, rate.burst)
+                ),
+                shared_limiter=(
+                    SharedKeyedLimiter(StoreRunner(runtime.db), cfg.name,
+                                       rate.requests_per_sec, rate.burst)
+                    if rate is not None and shared else None
                 ),
             )
         self.stream_keys: dict[str, tuple[str, ...]] = {

@@ -16,7 +16,7 @@ from clientevents.cli import main
 UNREACHABLE = "http://127.0.0.1:9"
 
 # Commands that run until stopped and print logs, not results.
-LONG_RUNNING = {"serve", "worker"}
+LONG_RUNNING = {"serve", "gateway", "worker"}
 
 
 def _walk(group: click.Group, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
@@ -49,6 +49,7 @@ def _mistakes(tmp: Path) -> dict[tuple[str, ...], tuple[list[str], int, str]]:
     return {
         # (A mistake click catches before serve sets up logging on this process's streams.)
         ("serve",): (["--http-server", "apache"], 2, "'apache' is not one of"),
+        ("gateway",): (["--http-workers", "0"], 2, "not in the range"),
         ("worker",): (["--config", missing], 1, "the file does not exist"),
         ("validate",): ([missing], 2, "the file does not exist"),
         ("config", "schema"): (["extra"], 2, "Got unexpected extra argument"),

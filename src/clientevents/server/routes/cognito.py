@@ -35,6 +35,8 @@ from clientevents.identity.cognito_api import (
 from clientevents.identity.errors import CognitoError
 from clientevents.identity.keys import ALGORITHM
 from clientevents.identity.sigv4 import SignedRequest, verify_sigv4
+from clientevents.logthrottle import LogThrottle
+from clientevents.server.errors import STORE_RETRY_AFTER_SECS, is_store_outage
 
 if TYPE_CHECKING:
     from clientevents.identity.service import IdentityService
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = ["MAX_BODY_BYTES", "cognito_routes"]
 
 logger = logging.getLogger("clientevents.identity")
+_THROTTLE = LogThrottle(logger)
 
 MAX_BODY_BYTES = 64 * 1024
 """Largest Cognito API request body accepted."""
@@ -146,7 +149,15 @@ class CognitoEndpoint:
             return _error(error, request_id)
         except ClientDisconnect:
             return Response(status_code=400)
-        except Exception:  # the API boundary: never a stack trace to the client
+        except Exception as exc:  # the API boundary: never a stack trace to the client
+            if is_store_outage(exc):
+                _THROTTLE.error("store", "A Cognito API request failed because the store "
+                                "failed. error=%s", exc)
+                response = _error(CognitoError(
+                    "ServiceUnavailable", "The store cannot serve this request right now; "
+                    f"retry after {STORE_RETRY_AFTER_SECS} s.", status=503), request_id)
+                response.headers["Retry-After"] = str(STORE_RETRY_AFTER_SECS)
+                return response
             logger.exception("Cognito API request %s failed.", request_id)
             return _error(
                 CognitoError("InternalErrorException", "Internal error.", status=500), request_id

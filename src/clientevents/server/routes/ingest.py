@@ -31,15 +31,17 @@ from clientevents.server.body import (
     send_json_bytes,
     send_rejection,
 )
-from clientevents.server.errors import RequestRejected
+from clientevents.server.errors import (
+    STORE_RETRY_AFTER_SECS,
+    RequestRejected,
+    is_store_outage,
+)
 from clientevents.server.gateway import Gateway, Stage
 from clientevents.server.validation import EntryError, parse_entries
 
 logger = logging.getLogger("clientevents.server")
 _THROTTLE = LogThrottle(logger)
 
-#: The ``Retry-After`` of a 503 when the event log cannot store events (a full disk).
-STORE_RETRY_AFTER_SECS = 5
 
 SOURCE = "clientevents"
 
@@ -77,7 +79,21 @@ class IngestEndpoint:
                     f"{', '.join(sorted(gateway.stages)) or 'none'}.",
                     reason="unknown_stage",
                 )
-            result = await self._ingest(stage, scope, receive)
+            try:
+                result = await self._ingest(stage, scope, receive)
+            except Exception as exc:
+                # Authentication reads the user's state from the store: an outage there is
+                # a 503 with Retry-After too, not a 500.
+                if not is_store_outage(exc):
+                    raise
+                _THROTTLE.error("read", "Reading the store failed. error=%s", exc)
+                raise RequestRejected(
+                    503,
+                    "The store cannot serve this request right now; nothing was accepted. "
+                    f"Retry after {STORE_RETRY_AFTER_SECS} s.",
+                    reason="store_unavailable",
+                    headers={"Retry-After": str(STORE_RETRY_AFTER_SECS)},
+                ) from None
         except RequestRejected as error:
             gateway.metrics.rejected_requests.labels(
                 stage_name if stage is not None else "unknown", error.reason
@@ -114,8 +130,10 @@ class IngestEndpoint:
                 f"{stage.name!r}.",
                 reason="issuer_not_allowed",
             )
-        if stage.limiter is not None:
-            wait = stage.limiter.take(client_id)
+        limiter = stage.limiter
+        if limiter is not None or stage.shared_limiter is not None:
+            wait = (limiter.take(client_id) if limiter is not None
+                    else await stage.shared_limiter.take(client_id))  # type: ignore[union-attr]
             if wait > 0.0:
                 metrics.rate_limited.labels(stage.name).inc()
                 raise RequestRejected(

@@ -30,6 +30,7 @@ import httpx
 from clientevents.config.api_destinations import ApiDestinationConfig, ApiDestinationTargetConfig
 from clientevents.errors import ConfigError
 from clientevents.ratelimit import CallLimiter, Grant, Unlimited, WindowLimiter
+from clientevents.ratelimit.shared import shared_call_limiter
 from clientevents.secrets import Redactor
 from clientevents.targets.api_destination.auth import Authorizer, SecretSource
 from clientevents.targets.api_destination.client import build_client
@@ -140,7 +141,10 @@ class Destination:
         endpoint = config.invocation_endpoint
         if endpoint.startswith("/"):
             endpoint = gateway_url(settings) + endpoint
-        destination = cls(config, authorizer, endpoint=endpoint, redactor=redactor)
+        # Shared with the other processes calling this destination when several may run.
+        limiter = shared_call_limiter(ctx.db, name, config.invocation_rate_limit_per_sec)
+        destination = cls(config, authorizer, endpoint=endpoint, redactor=redactor,
+                          limiter=limiter)
         ctx.shared[key] = destination
         return destination
 

@@ -149,9 +149,16 @@ def run_bare(url: str, concurrency: int, count: int) -> float:
 
             async def worker() -> None:
                 for _ in remaining:
-                    response = await client.post(
-                        f"{url}/api/v2/tickets.json", content=BODY,
-                        headers={**headers, "X-Clientevents-Event-Id": str(uuid.uuid4())})
+                    for attempt in range(3):  # a connection the receiver reset: post again
+                        try:
+                            response = await client.post(
+                                f"{url}/api/v2/tickets.json", content=BODY,
+                                headers={**headers,
+                                         "X-Clientevents-Event-Id": str(uuid.uuid4())})
+                            break
+                        except httpx.TransportError:
+                            if attempt == 2:
+                                raise
                     response.raise_for_status()
 
             start = time.perf_counter()

@@ -246,14 +246,17 @@ class Dispatcher:
                 if answered and (settler is None or settler.done()):
                     settler = asyncio.create_task(settle())
                 room = limit + ahead - self._in_flight - len(line)
-                if claimer is None and room >= max(1, ahead // 2) and now >= look_at:
+                wants = room >= max(1, ahead // 2)
+                if claimer is None and wants and now >= look_at:
                     claimer = asyncio.create_task(self._claim_ahead(room))
                 waiters: set[asyncio.Future[Any]] = {stopping, *calls}
                 if claimer is not None:
                     waiters.add(claimer)
                 if settler is not None and not settler.done():
                     waiters.add(settler)
-                timeout = None if claimer is not None else max(look_at - now, 0.0)
+                # Without a claim running: until the next look if one is wanted, else until
+                # a call answers (which makes room) or a settle write ends.
+                timeout = (max(look_at - now, 0.0) if claimer is None and wants else None)
                 await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
                 if claimer is not None and claimer.done():
                     look_at = self._claimed(claimer, line)

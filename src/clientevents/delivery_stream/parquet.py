@@ -7,6 +7,17 @@ the whole record a ``format-conversion-failed`` error; keys without a column are
 Firehose's JSON deserializer does. Rows are converted when records arrive, so the object
 written at flush time always converts.
 
+Records are converted a batch at a time (:meth:`ParquetWriter.convert`) into Arrow columns.
+Each record is first parsed by orjson (unless a processor already did), which decides what is
+JSON. When every column's type is one that pyarrow's JSON reader reads exactly as the rules
+above (strings, booleans, integers, floats, and arrays and structs of them; column keys
+unique), the batch's objects then go through that reader, in C, as one block. The exact path
+(each value coerced in Python) takes the rest: records that are not objects, and the records
+of a part of a batch the reader refuses (a value of another kind, but also a fraction such as
+``1.0`` in an integer column or a number given for a string, which the rules accept; a refused
+batch is halved until its parts are small). Either way a row is a reference into an Arrow
+table of its batch, and an object is the rows its partition took from those tables.
+
 pyarrow is imported only when a stream uses Parquet: install ``clientevents[parquet]``.
 """
 
@@ -20,6 +31,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 __all__ = ["ColumnType", "ParquetWriter", "RowError", "parse_type"]
 
@@ -295,6 +308,25 @@ def _arrow_type(pa: Any, column: ColumnType) -> Any:
     return pa.struct([(name, _arrow_type(pa, t)) for name, t in column.args])
 
 
+_READER_KINDS = frozenset({
+    "string", "boolean", "tinyint", "smallint", "int", "bigint", "float", "double",
+})
+"""Types pyarrow's JSON reader reads exactly as :func:`_coercer` does (when it reads them)."""
+
+_SMALLEST_READ = 64
+"""A refused batch is split in halves until this size; smaller ones take the exact path."""
+
+
+def _reader_reads(column: ColumnType) -> bool:
+    if column.kind in _READER_KINDS:
+        return True
+    if column.kind == "array":
+        return _reader_reads(column.args[0])
+    if column.kind == "struct":
+        return all(_reader_reads(t) for _, t in column.args)
+    return False
+
+
 def _import_pyarrow() -> Any:
     try:
         import pyarrow
@@ -322,6 +354,104 @@ class ParquetWriter:
         self._coerce = [(name, key, _coercer(t)) for name, t, key in parsed]
         self.schema = pa.schema([(name, _arrow_type(pa, t)) for name, t, _ in parsed])
         self.compression = "NONE" if compression == "none" else compression.upper()
+        keys = [key for _, _, key in parsed]
+        self._names = [name for name, _, _ in parsed]
+        self._reader_schema: Any = None
+        if len(set(keys)) == len(keys) and all(_reader_reads(t) for _, t, _ in parsed):
+            import pyarrow.json
+
+            self._reader_schema = pa.schema(
+                [(key, _arrow_type(pa, t)) for _, t, key in parsed])
+            self._parse_options = pyarrow.json.ParseOptions(
+                explicit_schema=self._reader_schema, unexpected_field_behavior="ignore")
+
+    @property
+    def reads_in_batches(self) -> bool:
+        """Whether batches go through pyarrow's JSON reader (the schema allows it)."""
+        return self._reader_schema is not None
+
+    def convert(self, records: Sequence[tuple[bytes, Any]]) -> list[Any]:
+        """The rows of a batch of records: ``(data, its orjson parse or None)`` each.
+
+        Returns, per record, its row (``(table, index)``, for :meth:`encode`) or the
+        :class:`RowError` saying why it does not fit.
+        """
+        out: list[Any] = [None] * len(records)
+        values: list[Any] = [None] * len(records)
+        exact: list[int] = []
+        lines: list[bytes] = []
+        read: list[int] = []
+        batched = self._reader_schema is not None
+        loads = orjson.loads
+        for i, (data, parsed) in enumerate(records):
+            if parsed is None:
+                try:
+                    parsed = loads(data)
+                except orjson.JSONDecodeError as exc:
+                    out[i] = RowError(str(exc))
+                    continue
+            values[i] = parsed
+            # orjson accepted the text (one value, valid UTF-8, no NaN, integers within 64
+            # bits): the reader reads such an object as the rules do, or refuses it.
+            if batched and type(parsed) is dict:
+                read.append(i)
+                lines.append(data)
+            else:
+                exact.append(i)
+        if lines:
+            exact.extend(self._read_parts(lines, read, out))
+            exact.sort()
+        if exact:
+            rows: list[dict[str, Any]] = []
+            kept: list[int] = []
+            for i in exact:
+                try:
+                    rows.append(self.row(values[i]))
+                except RowError as exc:
+                    out[i] = exc
+                    continue
+                kept.append(i)
+            if kept:
+                table = self._pa.Table.from_pylist(rows, schema=self.schema)
+                for row, i in enumerate(kept):
+                    out[i] = (table, row)
+        return out
+
+    def _read_parts(self, lines: list[bytes], where: list[int], out: list[Any]) -> list[int]:
+        """Read ``lines`` into ``out`` at ``where``; halves of a refused batch are tried
+        again down to :data:`_SMALLEST_READ` lines. Returns the indices left for the exact
+        path."""
+        if not lines:
+            return []
+        table = self._read(lines)
+        if table is not None:
+            for row, i in enumerate(where):
+                out[i] = (table, row)
+            return []
+        if len(lines) <= _SMALLEST_READ:
+            return where
+        half = len(lines) // 2
+        return (self._read_parts(lines[:half], where[:half], out)
+                + self._read_parts(lines[half:], where[half:], out))
+
+    def _read(self, lines: list[bytes]) -> Any:
+        """The lines as one table through pyarrow's JSON reader; ``None`` if it refuses."""
+        pa = self._pa
+        import pyarrow.json
+
+        text = b"\n".join(lines)
+        try:
+            table = pyarrow.json.read_json(
+                pa.BufferReader(text),
+                read_options=pyarrow.json.ReadOptions(
+                    use_threads=False, block_size=max(len(text) + 1, 1 << 20)),
+                parse_options=self._parse_options,
+            )
+        except (pa.ArrowException, ValueError):
+            return None
+        if table.num_rows != len(lines):  # a line held several values: not one record each
+            return None
+        return table.rename_columns(self._names)
 
     def row(self, value: Any) -> dict[str, Any]:
         """The row of one parsed JSON record.
@@ -333,10 +463,21 @@ class ParquetWriter:
             raise RowError(f"The record is a JSON {type(value).__name__}, not an object.")
         return {name: coerce(value.get(key), name) for name, key, coerce in self._coerce}
 
-    def encode(self, rows: Sequence[dict[str, Any]]) -> bytes:
-        """One Parquet file holding ``rows``."""
+    def encode(self, rows: Sequence[tuple[Any, int]]) -> bytes:
+        """One Parquet file holding ``rows`` (rows from :meth:`convert`), in their order."""
         pa = self._pa
-        table = pa.Table.from_pylist(list(rows), schema=self.schema)
+        pieces: list[Any] = []
+        current: Any = None
+        indices: list[int] = []
+        for table, index in rows:
+            if table is not current:
+                if indices:
+                    pieces.append(current.take(indices))
+                current, indices = table, []
+            indices.append(index)
+        if indices:
+            pieces.append(current.take(indices))
+        table = pa.concat_tables(pieces) if pieces else self.schema.empty_table()
         sink = io.BytesIO()
         pa.parquet.write_table(table, sink, compression=self.compression)
         return sink.getvalue()

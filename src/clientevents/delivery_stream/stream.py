@@ -33,8 +33,6 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import orjson
-
 from clientevents.config.delivery_streams import MIB, DeliveryStreamConfig
 from clientevents.delivery_stream.buffers import Buffer
 from clientevents.delivery_stream.encode import EXTENSIONS, compressor
@@ -233,8 +231,10 @@ class DeliveryStream:
             items, failed = processor.process(items)
             errors.extend(failed)
         now = self.clock()
-        for item in items:
-            self._route(item, now, errors)
+        rows: list[Any] = (self.parquet.convert([(i.data, i.parsed) for i in items])
+                           if self.parquet is not None else [None] * len(items))
+        for item, row in zip(items, rows, strict=True):
+            self._route(item, row, now, errors)
         for error in errors:
             self._route_error(error, now)
         settled: list[Settlement] = []
@@ -244,7 +244,8 @@ class DeliveryStream:
                 settled.append((ticket.token, Delivered()))
         return settled, self._detach_full(now)
 
-    def _route(self, item: Item, now: float, errors: list[ErrorItem]) -> None:
+    def _route(self, item: Item, row: Any, now: float, errors: list[ErrorItem]) -> None:
+        """Buffer ``item`` in its partition (``row``: its Parquet row, or why it has none)."""
         prefix = self.prefix
         values: list[str] = []
         for source, names, keys in (
@@ -271,15 +272,11 @@ class DeliveryStream:
                 values.append(value)
         payload: Any = item.data
         if self.parquet is not None:
-            from clientevents.delivery_stream.parquet import RowError
-
-            try:
-                parsed = item.parsed if item.parsed is not None else orjson.loads(item.data)
-                payload = self.parquet.row(parsed)
-            except (orjson.JSONDecodeError, RowError) as exc:
+            if isinstance(row, Exception):
                 errors.append(self._error(item, "format-conversion-failed",
-                                          "DataFormatConversion.MalformedData", str(exc)))
+                                          "DataFormatConversion.MalformedData", str(row)))
                 return
+            payload = row
         ident = ("d", *values)
         buffer = self._buffers.get(ident)
         if buffer is None:

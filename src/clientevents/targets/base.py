@@ -148,9 +148,10 @@ class Target(abc.ABC):
     lease is stretched to at least twice this."""
 
     max_in_flight: int | None = None
-    """Most deliveries in flight at once, across batches; ``None``: one batch at a time. A
-    target that sends each delivery on its own (an HTTP call each) sets it, and the dispatcher
-    claims again as soon as some of its calls are done rather than after the slowest."""
+    """Most deliveries in flight at once; ``None``: one batch at a time. A target that sends
+    each delivery on its own (an HTTP call each) sets it: the dispatcher then calls
+    ``send_batch`` with one delivery at a time, up to this many at once, claims ahead of its
+    free slots and settles answered deliveries together (``Dispatcher._run_pipelined``)."""
 
     async def admit(self, want: int) -> Grant:
         """How many of ``want`` deliveries the dispatcher may claim now.

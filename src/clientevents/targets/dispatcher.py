@@ -27,6 +27,8 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import collections
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -47,6 +49,7 @@ from clientevents.targets.queue import (
     retire,
     still_claimed,
     target_key,
+    unclaim,
 )
 from clientevents.targets.registry import TargetFactory, build_target
 from clientevents.targets.retry import (
@@ -67,6 +70,13 @@ __all__ = ["DispatchOptions", "Dispatcher", "Dispatchers"]
 
 logger = logging.getLogger("clientevents.targets")
 _THROTTLE = LogThrottle(logger)
+
+PREFETCH = 32
+"""Deliveries a target with ``max_in_flight`` claims ahead of its free call slots (at most
+the dispatcher's ``batch_size``; at least ``max_in_flight``)."""
+
+_MOST_UNSETTLED = 4096
+"""Answered deliveries waiting for their settle write beyond which no new call starts."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +140,7 @@ class Dispatcher:
         self.lease_secs = max(options.lease_secs, 2 * self.send_timeout_secs)
         self.admit_wait_secs = 0.0
         self._in_flight = 0
+        self._claim_full = False  # the last claim got all it asked for: more may be due
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -166,53 +177,143 @@ class Dispatcher:
         return max(wait, min(0.005, opts.poll_interval_secs))
 
     async def _run_pipelined(self, stop: asyncio.Event, limit: int) -> None:
-        """The loop for targets with ``max_in_flight``: claim whenever calls are free.
+        """The loop for targets with ``max_in_flight``: each delivery is a call of its own.
 
-        Each claimed batch is sent and settled by a task of its own, so a slow call holds up
-        only its own batch; at most ``limit`` deliveries are in flight. On stop, the batches
-        in flight finish (and settle) before this returns.
+        Three things overlap, so that neither database write waits for a call nor a call for
+        a write:
+
+        - **claim ahead**: while calls run, the next deliveries are claimed (one write for up
+          to :data:`PREFETCH` of them, or ``limit`` if more) into a local line, so a free
+          call slot starts the next call at once; claiming again right away while the last
+          claim came back full, and looking at the queue first (a read) only when it did not;
+        - **calls**: at most ``limit`` at once, each under ``send_timeout_secs``; a slot is
+          free again as soon as the call's outcome is known;
+        - **settling**: outcomes gather while a settle write is running and are settled
+          together by the next one (deletes, reschedules, dead letters and counters in one
+          write). A delivery is deleted only after its call's outcome; until it is settled its
+          claim's lease keeps it from other workers.
+
+        A delivery that waited in the line so long that its lease could end during the call
+        is not sent (its lease runs out; it is due again). On stop, claiming stops, the calls
+        in flight finish and are settled, and the claimed deliveries not yet sent go back to
+        the queue unspent (:func:`~.queue.unclaim`).
         """
         opts = self.options
-        tasks: set[asyncio.Task[None]] = set()
+        ahead = max(limit, min(PREFETCH, opts.batch_size))
+        stale_after = self.lease_secs - self.send_timeout_secs
+        line: collections.deque[tuple[ClaimedDelivery, float]] = collections.deque()
+        calls: set[asyncio.Task[None]] = set()
+        answered: list[tuple[ClaimedDelivery, Outcome]] = []
+        settler: asyncio.Task[None] | None = None
+        claimer: asyncio.Task[tuple[list[ClaimedDelivery], float]] | None = None
+        look_at = 0.0  # monotonic time of the next look for due deliveries
+        self._claim_full = False
         stopping = asyncio.ensure_future(stop.wait())
+
+        async def call(delivery: ClaimedDelivery) -> None:
+            try:
+                [outcome] = await self._send(self.target, [delivery])
+                answered.append((delivery, outcome))
+            finally:
+                self._in_flight -= 1
+
+        async def settle() -> None:
+            while answered:
+                batch = answered[:]
+                answered.clear()
+                try:
+                    await self.db.awrite(functools.partial(
+                        self._settle, batch=[d for d, _ in batch],
+                        outcomes=[o for _, o in batch]))
+                except Exception:
+                    # The claims stay; they are due again when the lease runs out.
+                    logger.exception("Settling deliveries failed. target=%s count=%d",
+                                     self.key, len(batch))
+
         try:
             while not stop.is_set():
-                wait: float | None = opts.poll_interval_secs
-                try:
-                    free = limit - self._in_flight
-                    if free > 0:
-                        due = await asyncio.to_thread(self.db.read, self._next_due)
-                        now = opts.clock()
-                        if due is not None and due <= now:
-                            _, batch = await self._claim(None, min(free, self.batch_size))
-                            if batch:
-                                self._in_flight += len(batch)
-                                task = asyncio.create_task(self._deliver_batch(batch))
-                                tasks.add(task)
-                                task.add_done_callback(tasks.discard)
-                                continue
-                        wait = self._idle_wait(due, now)
-                    else:
-                        wait = None  # until a batch finishes
-                except Exception:
-                    logger.exception("Dispatcher failed; retrying. target=%s", self.key)
-                    wait = max(opts.poll_interval_secs, 1.0)
-                waiters: set[asyncio.Future[Any]] = {stopping, *tasks}
-                await asyncio.wait(waiters, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+                now = time.monotonic()
+                while line and self._in_flight < limit and len(answered) < _MOST_UNSETTLED:
+                    delivery, claimed_at = line.popleft()
+                    if now - claimed_at > stale_after:
+                        self.target.release(1)  # its lease runs out; it is due again
+                        continue
+                    self._in_flight += 1
+                    task = asyncio.create_task(call(delivery))
+                    calls.add(task)
+                    task.add_done_callback(calls.discard)
+                if answered and (settler is None or settler.done()):
+                    settler = asyncio.create_task(settle())
+                room = limit + ahead - self._in_flight - len(line)
+                wants = room >= max(1, ahead // 2)
+                if claimer is None and wants and now >= look_at:
+                    claimer = asyncio.create_task(self._claim_ahead(room))
+                waiters: set[asyncio.Future[Any]] = {stopping, *calls}
+                if claimer is not None:
+                    waiters.add(claimer)
+                if settler is not None and not settler.done():
+                    waiters.add(settler)
+                # Without a claim running: until the next look if one is wanted, else until
+                # a call answers (which makes room) or a settle write ends.
+                timeout = (max(look_at - now, 0.0) if claimer is None and wants else None)
+                await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                if claimer is not None and claimer.done():
+                    look_at = self._claimed(claimer, line)
+                    claimer = None
         finally:
             stopping.cancel()
-            if tasks:
-                await asyncio.gather(*tasks, return_exceptions=True)
+            if claimer is not None:
+                await asyncio.wait({claimer})
+                self._claimed(claimer, line)
+            if calls:
+                await asyncio.gather(*calls, return_exceptions=True)
+            if settler is not None:
+                await asyncio.gather(settler, return_exceptions=True)
+            await settle()
+            if line:
+                await self._unclaim([d for d, _ in line])
 
-    async def _deliver_batch(self, batch: list[ClaimedDelivery]) -> None:
+    async def _claim_ahead(self, want: int) -> tuple[list[ClaimedDelivery], float]:
+        """Claim up to ``want`` deliveries; ``(claimed, seconds to wait if none)``."""
+        opts = self.options
+        if not self._claim_full:
+            due = await asyncio.to_thread(self.db.read, self._next_due)
+            now = opts.clock()
+            if due is None or due > now:
+                return [], self._idle_wait(due, now)
+        claimed, batch = await self._claim(None, want)
+        self._claim_full = claimed >= want
+        if claimed == 0:
+            now = opts.clock()
+            return [], self._idle_wait(now if self.admit_wait_secs > 0 else None, now)
+        return batch, 0.0
+
+    def _claimed(
+        self,
+        claimer: asyncio.Task[tuple[list[ClaimedDelivery], float]],
+        line: collections.deque[tuple[ClaimedDelivery, float]],
+    ) -> float:
+        """Put a finished claim's deliveries in ``line``; the monotonic time to look again."""
+        now = time.monotonic()
         try:
-            await self._send_and_settle(batch)
+            batch, wait = claimer.result()
         except Exception:
-            # The claims stay; they are due again when the lease runs out.
-            logger.exception("Settling a batch failed. target=%s count=%d",
-                             self.key, len(batch))
-        finally:
-            self._in_flight -= len(batch)
+            self._claim_full = False
+            _THROTTLE.error(f"dispatch:{self.key}", "Dispatcher failed; retrying. target=%s",
+                            self.key, exc_info=True)
+            return now + max(self.options.poll_interval_secs, 1.0)
+        line.extend((d, now) for d in batch)
+        return now + wait
+
+    async def _unclaim(self, deliveries: list[ClaimedDelivery]) -> None:
+        """Give claimed deliveries that were not sent back to the queue (stopping)."""
+        self.target.release(len(deliveries))
+        now = self.options.clock()
+        try:
+            await self.db.awrite(lambda conn: unclaim(conn, deliveries, now=now))
+        except Exception:
+            logger.exception("Returning unsent deliveries failed; their leases run out. "
+                             "target=%s count=%d", self.key, len(deliveries))
 
     def _next_due(self, conn: SqlConnection) -> float | None:
         return next_due_at(conn, self.key)

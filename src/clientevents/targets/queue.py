@@ -63,6 +63,7 @@ __all__ = [
     "split_target_key",
     "still_claimed",
     "target_key",
+    "unclaim",
 ]
 
 SCHEMA: Final = """
@@ -467,6 +468,23 @@ def retire(
             ),
         )
     return True
+
+
+def unclaim(
+    conn: SqlConnection, deliveries: Sequence[ClaimedDelivery], *, now: float
+) -> int:
+    """Give back claimed deliveries that were never sent: due at ``now``, the attempt the
+    claim counted taken back; in a write. Returns how many were still held by these claims.
+    """
+    returned = 0
+    for d in deliveries:
+        cur = conn.execute(
+            "UPDATE deliveries SET attempts = attempts - 1, due_at = ?, claimed_by = NULL "
+            "WHERE id = ? AND claim = ?",
+            (now, d.delivery_id, d.claim),
+        )
+        returned += cur.rowcount
+    return returned
 
 
 def release_claims(conn: SqlConnection, owners: Sequence[str], *, now: float) -> int:

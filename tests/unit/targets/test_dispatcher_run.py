@@ -138,3 +138,60 @@ def test_running_dispatchers_retry_after_the_backoff(db: Database, controlled: C
     asyncio.run(main())
     assert [d.attempt for call in target.calls for d in call] == [1, 2]
     assert db.read(queue_depths) == {}
+
+
+
+def test_calls_in_flight_are_one_delivery_each_and_settle_as_they_answer(
+    db: Database, controlled: Controlled
+) -> None:
+    dispatchers = _dispatchers(db, controlled)
+    slow = controlled.targets["slow"]
+    slow.max_in_flight = 2
+    slow.script = lambda d: Retry("Busy", "later") if d.payload == "1" else Ok()
+    put(db, [delivery(str(i), target_id="slow", enqueued_at=time.time()) for i in range(6)])
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(dispatchers.run(stop))
+        await wait_until(lambda: len(slow.calls) >= 6)
+        await wait_until(lambda: db.read(queue_depths) == {"b1/r1/slow": 1})
+        stop.set()
+        await task
+
+    asyncio.run(main())
+    assert all(len(call) == 1 for call in slow.calls)
+    assert sorted(slow.delivered[:6]) == ["0", "1", "2", "3", "4", "5"]
+    # The answered ones are deleted, the failed one rescheduled with its error
+    assert rows(db, "SELECT payload, last_error_code FROM deliveries") == [("1", "Busy")]
+
+
+def test_claimed_ahead_deliveries_not_sent_go_back_unspent_on_stop(
+    db: Database, controlled: Controlled
+) -> None:
+    dispatchers = _dispatchers(db, controlled)
+    slow = controlled.targets["slow"]
+    slow.max_in_flight = 2
+    slow.gate = asyncio.Event()
+    put(db, [delivery(str(i), target_id="slow", enqueued_at=time.time()) for i in range(6)])
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(dispatchers.run(stop))
+        # Given two calls are in flight and the other four are claimed ahead of them
+        await wait_until(lambda: slow.entered == 2)
+        await wait_until(lambda: rows(db, "SELECT count(*) FROM deliveries "
+                                          "WHERE attempts > 0") == [(6,)])
+        # When the dispatcher stops, then the calls answer
+        stop.set()
+        await asyncio.sleep(0)
+        assert slow.gate is not None
+        slow.gate.set()
+        await task
+
+    asyncio.run(main())
+    # I expect the two calls settled and the four others back in the queue, due, unspent
+    assert slow.entered == 2 and len(slow.delivered) == 2
+    left = rows(db, "SELECT payload, attempts, claimed_by, due_at <= ? FROM deliveries "
+                    "ORDER BY id", (time.time(),))
+    sent = set(slow.delivered)
+    assert left == [(str(i), 0, None, 1) for i in range(6) if str(i) not in sent]

@@ -18,6 +18,7 @@ from clientevents.targets.queue import (
     retire,
     split_target_key,
     target_key,
+    unclaim,
 )
 
 KEY = target_key("b1", "r1", "t1")
@@ -127,3 +128,18 @@ def test_dead_letter_accepts_one_entry_or_many_and_checks_the_reason(db: Databas
                        1.0, 2.0)
     with pytest.raises(ValueError, match="exhausted='Tired'"):
         db.write(lambda c: dead_letter(c, [wrong]))
+
+
+def test_unclaim_gives_an_unsent_delivery_back_with_its_attempt(db: Database) -> None:
+    put(db, [delivery("a", enqueued_at=100.0), delivery("b", enqueued_at=100.0)])
+    first, second = _claim(db, 100.0)
+    assert rows(db, "SELECT attempts FROM deliveries ORDER BY id") == [(1,), (1,)]
+    # Given the second was claimed again by someone else after its lease ran out
+    [again] = db.write(lambda c: claim_due(c, KEY, now=200.0, lease_secs=30.0, limit=1,
+                                           only_ids=[second.delivery_id]))
+    # When both of the first claims are given back
+    assert db.write(lambda c: unclaim(c, [first, second], now=150.0)) == 1
+    # I expect only the one still held returned: due now, its attempt taken back
+    assert rows(db, "SELECT payload, attempts, due_at, claimed_by FROM deliveries "
+                    "ORDER BY id") == [("a", 0, 150.0, None), ("b", 2, 230.0, None)]
+    assert again.claim == 2

@@ -6,11 +6,16 @@ multiplexing the calls when a TLS server offers ``h2`` through ALPN. Proxy setti
 environment are ignored (``trust_env=False``): a destination is reached directly, so the
 address policy judges the address actually connected to. Redirects are followed by the target
 itself (:mod:`.target`), hop by hop, not by the client.
+
+httpx logs every request at INFO, with its URL (a query string may hold a connection's
+secret parameters) and at a cost per call; its loggers are held at WARNING once a
+destination's client is built, and the target logs what matters itself.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import logging
 
 import httpcore
 import httpx
@@ -48,6 +53,10 @@ def build_client(
     policy: AddressPolicy, *, concurrency: int, timeout_secs: float
 ) -> httpx.AsyncClient:
     """The client of one destination (see the module docstring)."""
+    for name in ("httpx", "httpcore"):
+        quiet = logging.getLogger(name)
+        if quiet.level < logging.WARNING:
+            quiet.setLevel(logging.WARNING)
     limits = httpx.Limits(
         max_connections=concurrency,
         max_keepalive_connections=concurrency,

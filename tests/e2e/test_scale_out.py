@@ -10,7 +10,7 @@ purchase). Deliveries are at least once: the duplicates the killed worker causes
 reported (``record_property`` and the test's output), not forbidden.
 
 Parametrized over backends: the embedded default, and PostgreSQL + JetStream through the
-configuration's ``storage:`` block (skipped while the configuration model has none).
+configuration's ``storage:`` block.
 """
 
 from __future__ import annotations
@@ -38,11 +38,6 @@ USERS = 4
 def _storage(backend: str) -> dict[str, Any] | None:
     if backend == "embedded":
         return None
-    from clientevents.config.model import Settings
-
-    if "storage" not in Settings.model_fields:
-        pytest.skip("the configuration model has no `storage:` section yet (PostgreSQL and "
-                    "JetStream backends not merged)")
     require_service("PostgreSQL", "127.0.0.1", 5432)
     require_service("NATS", "127.0.0.1", 4222)
     unique = uuid.uuid4().hex[:10]

@@ -25,8 +25,7 @@ from typing import Any
 
 import pytest
 from bench.cluster import Cluster, cluster_config, missing, report
-
-from conftest import require_service
+from store_helpers import require_service
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

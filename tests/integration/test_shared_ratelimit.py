@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from store_helpers import require_service
 
 from clientevents.ratelimit.shared import (
     PsycopgRunner,
@@ -24,7 +25,6 @@ from clientevents.ratelimit.shared import (
     SqliteRunner,
 )
 from clientevents.store.engine import Database
-from conftest import require_service
 
 pytestmark = pytest.mark.integration
 

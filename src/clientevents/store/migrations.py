@@ -84,6 +84,19 @@ def _already_there(dialect: Dialect, exc: BaseException) -> bool:
     return dialect.is_duplicate_column(exc) or "already exists" in text
 
 
+def pending_migrations(conn: Any) -> bool:
+    """Whether a registered migration is not recorded on ``conn`` yet (a plain read, so an
+    opener that has nothing to apply takes no write lock)."""
+    try:
+        rows = conn.execute("SELECT component, max(version) FROM schema_migrations "
+                            "GROUP BY component").fetchall()
+    except Exception:  # no table yet
+        return True
+    done = {str(name): int(version) for name, version in rows}
+    return any(entries and entries[-1][0] > done.get(component, 0)
+               for component, entries in _MIGRATIONS.items())
+
+
 def apply_migrations(
     conn: Any, dialect: Dialect, *, run: Callable[[Any], Any] | None = None
 ) -> list[tuple[str, int]]:

@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 
 from clientevents.errors import StoreError
 from clientevents.store.dialect import SQLITE, Dialect
-from clientevents.store.migrations import MIGRATIONS_DDL, apply_migrations
+from clientevents.store.migrations import MIGRATIONS_DDL, apply_migrations, pending_migrations
 
 T = TypeVar("T")
 
@@ -111,7 +111,10 @@ def _add_columns(conn: sqlite3.Connection) -> None:
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
-    """Apply the migrations not applied yet, one process at a time (the write lock)."""
+    """Apply the migrations not applied yet, one process at a time (the write lock, taken
+    only when a read shows one is missing: an up-to-date file is opened without it)."""
+    if not pending_migrations(conn):
+        return
     _begin(conn)
     try:
         apply_migrations(conn, SQLITE)

@@ -8,6 +8,7 @@ joining a consumer group. :func:`_log_events` is the one place that knows the lo
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,18 +57,21 @@ def _log_events(log: EventLog, bus: str, after: int, limit: int) -> list[_LogEve
     return found
 
 
-class Source:
-    """A position-ordered source. :meth:`start` is where following begins; :meth:`page`
+class Source(ABC):
+    """A position-ordered source (a bus, a rule or a stream: the subclasses below).
+    :meth:`start` is where following begins; :meth:`page`
     returns the items after a position and the position reached (which moves on past items a
     filter dropped, so the next poll does not read them again)."""
 
     label: str
 
+    @abstractmethod
     def start(self, from_start: bool) -> int:
-        raise NotImplementedError
+        """The position following begins after (0, or the source's head)."""
 
+    @abstractmethod
     def page(self, after: int) -> tuple[list[Item], int]:
-        raise NotImplementedError
+        """The items after ``after`` (one read) and the position reached."""
 
     def poll(self, cursor: int, pattern: EventPattern | None = None,
              max_pages: int = 20) -> tuple[list[Item], int]:

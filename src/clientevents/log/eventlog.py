@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 from clientevents.errors import Conflict
 from clientevents.log.appender import LOG_CHANNEL, LogAppender, insert_rows
-from clientevents.log.port import LogBatch
+from clientevents.log.port import CommitWaiter, LogBatch
 from clientevents.log.records import LogRecord, Row, expand_row
 from clientevents.store import driver_errors
 from clientevents.store.dialect import POSTGRES
@@ -300,30 +300,6 @@ class EventLog:
         return int(row[0])
 
 
-class _SqlPending:
-    """A consumer's commit submitted to the group commit."""
-
-    __slots__ = ("_done", "consumer", "error", "result")
-
-    def __init__(self, consumer: SqlConsumer) -> None:
-        self.consumer = consumer
-        self.result: Any = None
-        self.error: BaseException | None = None
-        self._done = threading.Event()
-
-    def finish(self, result: Any, error: BaseException | None) -> None:
-        self.result = result
-        self.error = error
-        self._done.set()
-
-    def wait(self) -> Any:
-        self._done.wait()
-        if self.error is not None:
-            self.consumer.rewind()  # on the consumer's own thread: fetch afresh
-            raise self.error
-        return self.result
-
-
 class SqlConsumer:
     """A consumer group member on the SQL log: the group's offset is one row of
     ``consumer_offsets``, moved by compare-and-set in the same write as the batch's work, so
@@ -360,8 +336,8 @@ class SqlConsumer:
             self._cursor = records[-1].seq
         return batch
 
-    def submit(self, batch: LogBatch, write: Callable[[Any], T]) -> _SqlPending:
-        pending = _SqlPending(self)
+    def submit(self, batch: LogBatch, write: Callable[[Any], T]) -> CommitWaiter:
+        pending = CommitWaiter(self)
         group, bus, last, after = self.group, self.bus, batch.last_seq, batch.after
 
         def run(conn: SqlConnection) -> T:

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from clientevents.errors import ClientEventsError, Conflict, StoreError
-from clientevents.log.port import LogBatch
+from clientevents.log.port import CommitWaiter, LogBatch
 from clientevents.log.records import EVENT, LogRecord, Row, expand_row
 from clientevents.store.port import StateStore
 
@@ -571,27 +571,6 @@ def _row(bus: str, seq: int, data: bytes | None, headers: dict[str, str] | None)
     )
 
 
-class _Pending:
-    __slots__ = ("_done", "consumer", "error", "result")
-
-    def __init__(self, consumer: JetStreamConsumer) -> None:
-        self.consumer = consumer
-        self.result: Any = None
-        self.error: BaseException | None = None
-        self._done = threading.Event()
-
-    def finish(self, result: Any, error: BaseException | None) -> None:
-        self.result, self.error = result, error
-        self._done.set()
-
-    def wait(self) -> Any:
-        self._done.wait()
-        if self.error is not None:
-            self.consumer.rewind()
-            raise self.error
-        return self.result
-
-
 class JetStreamConsumer:
     """A member of a consumer group: a pull subscription on the group's durable consumer."""
 
@@ -652,8 +631,8 @@ class JetStreamConsumer:
         ).fetchall())
         return {int(r[0]) for r in rows}
 
-    def submit(self, batch: LogBatch, write: Callable[[Any], T]) -> _Pending:
-        pending = _Pending(self)
+    def submit(self, batch: LogBatch, write: Callable[[Any], T]) -> CommitWaiter:
+        pending = CommitWaiter(self)
         msgs: list[Any] = list(batch.token or [])
         seqs = [int(m.metadata.sequence.stream) for m in msgs]
         group, bus, log = self.group, self.bus, self.log

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from clientevents.errors import Conflict, StoreError
-from clientevents.log.port import LogBatch
+from clientevents.log.port import CommitWaiter, LogBatch
 from clientevents.log.records import EVENT, LogRecord, Row, expand_row
 from clientevents.store.port import StateStore
 
@@ -205,23 +205,6 @@ class MemoryEventLog:
             self._lock.notify_all()
 
 
-class _MemoryPending:
-    __slots__ = ("_done", "consumer", "error", "result")
-
-    def __init__(self, consumer: MemoryConsumer) -> None:
-        self.consumer = consumer
-        self.result: Any = None
-        self.error: BaseException | None = None
-        self._done = threading.Event()
-
-    def wait(self) -> Any:
-        self._done.wait()
-        if self.error is not None:
-            self.consumer.rewind()
-            raise self.error
-        return self.result
-
-
 class MemoryConsumer:
     """A consumer group member on :class:`MemoryEventLog` (compare-and-set offsets)."""
 
@@ -243,8 +226,8 @@ class MemoryConsumer:
             self._cursor = records[-1].seq
         return LogBatch(self.bus, self.group, records, cursor)
 
-    def submit(self, batch: LogBatch, write: Callable[[Any], T]) -> _MemoryPending:
-        pending = _MemoryPending(self)
+    def submit(self, batch: LogBatch, write: Callable[[Any], T]) -> CommitWaiter:
+        pending = CommitWaiter(self)
         key = (self.group, self.bus)
         last, after = batch.last_seq, batch.after
         log = self.log
@@ -258,8 +241,7 @@ class MemoryConsumer:
             reserved = not isinstance(error, Conflict)
             if reserved:
                 log._settle(key, last, error is None)
-            pending.result, pending.error = result, error
-            pending._done.set()
+            pending.finish(result, error)
 
         log.db.submit(run, done)
         return pending

@@ -34,13 +34,14 @@ The contract:
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from clientevents.log.records import LogRecord
 
-__all__ = ["EventLogPort", "LogBatch", "LogConsumer", "PendingCommit"]
+__all__ = ["CommitWaiter", "EventLogPort", "LogBatch", "LogConsumer", "PendingCommit"]
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -200,3 +201,28 @@ class EventLogPort(Protocol):
     def close(self) -> None:
         """Release connections (the state store is the caller's to close)."""
         ...
+
+
+class CommitWaiter:
+    """The :class:`PendingCommit` the implementations hand out: :meth:`finish` (from the
+    thread that ends the commit) records its outcome; :meth:`wait` returns the write's result,
+    or rewinds ``consumer`` (on the caller's thread, so it fetches afresh) and raises."""
+
+    __slots__ = ("_done", "consumer", "error", "result")
+
+    def __init__(self, consumer: LogConsumer) -> None:
+        self.consumer = consumer
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self._done = threading.Event()
+
+    def finish(self, result: Any, error: BaseException | None) -> None:
+        self.result, self.error = result, error
+        self._done.set()
+
+    def wait(self) -> Any:
+        self._done.wait()
+        if self.error is not None:
+            self.consumer.rewind()
+            raise self.error
+        return self.result

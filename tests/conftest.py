@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Iterator
@@ -15,10 +16,20 @@ sys.path.insert(0, str(Path(__file__).parent / "support"))
 
 # Store helpers live in tests/support/store_helpers.py (importable from every folder, whose own
 # conftest.py would shadow this one); require_service stays importable from here too.
-from store_helpers import close_test_store, open_test_store
+from store_helpers import (
+    TEST_BACKEND,
+    backend_storage,
+    close_test_store,
+    drop_backend_storage,
+    open_test_store,
+)
 from store_helpers import require_service as require_service
 
-_KEPT_ENV = ("CLIENTEVENTS_REQUIRE_SERVICES", "CLIENTEVENTS_TEST_STORE", "CLIENTEVENTS_TEST_PG_DSN")
+_KEPT_ENV = (
+    "CLIENTEVENTS_REQUIRE_SERVICES", "CLIENTEVENTS_TEST_STORE", "CLIENTEVENTS_TEST_PG_DSN",
+    "CLIENTEVENTS_TEST_BACKEND", "CLIENTEVENTS_TEST_NATS_URL",
+)
+_BACKEND_FOLDERS = ("integration", "e2e")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -44,4 +55,25 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         if key.startswith("CLIENTEVENTS_") and key not in _KEPT_ENV:
             monkeypatch.delenv(key, raising=False)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _test_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
+                  _clean_env: None) -> Iterator[dict[str, Any] | None]:
+    """Under ``CLIENTEVENTS_TEST_BACKEND=postgres+jetstream``, every integration and end-to-end
+    test runs on its own PostgreSQL schema and JetStream streams: ``CLIENTEVENTS_STORAGE``
+    hands them to every configuration the test loads (and to the processes it starts)."""
+    folder = Path(str(request.node.fspath)).relative_to(Path(__file__).parent).parts[0]
+    if TEST_BACKEND == "embedded" or folder not in _BACKEND_FOLDERS:
+        yield None
+        return
+    if TEST_BACKEND != "postgres+jetstream":
+        pytest.fail(f"CLIENTEVENTS_TEST_BACKEND must be embedded or postgres+jetstream, "
+                    f"not {TEST_BACKEND!r}.")
+    section = backend_storage()
+    monkeypatch.setenv("CLIENTEVENTS_STORAGE", json.dumps(section))
+    try:
+        yield section
+    finally:
+        drop_backend_storage(section)
 

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 __all__ = [
-    "PG_DSN", "TEST_STORE", "OtherConnection", "close_test_store", "open_test_store",
-    "pg_schema_name", "require_service", "storage_section",
+    "NATS_URL", "PG_DSN", "TEST_BACKEND", "TEST_STORE", "OtherConnection", "backend_storage",
+    "close_test_store", "drop_backend_storage", "open_test_store", "pg_schema_name",
+    "require_service", "storage_section",
 ]
 
 def require_service(name: str, host: str, port: int) -> None:
@@ -31,6 +32,16 @@ def require_service(name: str, host: str, port: int) -> None:
 #: (``CLIENTEVENTS_TEST_STORE=postgres``, to run the integration and end-to-end suites on PG).
 TEST_STORE = os.environ.get("CLIENTEVENTS_TEST_STORE", "sqlite")
 
+#: The backends the integration and end-to-end suites run on: ``embedded`` (default: SQLite and
+#: local files) or ``postgres+jetstream`` (``CLIENTEVENTS_TEST_BACKEND=postgres+jetstream``:
+#: each test gets its own PostgreSQL schema and JetStream stream prefix, handed to every
+#: configuration it loads, in process or in a spawned ``clientevents``, through the
+#: ``CLIENTEVENTS_STORAGE`` variable; both are dropped after the test).
+TEST_BACKEND = os.environ.get("CLIENTEVENTS_TEST_BACKEND", "embedded")
+
+#: The NATS server (with JetStream) of the tests: the machine's shared one.
+NATS_URL = os.environ.get("CLIENTEVENTS_TEST_NATS_URL", "nats://127.0.0.1:4222")
+
 #: The PostgreSQL server of the tests (the machine's shared one; each test gets its own schema).
 PG_DSN = os.environ.get(
     "CLIENTEVENTS_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test"
@@ -45,6 +56,51 @@ def pg_schema_name() -> str:
 def storage_section(schema: str) -> dict[str, Any]:
     """The ``storage:`` configuration of a PostgreSQL test store in ``schema``."""
     return {"store": "postgres", "postgres": {"dsn": PG_DSN, "schema": schema}}
+
+
+def backend_storage(tag: str | None = None) -> dict[str, Any]:
+    """The ``storage:`` section of one test on PostgreSQL + JetStream: a fresh schema and a
+    fresh stream prefix (``tag``, default random), on the machine's shared servers."""
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    require_service("NATS", "127.0.0.1", 4222)
+    name = tag or pg_schema_name()
+    return {
+        "store": "postgres",
+        "log": "jetstream",
+        "postgres": {"dsn": PG_DSN, "schema": name, "pool_min": 0, "pool_max": 4},
+        "jetstream": {"servers": [NATS_URL], "stream_prefix": name, "duplicate_window": "2m"},
+    }
+
+
+def drop_backend_storage(section: dict[str, Any]) -> None:
+    """Drop what :func:`backend_storage`'s test left: its schema and its streams."""
+    import asyncio
+
+    import nats
+    import psycopg
+
+    schema = section["postgres"]["schema"]
+    try:
+        with psycopg.connect(PG_DSN, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    except psycopg.Error:
+        pass
+    prefix = section["jetstream"]["stream_prefix"] + "_"
+
+    async def drop_streams() -> None:
+        client = await nats.connect(NATS_URL, connect_timeout=2, max_reconnect_attempts=0)
+        try:
+            js = client.jetstream()
+            for stream in await js.streams_info():
+                if stream.config.name and stream.config.name.startswith(prefix):
+                    await js.delete_stream(stream.config.name)
+        finally:
+            await client.close()
+
+    try:
+        asyncio.run(drop_streams())
+    except Exception:  # cleanup is best effort; the next run uses new names
+        pass
 
 
 def open_test_store(tmp_path: Path, backend: str = TEST_STORE) -> Any:

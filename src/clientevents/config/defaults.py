@@ -29,7 +29,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from clientevents.config.loader import validate_settings
+from clientevents.config.loader import STORAGE_ENVIRONMENT, validate_settings
 from clientevents.config.model import Settings
 
 __all__ = ["BLUEPRINT", "TICKETS_ENVIRONMENT", "default_settings"]
@@ -141,8 +141,14 @@ def default_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
     Args:
         environ: where the ticketing variables (:data:`TICKETS_ENVIRONMENT`) are read;
-            ``os.environ`` by default. Only those variables are read.
+            ``os.environ`` by default. Only those variables are read, unless
+            :data:`STORAGE_ENVIRONMENT` holds a storage section (whose ``${env:...}`` may
+            name any).
     """
     source = os.environ if environ is None else environ
-    variables = {name: source[name] for name in TICKETS_ENVIRONMENT if name in source}
+    if source.get(STORAGE_ENVIRONMENT):
+        # The storage section may name variables of its own (``${env:PGPASSWORD}``).
+        variables: Mapping[str, str] = source
+    else:
+        variables = {name: source[name] for name in TICKETS_ENVIRONMENT if name in source}
     return validate_settings(BLUEPRINT, file="<embedded default>", environ=variables)

@@ -26,7 +26,12 @@ from clientevents.config.errors import (
 from clientevents.config.model import Settings
 from clientevents.errors import ConfigError
 
-__all__ = ["load_config", "parse_yaml", "resolve_path", "validate_settings"]
+__all__ = ["STORAGE_ENVIRONMENT", "load_config", "parse_yaml", "resolve_path", "validate_settings"]
+
+STORAGE_ENVIRONMENT = "CLIENTEVENTS_STORAGE"
+"""A ``storage:`` section (JSON, or YAML flow style) used when the configuration has none: the
+same file runs on the embedded default on a laptop and on PostgreSQL + JetStream in a
+deployment that sets this variable (``docs/configuration.md``)."""
 
 Location = tuple[str | int, ...]
 
@@ -179,7 +184,10 @@ def validate_settings(
             ],
             file=file,
         )
-    data, missing = interpolate(data, os.environ if environ is None else environ)
+    source = os.environ if environ is None else environ
+    if "storage" not in data and source.get(STORAGE_ENVIRONMENT):
+        data = {**data, "storage": _storage_from_environment(source[STORAGE_ENVIRONMENT], file)}
+    data, missing = interpolate(data, source)
     if missing:
         raise ConfigValidationError(
             [(format_location(loc), _at_line(message, lines, loc)) for loc, message in missing],
@@ -191,6 +199,23 @@ def validate_settings(
     except ValidationError as exc:
         problems = problems_from_validation_error(exc, Settings, data, lines)
         raise ConfigValidationError(problems, file=file) from None
+
+
+def _storage_from_environment(text: str, file: str) -> Any:
+    """The ``storage:`` section written in :data:`STORAGE_ENVIRONMENT`."""
+    try:
+        section = yaml.load(text, Loader=_StrictLoader)
+    except yaml.YAMLError as exc:
+        raise ConfigValidationError(
+            [("storage", f"{STORAGE_ENVIRONMENT} is not valid JSON or YAML: {exc}.")], file=file
+        ) from None
+    if not isinstance(section, dict):
+        raise ConfigValidationError(
+            [("storage", f"{STORAGE_ENVIRONMENT} must hold a mapping such as "
+                         f'{{"store": "postgres"}}, not {type(section).__name__}.')],
+            file=file,
+        )
+    return section
 
 
 def _at_line(message: str, lines: Mapping[Location, int] | None, loc: Location) -> str:

@@ -94,3 +94,25 @@ def test_a_missing_driver_names_the_extra_to_install(tmp_path: Path,
     monkeypatch.setitem(sys.modules, "clientevents.store.postgres", None)  # as if not installed
     with pytest.raises(MissingExtra, match=r"pip install 'clientevents\[postgres\]'"):
         open_store(settings, tmp_path)
+
+
+def test_the_storage_section_can_come_from_the_environment(tmp_path: Path) -> None:
+    environ = {"CLIENTEVENTS_STORAGE": '{"store": "postgres", "log": "jetstream", '
+               '"postgres": {"schema": "s1", "dsn": "${env:DSN}"}}', "DSN": "host=db"}
+    settings = default_settings(environ)
+    assert settings.storage.store == "postgres"
+    assert settings.storage.log_backend == "jetstream"
+    assert settings.storage.postgres.schema_name == "s1"
+    assert settings.storage.postgres.dsn == "host=db"
+    path = tmp_path / "plain.yaml"
+    path.write_text("buses: [{name: default}]\n")
+    assert load_config(path, environ=environ).storage.store == "postgres"
+    # A file's own storage section wins over the variable.
+    own = _write(tmp_path, {"store": "sqlite"})
+    assert load_config(own, environ=environ).storage.store == "sqlite"
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", "{store: [", "just text"])
+def test_a_storage_variable_that_is_not_a_mapping_is_named(text: str) -> None:
+    with pytest.raises(ConfigError, match="CLIENTEVENTS_STORAGE"):
+        default_settings({"CLIENTEVENTS_STORAGE": text})

@@ -11,6 +11,7 @@ import click
 from clientevents.cli import output
 from clientevents.config import ConfigFileError, ConfigValidationError, Settings, load_config
 from clientevents.errors import ConfigError
+from clientevents.log.factory import check_log
 from clientevents.store.factory import check_store
 
 __all__ = ["counts", "summary", "validate"]
@@ -74,11 +75,15 @@ def _check(file: str) -> tuple[int, dict[str, Any]]:
     except ConfigError as exc:
         return 1, {"file": file, "valid": False, "readable": True, "problems": [
             {"path": exc.path, "message": str(exc)}], "message": str(exc), "counted": False}
-    problem = check_store(settings)
-    if problem is not None:
+    unreachable = [(path, problem) for path, problem in (
+        ("storage.postgres.dsn", check_store(settings)),
+        ("storage.jetstream.servers", check_log(settings)),
+    ) if problem is not None]
+    if unreachable:
         return 1, {"file": file, "valid": False, "readable": True, "problems": [
-            {"path": "storage.postgres.dsn", "message": problem}],
-            "message": f"{file}: storage.postgres.dsn: {problem}", "counted": True}
+            {"path": path, "message": problem} for path, problem in unreachable],
+            "message": "\n".join(f"{file}: {path}: {problem}" for path, problem in unreachable),
+            "counted": True}
     return 0, {"file": file, "valid": True, "readable": True, "problems": [],
                "defines": counts(settings), "summary": summary(settings)}
 
@@ -89,7 +94,8 @@ def _check(file: str) -> tuple[int, dict[str, Any]]:
 @output.json_option()
 def validate(files: tuple[str, ...], as_json: bool) -> None:
     """Check configuration files: exit 0 when all are valid, 1 when one is not (every problem
-    is listed, with its field path and line; a PostgreSQL store that does not answer is one),
+    is listed, with its field path and line; a PostgreSQL store or a JetStream log that does not
+    answer is one),
     2 when one cannot be read.
 
     \b

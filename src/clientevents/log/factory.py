@@ -8,6 +8,7 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any, Literal
 
@@ -17,7 +18,7 @@ from clientevents.log.memory import MemoryEventLog
 from clientevents.log.port import EventLogPort
 from clientevents.store.port import StateStore
 
-__all__ = ["LogKind", "configured_log", "jetstream_options", "open_log"]
+__all__ = ["LogKind", "check_log", "configured_log", "jetstream_options", "open_log"]
 
 LogKind = Literal["sqlite", "postgres", "memory", "jetstream"]
 
@@ -83,3 +84,43 @@ def configured_log(settings: Any, store: StateStore) -> EventLogPort:
     if kind == "jetstream":
         options = jetstream_options(getattr(storage, "jetstream", None))
     return open_log(str(kind), store, options)
+
+
+def check_log(settings: Any) -> str | None:
+    """Whether the event log ``settings.storage`` chooses answers: ``None`` when it does (or
+    lives in the state store, which :func:`clientevents.store.factory.check_store` checks),
+    else what is wrong. For ``log: jetstream``: a NATS server of ``jetstream.servers`` takes a
+    connection and has JetStream enabled. Changes nothing on the server."""
+    storage = getattr(settings, "storage", None)
+    kind = getattr(storage, "log_backend", None) or getattr(storage, "log", None)
+    if storage is None or kind != "jetstream":
+        return None
+    options = jetstream_options(getattr(storage, "jetstream", None))
+    return asyncio.run(_check_jetstream(options))
+
+
+async def _quiet(_error: Exception) -> None:
+    """nats-py's error callback: the check reports what failed itself."""
+
+
+async def _check_jetstream(options: JetStreamOptions) -> str | None:
+    import nats
+    from nats.js.errors import Error as JetStreamError
+
+    servers = ", ".join(options.servers)
+    try:
+        # nats-py gives up on the first connection only with reconnects allowed and a
+        # positive limit (0 or allow_reconnect=False keep trying); one pass over the servers.
+        client = await nats.connect(list(options.servers), connect_timeout=2,
+                                    allow_reconnect=True, max_reconnect_attempts=1,
+                                    reconnect_time_wait=0.1, error_cb=_quiet)
+    except Exception as exc:  # nats-py raises several kinds for an unreachable server
+        return f"NATS does not answer at {servers}: {str(exc) or type(exc).__name__}"
+    try:
+        await client.jetstream(timeout=min(5.0, options.timeout)).account_info()
+    except (JetStreamError, TimeoutError, nats.errors.Error) as exc:
+        return (f"NATS at {servers} answers but JetStream does not (is the server started "
+                f"with JetStream enabled, -js?): {str(exc) or type(exc).__name__}")
+    finally:
+        await client.close()
+    return None

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-from store_helpers import PG_DSN, require_service
+from store_helpers import NATS_URL, PG_DSN, require_service
 
 from clientevents.cli import main
 from clientevents.config import default_settings, load_config
@@ -83,6 +83,56 @@ def test_validate_names_a_postgres_store_that_does_not_answer(tmp_path: Path) ->
 def test_validate_accepts_a_postgres_store_that_answers(tmp_path: Path) -> None:
     require_service("PostgreSQL", "127.0.0.1", 5432)
     path = _write(tmp_path, {"store": "postgres", "postgres": {"dsn": PG_DSN}})
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "is valid" in result.output
+
+
+def test_validate_names_a_jetstream_log_that_does_not_answer(tmp_path: Path) -> None:
+    path = _write(tmp_path, {"log": "jetstream",
+                             "jetstream": {"servers": [f"nats://127.0.0.1:{_closed_port()}"]}})
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert "storage.jetstream.servers: NATS does not answer at nats://127.0.0.1:" in result.output
+
+
+def test_validate_names_a_nats_server_without_jetstream(tmp_path: Path) -> None:
+    import subprocess
+    import time
+
+    from nats_server import binary, free_port
+
+    found = binary()
+    if found is None:
+        pytest.skip("no nats-server binary on this machine")
+    port = free_port()
+    proc = subprocess.Popen([found, "-a", "127.0.0.1", "-p", str(port)],  # no -js
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while True:  # a bound that fails a server that never starts, not a timing assertion
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "no nats-server"
+                time.sleep(0.05)
+        path = _write(tmp_path, {"log": "jetstream",
+                                 "jetstream": {"servers": [f"nats://127.0.0.1:{port}"]}})
+        result = CliRunner().invoke(main, ["validate", str(path)])
+    finally:
+        proc.kill()
+        proc.wait()
+    assert result.exit_code == 1
+    assert "storage.jetstream.servers: NATS at" in result.output
+    assert "JetStream does not" in result.output
+
+
+def test_validate_accepts_postgres_and_jetstream_that_answer(tmp_path: Path) -> None:
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    require_service("NATS", "127.0.0.1", 4222)
+    path = _write(tmp_path, {"store": "postgres", "log": "jetstream",
+                             "postgres": {"dsn": PG_DSN}, "jetstream": {"servers": [NATS_URL]}})
     result = CliRunner().invoke(main, ["validate", str(path)])
     assert result.exit_code == 0, result.output
     assert "is valid" in result.output

@@ -1,0 +1,102 @@
+"""A gateway and a worker started while NATS is down: the gateway serves at once, refuses
+events with 503 and ``Retry-After`` and says on ``/ready`` that the event log cannot be
+reached and why; the worker waits. Once the server starts, both work without a restart and
+every acknowledged event is delivered.
+
+Runs a nats-server of its own on a free port (never the shared one), started only after the
+processes are up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from bench.cluster import Cluster, cluster_config, missing, report
+
+sys.path.insert(0, str(Path(__file__).parents[1]))
+from support.nats_server import NatsServer, binary
+
+pytestmark = pytest.mark.integration
+
+DEADLINE_SECS = 60.0  # fails a stalled test; never a timing assertion
+
+
+def _storage(nats_url: str, backend: dict[str, Any] | None) -> dict[str, Any]:
+    """The log on the test's own NATS server; the state store the suite's backend chose."""
+    storage: dict[str, Any] = {
+        "store": "sqlite",
+        "log": "jetstream",
+        "jetstream": {"servers": [nats_url], "stream_prefix": f"start_{uuid.uuid4().hex[:8]}"},
+    }
+    if backend is not None:
+        storage["store"] = "postgres"
+        storage["postgres"] = backend["postgres"]
+    return storage
+
+
+def _ready(url: str) -> httpx.Response:
+    return httpx.get(f"{url}/ready", timeout=10)
+
+
+def test_gateway_and_worker_start_while_nats_is_down_and_work_once_it_is_up(
+    tmp_path: Path, _test_backend: dict[str, Any] | None
+) -> None:
+    if binary() is None:
+        pytest.skip("no nats-server binary on this machine")
+    (tmp_path / "nats").mkdir()
+    server = NatsServer(tmp_path / "nats")  # not started yet
+    config = cluster_config(storage=_storage(server.url, _test_backend))
+    try:
+        with Cluster(tmp_path / "cluster", config) as cluster:
+            [gateway] = cluster.start_gateways(1, wait_ready=False)
+            ready = _ready(gateway.url)
+            assert ready.status_code == 503, ready.text
+            assert ready.headers.get("Retry-After"), ready.headers
+            body = ready.json()
+            assert body["backend"] == "log", body
+            assert "NATS is not reachable" in body["error"], body
+            assert server.url.removeprefix("nats://") in body["error"], body
+
+            # Signing in needs only the state store: it works while the log is down.
+            tokens = cluster.tokens(1)
+            refused = httpx.post(f"{gateway.url}/prod/event",
+                                 headers={"Authorization": tokens[0]},
+                                 json={"entries": [{"entry": '{"eventType": "x"}'}]},
+                                 timeout=30)
+            assert refused.status_code == 503, refused.text
+            assert refused.headers.get("Retry-After"), refused.headers
+
+            [worker] = cluster.start_workers(1)
+            deadline = time.monotonic() + DEADLINE_SECS
+            while "The workers cannot start" not in worker.log.read_text():
+                assert time.monotonic() < deadline, worker.log.read_text()[-2000:]
+                assert worker.alive(), worker.log.read_text()[-2000:]
+                time.sleep(0.1)
+
+            server.start()
+            deadline = time.monotonic() + DEADLINE_SECS
+            while (answer := _ready(gateway.url)).status_code != 200:
+                assert time.monotonic() < deadline, f"never ready: {answer.text}"
+                assert gateway.alive(), gateway.log.read_text()[-2000:]
+                time.sleep(0.2)
+
+            statuses: Counter[int] = Counter()
+            acked = asyncio.run(cluster.send(tokens, requests=20, entries=5, concurrency=2,
+                                             statuses=statuses))
+            assert len(acked) == 100, statuses
+            found, _ = cluster.wait_delivered(acked, timeout=DEADLINE_SECS)
+            summary = report(acked, found, statuses=dict(statuses))
+            assert missing(acked, found) == {"lake": 0, "archive": 0, "tickets": 0}, summary
+            # Both waited and resumed by themselves: the same processes, started once.
+            assert gateway.alive() and worker.alive()
+            assert worker.log.read_text().count("Workers started.") == 1
+    finally:
+        server.kill()

@@ -1,7 +1,7 @@
-"""A gateway and a worker started while NATS is down: the gateway serves at once, refuses
-events with 503 and ``Retry-After`` and says on ``/ready`` that the event log cannot be
-reached and why; the worker waits. Once the server starts, both work without a restart and
-every acknowledged event is delivered.
+"""A gateway and a worker (``clientevents gateway`` and ``worker``, or ``serve``) started while
+NATS is down: the gateway serves at once, refuses events with 503 and ``Retry-After`` and says
+on ``/ready`` that the event log cannot be reached and why; the workers wait. Once the server
+starts, both work without a restart and every acknowledged event is delivered.
 
 Runs a nats-server of its own on a free port (never the shared one), started only after the
 processes are up.
@@ -10,6 +10,7 @@ processes are up.
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 import time
 import uuid
@@ -19,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from bench.cluster import Cluster, cluster_config, missing, report
+from bench.cluster import Cluster, Proc, cluster_config, missing, report
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 from support.nats_server import NatsServer, binary
@@ -46,8 +47,42 @@ def _ready(url: str) -> httpx.Response:
     return httpx.get(f"{url}/ready", timeout=10)
 
 
-def test_gateway_and_worker_start_while_nats_is_down_and_work_once_it_is_up(
-    tmp_path: Path, _test_backend: dict[str, Any] | None
+def _wait_for_line(proc: Proc, text: str) -> None:
+    deadline = time.monotonic() + DEADLINE_SECS
+    while text not in proc.log.read_text():
+        assert time.monotonic() < deadline, f"no {text!r}: {proc.log.read_text()[-3000:]}"
+        assert proc.alive(), proc.log.read_text()[-3000:]
+        time.sleep(0.1)
+
+
+def _start_serve(cluster: Cluster) -> Proc:
+    """``clientevents serve`` (the gateway, and its worker in a second process) on the
+    cluster's configuration; returned once it answers ``/ready`` at all."""
+    from bench.ingest import free_port
+
+    port = free_port()
+    log = cluster.root / "serve.log"
+    with open(log, "ab") as out:
+        popen = subprocess.Popen(
+            [sys.executable, "-m", "clientevents", "serve", "--host", "127.0.0.1", "--port",
+             str(port), "--data-dir", str(cluster.data_dir), "--config", str(cluster.config)],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=cluster.env)
+    proc = Proc("serve", popen, log, f"http://127.0.0.1:{port}")
+    cluster.gateways.append(proc)  # stopped with the cluster
+    deadline = time.monotonic() + DEADLINE_SECS
+    while True:
+        try:
+            _ready(proc.url)
+            return proc
+        except httpx.HTTPError:
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            assert proc.alive(), log.read_text()[-3000:]
+            time.sleep(0.1)
+
+
+@pytest.mark.parametrize("command", ["gateway", "serve"])
+def test_the_gateway_and_the_workers_start_while_nats_is_down_and_work_once_it_is_up(
+    tmp_path: Path, _test_backend: dict[str, Any] | None, command: str
 ) -> None:
     if binary() is None:
         pytest.skip("no nats-server binary on this machine")
@@ -56,7 +91,10 @@ def test_gateway_and_worker_start_while_nats_is_down_and_work_once_it_is_up(
     config = cluster_config(storage=_storage(server.url, _test_backend))
     try:
         with Cluster(tmp_path / "cluster", config) as cluster:
-            [gateway] = cluster.start_gateways(1, wait_ready=False)
+            if command == "gateway":
+                [gateway] = cluster.start_gateways(1, wait_ready=False)
+            else:
+                gateway = _start_serve(cluster)
             ready = _ready(gateway.url)
             assert ready.status_code == 503, ready.text
             assert ready.headers.get("Retry-After"), ready.headers
@@ -74,18 +112,15 @@ def test_gateway_and_worker_start_while_nats_is_down_and_work_once_it_is_up(
             assert refused.status_code == 503, refused.text
             assert refused.headers.get("Retry-After"), refused.headers
 
-            [worker] = cluster.start_workers(1)
-            deadline = time.monotonic() + DEADLINE_SECS
-            while "The workers cannot start" not in worker.log.read_text():
-                assert time.monotonic() < deadline, worker.log.read_text()[-2000:]
-                assert worker.alive(), worker.log.read_text()[-2000:]
-                time.sleep(0.1)
+            # The workers wait (serve's run in its second process, logging to the same file).
+            worker = cluster.start_workers(1)[0] if command == "gateway" else gateway
+            _wait_for_line(worker, "The workers cannot start")
 
             server.start()
             deadline = time.monotonic() + DEADLINE_SECS
             while (answer := _ready(gateway.url)).status_code != 200:
                 assert time.monotonic() < deadline, f"never ready: {answer.text}"
-                assert gateway.alive(), gateway.log.read_text()[-2000:]
+                assert gateway.alive(), gateway.log.read_text()[-3000:]
                 time.sleep(0.2)
 
             statuses: Counter[int] = Counter()

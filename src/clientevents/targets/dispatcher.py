@@ -428,10 +428,11 @@ class Dispatcher:
         full), try again with a back-off from :data:`SETTLE_FIRST_BACKOFF_SECS` to
         :data:`SETTLE_MAX_BACKOFF_SECS`, for at most one lease: the outcome is recorded as soon
         as the store is back instead of the deliveries waiting out their lease and being
-        sent again. Repeating is safe: each statement of a settle applies only while the
-        claim it names is held (a write that did commit before its answer was lost changes
-        nothing the second time), and once the lease is over a retry can only find the claim
-        taken by another worker. Other errors, and the last refusal, are raised."""
+        sent again. Repeating is safe: each statement of a settle, and each count it adds,
+        applies only while the claim it names is held, so a write that did commit before its
+        answer was lost changes nothing the second time, and neither does one whose claim
+        another worker took after the lease. Other errors, and the refusal after one lease,
+        are raised."""
         deadline = time.monotonic() + self.lease_secs
         backoff = SETTLE_FIRST_BACKOFF_SECS
         failures = 0
@@ -499,10 +500,12 @@ class Dispatcher:
                 if complete(conn, d):
                     counts.delivered += 1
                 continue
-            counts.failed(outcome.code, outcome.message)
+            # Counted only when the claim is still held, as a delivery is: a settle repeated
+            # after its commit's answer was lost counts nothing twice.
             if isinstance(outcome, Permanent):
                 if retire(conn, d, error_code=outcome.code, error_message=outcome.message,
                           exhausted="Permanent", now=now, keep=self.keep_dead_letters):
+                    counts.failed(outcome.code, outcome.message)
                     retired.append((d, outcome, "Permanent"))
             else:
                 step = next_step(
@@ -516,9 +519,11 @@ class Dispatcher:
                 if isinstance(step, GiveUp):
                     if retire(conn, d, error_code=outcome.code, error_message=outcome.message,
                               exhausted=step.exhausted, now=now, keep=self.keep_dead_letters):
+                        counts.failed(outcome.code, outcome.message)
                         retired.append((d, outcome, step.exhausted))
                 elif reschedule(conn, d, due_at=step.due_at, error_code=outcome.code,
                                 error_message=outcome.message):
+                    counts.failed(outcome.code, outcome.message)
                     counts.retried += 1
         for _ in retired:
             counts.given_up(self.keep_dead_letters)

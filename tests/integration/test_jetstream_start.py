@@ -10,6 +10,7 @@ processes are up.
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import sys
 import time
@@ -111,6 +112,12 @@ def test_the_gateway_and_the_workers_start_while_nats_is_down_and_work_once_it_i
                                  timeout=30)
             assert refused.status_code == 503, refused.text
             assert refused.headers.get("Retry-After"), refused.headers
+            # The gateway's own metrics still answer, and count the refusal.
+            metrics = httpx.get(f"{gateway.url}/metrics", timeout=30)
+            assert metrics.status_code == 200, metrics.text
+            assert re.search(r'^clientevents_ingest_requests_rejected_total\{[^}]*'
+                             r'reason="store_unavailable"[^}]*\} 1\.0$', metrics.text,
+                             re.MULTILINE), metrics.text
 
             # The workers wait (serve's run in its second process, logging to the same file).
             worker = cluster.start_workers(1)[0] if command == "gateway" else gateway

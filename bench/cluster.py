@@ -159,9 +159,11 @@ class Cluster:
             out.close()
         return Proc(name, popen, log)
 
-    def start_gateways(self, count: int, *, http_workers: int = 1) -> list[Proc]:
+    def start_gateways(self, count: int, *, http_workers: int = 1,
+                       wait_ready: bool = True) -> list[Proc]:
         """Start ``count`` gateways, one after the other (the first creates the tables and the
-        admin key), each on its own port; return them once each is ready."""
+        admin key), each on its own port; return them once each is ready (``wait_ready``),
+        or once each answers ``/ready`` at all (a backend may be down on purpose)."""
         started = []
         for _ in range(count):
             port = free_port()
@@ -169,7 +171,7 @@ class Cluster:
                 "gateway", "--host", "127.0.0.1", "--port", str(port),
                 "--http-workers", str(http_workers)])
             proc.url = f"http://127.0.0.1:{port}"
-            self._wait_ready(proc)
+            self._wait_ready(proc, statuses=(200,) if wait_ready else (200, 503))
             self.gateways.append(proc)
             started.append(proc)
         return started
@@ -193,11 +195,12 @@ class Cluster:
             started.append(proc)
         return started
 
-    def _wait_ready(self, proc: Proc, timeout: float = 30.0) -> None:
+    def _wait_ready(self, proc: Proc, timeout: float = 30.0,
+                    statuses: tuple[int, ...] = (200,)) -> None:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                if httpx.get(proc.url + "/ready", timeout=2).status_code == 200:
+                if httpx.get(proc.url + "/ready", timeout=2).status_code in statuses:
                     return
             except httpx.HTTPError:
                 pass

@@ -1,14 +1,17 @@
 """``clientevents tail``: follow a bus, a rule's matches or a stream, live.
 
-It reads the service's database (``--data-dir``) while the service runs, through the
-components' read APIs (``tail_source.py``), and never changes anything: it is not a consumer
-group and acknowledges nothing.
+It reads the service's storage (``--data-dir``, or the configuration's ``storage:``) while
+the service runs, through the components' read APIs (``tail_source.py``): a bus or a rule from
+the event log the configuration chose (the state store's SQL log, or JetStream), a stream from
+the state store. It is not a consumer group and acknowledges nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -18,14 +21,30 @@ from clientevents.cli.options import common_options, open_database
 from clientevents.cli.tail_source import BusSource, Item, RuleSource, Source, StreamSource
 from clientevents.cli.test_pattern import load_json_argument
 from clientevents.config import Settings
+from clientevents.errors import StoreError
+from clientevents.log.factory import configured_log
+from clientevents.log.port import EventLogPort
 from clientevents.patterns import EventPattern, InvalidEventPattern
 from clientevents.store.port import StateStore
 
 __all__ = ["tail"]
 
 
+@contextlib.contextmanager
+def _event_log(db: StateStore, settings: Settings) -> Iterator[EventLogPort]:
+    """The event log the configuration chose, opened on demand and closed afterwards."""
+    try:
+        log = configured_log(settings, db)
+    except StoreError as exc:
+        raise click.ClickException(f"Cannot open the event log: {exc}") from None
+    try:
+        yield log
+    finally:
+        log.close()
+
+
 def _choose(db: StateStore, settings: Settings, bus: str | None, rule: str | None,
-            stream: str | None) -> Source:
+            stream: str | None, logs: contextlib.ExitStack) -> Source:
     given = [name for name, value in (("--bus", bus), ("--rule", rule), ("--stream", stream))
              if value is not None]
     if len(given) > 1:
@@ -41,7 +60,7 @@ def _choose(db: StateStore, settings: Settings, bus: str | None, rule: str | Non
         if found[rule].state == "disabled":
             output.warn(f"Rule {rule} is disabled: the router sends it nothing; showing what "
                         "its pattern matches.")
-        return RuleSource(db, found[rule])
+        return RuleSource(logs.enter_context(_event_log(db, settings)), found[rule])
     if stream is not None:
         names = [s.name for s in settings.streams]
         if stream not in names:
@@ -61,7 +80,7 @@ def _choose(db: StateStore, settings: Settings, bus: str | None, rule: str | Non
         raise click.BadParameter(
             f"bus {bus!r} is not in the configuration (buses: {', '.join(buses) or 'none'}); "
             "pass --config with the service's configuration file.", param_hint="--bus")
-    return BusSource(db, bus)
+    return BusSource(logs.enter_context(_event_log(db, settings)), bus)
 
 
 def _summary_line(item: Item) -> str:
@@ -119,7 +138,8 @@ def tail(bus: str | None, rule: str | None, stream: str | None, pattern_arg: str
     """Follow a bus, a rule's matches or a stream as events arrive (Ctrl-C stops).
 
     Events print as indented JSON, or one line each with --one-line, or as JSON Lines with
-    --json (for scripts). It reads the service's database and changes nothing.
+    --json (for scripts). It reads the service's event log (SQL or JetStream, as the
+    configuration says) or its streams, and acknowledges nothing.
 
     \b
     Example:
@@ -136,26 +156,35 @@ def tail(bus: str | None, rule: str | None, stream: str | None, pattern_arg: str
         except InvalidEventPattern as exc:
             raise click.BadParameter(str(exc), param_hint="--pattern") from None
     mode = "json" if as_json else "line" if one_line else "pretty"
-    with open_database(data_dir, config_file) as (db, settings):
-        source = _choose(db, settings, bus, rule, stream)
-        cursor = source.start(from_start)
-        if not as_json:
-            where = "from the start" if from_start else "from now on"
-            output.note(f"Following {source.label} {where}"
-                        + ("" if no_follow else "; Ctrl-C stops") + ".")
-        shown = 0
+    with open_database(data_dir, config_file) as (db, settings), contextlib.ExitStack() as logs:
+        source = _choose(db, settings, bus, rule, stream, logs)
         try:
-            while True:
-                before = cursor
-                items, cursor = source.poll(cursor, pattern)
-                for item in items:
-                    _show(item, mode)
-                    shown += 1
-                    if count is not None and shown >= count:
-                        return
-                if cursor == before:  # caught up
-                    if no_follow:
-                        return
-                    time.sleep(interval_secs)
-        except KeyboardInterrupt:
-            return
+            _follow(source, pattern, mode, from_start=from_start, no_follow=no_follow,
+                    count=count, interval_secs=interval_secs, as_json=as_json)
+        except StoreError as exc:
+            raise click.ClickException(f"Cannot read {source.label}: {exc}") from None
+
+
+def _follow(source: Source, pattern: EventPattern | None, mode: str, *, from_start: bool,
+            no_follow: bool, count: int | None, interval_secs: float, as_json: bool) -> None:
+    cursor = source.start(from_start)
+    if not as_json:
+        where = "from the start" if from_start else "from now on"
+        output.note(f"Following {source.label} {where}"
+                    + ("" if no_follow else "; Ctrl-C stops") + ".")
+    shown = 0
+    try:
+        while True:
+            before = cursor
+            items, cursor = source.poll(cursor, pattern)
+            for item in items:
+                _show(item, mode)
+                shown += 1
+                if count is not None and shown >= count:
+                    return
+            if cursor == before:  # caught up
+                if no_follow:
+                    return
+                time.sleep(interval_secs)
+    except KeyboardInterrupt:
+        return

@@ -1,9 +1,11 @@
 """Where ``clientevents tail`` reads: a bus's events, a rule's matches, a stream's records.
 
-Everything goes through the components' public read APIs: the event log's per-event read
-(:meth:`EventLog.read_after`, one record per event with the envelope's JSON text), the
-:class:`Matcher` for a rule's pattern, and :meth:`StreamStore.peek`, which reads a stream without
-joining a consumer group. :func:`_log_events` is the one place that knows the log's record shape.
+Everything goes through the components' public read APIs: the event-log port's per-event read
+(:meth:`~clientevents.log.port.EventLogPort.read_after`, one record per event with the
+envelope's JSON text, on whichever log the configuration chose: the SQL log in the state store
+or JetStream, :func:`clientevents.log.factory.configured_log`), the :class:`Matcher` for a
+rule's pattern, and :meth:`StreamStore.peek`, which reads a stream without joining a consumer
+group. :func:`_log_events` is the one place that knows the log's record shape.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 import orjson
 
 from clientevents.config import RuleConfig, Settings
-from clientevents.log.eventlog import EventLog
+from clientevents.log.port import EventLogPort
 from clientevents.patterns import EventPattern, Matcher
 from clientevents.store.port import StateStore
 from clientevents.streams import StreamStore
@@ -48,8 +50,9 @@ class _LogEvent:
     replay_rules: list[str] | None
 
 
-def _log_events(log: EventLog, bus: str, after: int, limit: int) -> list[_LogEvent]:
-    """The next events of ``bus`` after position ``after``, one per event."""
+def _log_events(log: EventLogPort, bus: str, after: int, limit: int) -> list[_LogEvent]:
+    """The next events of ``bus`` after position ``after``, one per event (positions are
+    ordered, not consecutive: JetStream's skip between records)."""
     found = []
     for record in log.read_after(bus, after, limit):
         event = orjson.loads(record.body)
@@ -90,10 +93,10 @@ class Source(ABC):
 
 
 class BusSource(Source):
-    """Every event of a bus."""
+    """Every event of a bus, read from ``log`` (the caller opens and closes it)."""
 
-    def __init__(self, db: StateStore, bus: str) -> None:
-        self.log = EventLog(db)
+    def __init__(self, log: EventLogPort, bus: str) -> None:
+        self.log = log
         self.bus = bus
         self.label = f"bus {bus}"
 
@@ -113,8 +116,8 @@ class BusSource(Source):
 class RuleSource(BusSource):
     """The events of a rule's bus that its pattern matches (and replays meant for it)."""
 
-    def __init__(self, db: StateStore, rule: RuleConfig) -> None:
-        super().__init__(db, rule.bus)
+    def __init__(self, log: EventLogPort, rule: RuleConfig) -> None:
+        super().__init__(log, rule.bus)
         self.rule = rule
         self.matcher = Matcher()
         self.matcher.add(rule.name, EventPattern(rule.event_pattern))

@@ -47,6 +47,7 @@ from typing import Any, Literal, TypeVar
 from clientevents.errors import ClientEventsError, Conflict, StoreError
 from clientevents.log.port import CommitWaiter, LogBatch
 from clientevents.log.records import EVENT, LogRecord, Row, expand_row
+from clientevents.logthrottle import LogThrottle
 from clientevents.store.port import StateStore
 
 __all__ = [
@@ -61,6 +62,12 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+_THROTTLE = LogThrottle(logger)
+
+CONNECT_WAIT_SECS = 2.0
+"""How long the log's constructor waits for a first connection before it returns and goes on
+connecting in the background."""
 
 POSITION_BITS = 16
 """Bits of a position that number the events of one record (``seq << 16 | index``)."""
@@ -161,8 +168,11 @@ class JetStreamEventLog:
         store: the state store the consumers' commits write to (it holds ``log_handoffs``).
         options: servers, stream settings, durability.
 
-    Raises:
-        StoreError: the servers cannot be reached.
+    The constructor waits a moment (:data:`CONNECT_WAIT_SECS`) for a first connection, then
+    returns anyway: the client keeps trying in the background (a gateway or a worker starts
+    while NATS is down, and works once it is up, without a restart). Until it connects, and
+    while it reconnects, every call raises :class:`StoreError` naming the servers and the
+    last error (:attr:`unavailable`).
     """
 
     def __init__(self, store: StateStore, options: JetStreamOptions | None = None) -> None:
@@ -176,12 +186,100 @@ class JetStreamEventLog:
         )
         self._thread.start()
         self._closed = False
+        self._closing = False
+        self._connect_task: asyncio.Task[Any] | None = None
+        self._nc: Any = None  # the client, once connected
+        self._client: Any = None  # the client, from the first attempt (closed by close())
+        self._jsctx: Any = None
+        #: Why the log cannot reach NATS now (None while connected).
+        self.unavailable: str | None = "not connected yet"
+        self._connector = self._submit(self._connect())
         try:
-            self._nc = self._run(self._connect())
+            # NATS at hand: connected before the constructor returns. Not (yet): the client
+            # keeps trying in the background, and until it connects every call raises
+            # StoreError saying why (the gateway's 503, /ready's reason).
+            self._connector.result(timeout=min(CONNECT_WAIT_SECS, self.options.timeout))
+        except FuturesTimeout:
+            logger.warning(
+                "NATS is not reachable; the event log keeps trying to connect in the "
+                "background and refuses appends meanwhile. servers=%s error=%s",
+                ",".join(self.options.servers), self.unavailable,
+            )
         except BaseException:
             self._stop_loop()
             raise
-        self._js = self._nc.jetstream(timeout=self.options.timeout)
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """Whether the client is connected to a NATS server now."""
+        nc = self._nc
+        return nc is not None and bool(nc.is_connected)
+
+    @property
+    def _js(self) -> Any:
+        """The JetStream context; :class:`StoreError` while NATS cannot be reached (before
+        the first connection, or while the client reconnects), so a call fails at once with
+        the reason instead of waiting for a request's timeout."""
+        js = self._jsctx
+        if js is None or not self.connected:
+            raise StoreError(
+                f"NATS is not reachable at {', '.join(self.options.servers)} "
+                f"({self.unavailable or 'reconnecting'}); the event log keeps trying to "
+                "connect."
+            )
+        return js
+
+    async def _connect(self) -> None:
+        """Connect, trying again until a server answers (nats-py retries a first connection
+        forever with ``max_reconnect_attempts=-1``); record why meanwhile. Once connected,
+        the client reconnects by itself after a lost connection."""
+        _nats()
+        from nats.aio.client import Client
+
+        self._connect_task = asyncio.current_task()
+        nc: Any = Client()
+        self._client = nc
+        servers = ",".join(self.options.servers)
+
+        async def failed(exc: Exception) -> None:
+            if nc.is_connected:
+                logger.warning("NATS reported an error. error=%r", exc)
+                return
+            self.unavailable = f"{type(exc).__name__}: {exc}"[:300]
+            _THROTTLE.warning("connect", "NATS is not reachable; retrying. servers=%s error=%s",
+                              servers, self.unavailable)
+
+        async def disconnected() -> None:
+            if not self._closing:
+                self.unavailable = self.unavailable or "the connection was lost"
+                logger.warning("The connection to NATS was lost; reconnecting. servers=%s",
+                               servers)
+
+        async def reconnected() -> None:
+            self.unavailable = None
+            logger.warning("Connected to NATS again. servers=%s", servers)
+
+        try:
+            await nc.connect(
+                servers=list(self.options.servers),
+                name="clientevents",
+                connect_timeout=min(2.0, self.options.timeout),
+                allow_reconnect=True,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.5,
+                error_cb=failed,
+                disconnected_cb=disconnected,
+                reconnected_cb=reconnected,
+            )
+        except Exception as exc:
+            self.unavailable = f"{type(exc).__name__}: {exc}"[:300]
+            raise StoreError(f"NATS is not reachable at {servers}: {exc}") from exc
+        self._nc = nc
+        self._jsctx = nc.jetstream(timeout=self.options.timeout)
+        self.unavailable = None
+        logger.info("Connected to NATS. servers=%s", servers)
         if self.options.sync == "default" and self.options.replicas == 1:
             logger.warning(
                 "The JetStream event log acknowledges events before they are on disk "
@@ -189,24 +287,6 @@ class JetStreamEventLog:
                 "acknowledged events. Run the server with sync_interval: always and set "
                 "sync: always, or use replicas: 3 in a cluster (docs/jetstream.md)."
             )
-
-    # -- plumbing --------------------------------------------------------------------------
-
-    async def _connect(self) -> Any:
-        nats = _nats()
-        try:
-            return await nats.connect(
-                servers=list(self.options.servers),
-                name="clientevents",
-                connect_timeout=min(2.0, self.options.timeout),
-                allow_reconnect=True,
-                max_reconnect_attempts=-1,
-                reconnect_time_wait=0.5,
-            )
-        except Exception as exc:
-            raise StoreError(
-                f"NATS is not reachable at {', '.join(self.options.servers)}: {exc}"
-            ) from exc
 
     def _submit(self, coro: Coroutine[Any, Any, T]) -> ThreadFuture[T]:
         if self._closed:
@@ -521,12 +601,22 @@ class JetStreamEventLog:
             return
         try:
             # Every publish was awaited and every commit acknowledged: nothing to drain.
-            self._run(self._nc.close())
+            self._run(self._disconnect())
         except Exception:  # closing anyway
             logger.debug("Closing the NATS connection failed.", exc_info=True)
         finally:
             self._closed = True
             self._stop_loop()
+
+    async def _disconnect(self) -> None:
+        self._closing = True
+        task = self._connect_task
+        if task is not None and not task.done():  # still trying to connect: stop
+            task.cancel()
+            await asyncio.wait({task}, timeout=2.0)
+        client = self._client
+        if client is not None and not client.is_closed:
+            await client.close()
 
     def _stop_loop(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)

@@ -26,12 +26,15 @@ from typing import Any
 
 from clientevents.archive import Archiver, ReplayRunner
 from clientevents.config.model import Settings
+from clientevents.errors import StoreError
 from clientevents.events.publisher import Publisher
 from clientevents.log.factory import configured_log
 from clientevents.log.port import EventLogPort
 from clientevents.log.retention import DEFAULT_RETENTION_SECS, LogRetention
+from clientevents.logthrottle import LogThrottle
 from clientevents.routing.direct import StreamFeed, build_feeds, register_feeds
 from clientevents.routing.router import Router
+from clientevents.store import outage_errors
 from clientevents.store.datadir import secure_data_dir
 from clientevents.store.factory import open_store
 from clientevents.store.port import StateStore
@@ -43,6 +46,12 @@ from clientevents.targets.leases import WorkerRegistry
 __all__ = ["DB_FILE", "DISPATCH_BATCH_SIZE", "Runtime", "default_dispatch_options"]
 
 logger = logging.getLogger(__name__)
+_THROTTLE = LogThrottle(logger)
+
+#: The first and the longest wait between two attempts to build the workers while the event
+#: log or the store cannot be reached (:meth:`Runtime.run_workers`).
+FIRST_START_BACKOFF_SECS = 0.5
+MAX_START_BACKOFF_SECS = 10.0
 
 DB_FILE = "clientevents.db"
 """The database's file name inside the data directory."""
@@ -207,12 +216,17 @@ class Runtime:
     async def run_workers(self, stop: asyncio.Event) -> None:
         """Run the router, the dispatchers and log retention until ``stop`` is set.
 
-        If one of them fails, ``stop`` is set so the others finish their batch, and the
-        failure is raised once all have returned.
+        While the event log or the store cannot be reached at start (NATS or PostgreSQL is
+        down), the workers wait for it; once running, each loop retries by itself. If one of
+        them fails, ``stop`` is set so the others finish their batch, and the failure is
+        raised once all have returned.
         """
+        workers = await self._start_workers(stop)
+        if workers is None:
+            return
         tasks: dict[asyncio.Task[None], str] = {
             asyncio.create_task(worker(stop), name=f"clientevents-{name}"): name
-            for name, worker in self.workers().items()
+            for name, worker in workers.items()
         }
         failure: BaseException | None = None
         pending = set(tasks)
@@ -229,6 +243,23 @@ class Runtime:
                 break
         if failure is not None:
             raise failure
+
+    async def _start_workers(self, stop: asyncio.Event) -> dict[str, Worker] | None:
+        """Build the worker components (some register consumer groups in the event log);
+        while the log or the store cannot be reached, wait and try again with a back-off,
+        logging once an interval. ``None`` when ``stop`` is set meanwhile."""
+        backoff = FIRST_START_BACKOFF_SECS
+        while True:
+            try:
+                return self.workers()
+            except outage_errors(StoreError) as exc:
+                _THROTTLE.error("start", "The workers cannot start: the event log or the "
+                                "store cannot be reached; waiting for it. error=%s", exc)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=backoff)
+                return None
+            except TimeoutError:
+                backoff = min(backoff * 2, MAX_START_BACKOFF_SECS)
 
     def close(self) -> None:
         """Close the database (pending writes finish first). Idempotent."""

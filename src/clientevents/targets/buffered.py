@@ -198,7 +198,7 @@ class BufferedDispatcher(Dispatcher):
                 owner = settlers.get(key, self)
                 owner._settle(conn, deliveries, outcomes)
 
-        await self.db.awrite(write)
+        await self.settle_write(write, len(settled))
         failed = [o for _, o in settled if not isinstance(o, Ok)]
         if failed:
             first = failed[0]

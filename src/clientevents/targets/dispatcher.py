@@ -35,7 +35,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from clientevents.errors import Conflict, NotFound, StoreError
 from clientevents.logthrottle import LogThrottle
+from clientevents.store import outage_errors
 from clientevents.targets.base import LocalTarget, Ok, Outcome, Permanent, Retry, Target
 from clientevents.targets.counters import SettleCounts, record_settled
 from clientevents.targets.queue import (
@@ -77,6 +79,11 @@ the dispatcher's ``batch_size``; at least ``max_in_flight``)."""
 
 _MOST_UNSETTLED = 4096
 """Answered deliveries waiting for their settle write beyond which no new call starts."""
+
+SETTLE_FIRST_BACKOFF_SECS = 0.1
+SETTLE_MAX_BACKOFF_SECS = 2.0
+"""The first and the longest wait between two tries of a settle write the store refused
+(:meth:`Dispatcher.settle_write`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,9 +229,9 @@ class Dispatcher:
                 batch = answered[:]
                 answered.clear()
                 try:
-                    await self.db.awrite(functools.partial(
+                    await self.settle_write(functools.partial(
                         self._settle, batch=[d for d, _ in batch],
-                        outcomes=[o for _, o in batch]))
+                        outcomes=[o for _, o in batch]), len(batch))
                 except Exception:
                     # The claims stay; they are due again when the lease runs out.
                     logger.exception("Settling deliveries failed. target=%s count=%d",
@@ -413,7 +420,39 @@ class Dispatcher:
                 outcomes: list[Outcome] = [failed] * len(batch)
         else:
             outcomes = await self._send(target, batch)
-        await self.db.awrite(lambda conn: self._settle(conn, batch, outcomes))
+        await self.settle_write(lambda conn: self._settle(conn, batch, outcomes), len(batch))
+
+    async def settle_write(self, write: Callable[[SqlConnection], Any], count: int) -> None:
+        """Commit a settle ``write`` (deleting, rescheduling or dead-lettering ``count``
+        answered deliveries). While the store cannot write (it is unreachable, its disk is
+        full), try again with a back-off from :data:`SETTLE_FIRST_BACKOFF_SECS` to
+        :data:`SETTLE_MAX_BACKOFF_SECS`, for at most one lease: the outcome is recorded as soon
+        as the store is back instead of the deliveries waiting out their lease and being
+        sent again. Repeating is safe: each statement of a settle, and each count it adds,
+        applies only while the claim it names is held, so a write that did commit before its
+        answer was lost changes nothing the second time, and neither does one whose claim
+        another worker took after the lease. Other errors, and the refusal after one lease,
+        are raised."""
+        deadline = time.monotonic() + self.lease_secs
+        backoff = SETTLE_FIRST_BACKOFF_SECS
+        failures = 0
+        while True:
+            try:
+                await self.db.awrite(write)
+            except outage_errors(StoreError) as exc:
+                if isinstance(exc, Conflict | NotFound) or time.monotonic() + backoff > deadline:
+                    raise
+                failures += 1
+                _THROTTLE.warning(
+                    f"settle:{self.key}", "Settling deliveries failed: the store cannot write; "
+                    "retrying until it can. target=%s count=%d error=%s", self.key, count, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, SETTLE_MAX_BACKOFF_SECS)
+                continue
+            if failures:
+                logger.warning("Deliveries settled once the store wrote again. target=%s "
+                               "count=%d tries=%d", self.key, count, failures + 1)
+            return
 
     async def _send(self, target: Target, batch: list[ClaimedDelivery]) -> list[Outcome]:
         try:
@@ -461,10 +500,12 @@ class Dispatcher:
                 if complete(conn, d):
                     counts.delivered += 1
                 continue
-            counts.failed(outcome.code, outcome.message)
+            # Counted only when the claim is still held, as a delivery is: a settle repeated
+            # after its commit's answer was lost counts nothing twice.
             if isinstance(outcome, Permanent):
                 if retire(conn, d, error_code=outcome.code, error_message=outcome.message,
                           exhausted="Permanent", now=now, keep=self.keep_dead_letters):
+                    counts.failed(outcome.code, outcome.message)
                     retired.append((d, outcome, "Permanent"))
             else:
                 step = next_step(
@@ -478,9 +519,11 @@ class Dispatcher:
                 if isinstance(step, GiveUp):
                     if retire(conn, d, error_code=outcome.code, error_message=outcome.message,
                               exhausted=step.exhausted, now=now, keep=self.keep_dead_letters):
+                        counts.failed(outcome.code, outcome.message)
                         retired.append((d, outcome, step.exhausted))
                 elif reschedule(conn, d, due_at=step.due_at, error_code=outcome.code,
                                 error_message=outcome.message):
+                    counts.failed(outcome.code, outcome.message)
                     counts.retried += 1
         for _ in retired:
             counts.given_up(self.keep_dead_letters)

@@ -423,10 +423,13 @@ def reschedule(
     error_code: str,
     error_message: str,
 ) -> bool:
-    """Make a failed delivery due again at ``due_at``; ``False`` when the claim was lost."""
+    """Make a failed delivery due again at ``due_at``; ``False`` when the claim was lost.
+
+    The claim ends (its number moves on), so the same call repeated (a settle tried again
+    after its commit's answer was lost) changes nothing and returns ``False``."""
     cur = conn.execute(
         "UPDATE deliveries SET due_at = ?, last_error_code = ?, last_error_message = ?, "
-        "claimed_by = NULL WHERE id = ? AND claim = ?",
+        "claimed_by = NULL, claim = claim + 1 WHERE id = ? AND claim = ?",
         (due_at, error_code, error_message, delivery.delivery_id, delivery.claim),
     )
     return cur.rowcount == 1

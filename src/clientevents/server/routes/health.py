@@ -129,8 +129,9 @@ def health_routes(gateway: Gateway) -> list[BaseRoute]:
             body += await asyncio.wait_for(asyncio.to_thread(
                 render_pipeline_metrics, runtime.db, runtime.log, gateway.settings,
             ), timeout=READY_TIMEOUT_SECS)
-        except driver_errors(TimeoutError, OSError) as exc:
-            # The gateway's own figures still answer; the log says why the rest is missing.
+        except driver_errors(TimeoutError, OSError, StoreError) as exc:
+            # The gateway's own figures still answer (the store or the event log may be down);
+            # the log says why the rest is missing.
             _THROTTLE.error("metrics", "The pipeline's metrics could not be read. error=%s", exc)
         return Response(body, headers={"content-type": gateway.metrics.content_type})
 

@@ -39,17 +39,10 @@ from clientevents.logthrottle import LogThrottle
 from clientevents.targets.base import LocalTarget, Ok, Outcome, Permanent, Retry, Target
 from clientevents.targets.counters import SettleCounts, record_settled
 from clientevents.targets.queue import (
+    SQL_DELIVERY_QUEUE,
     ClaimedDelivery,
-    claim_due,
-    complete,
-    due_ids,
-    next_due_at,
-    queue_depths,
-    reschedule,
-    retire,
-    still_claimed,
+    DeliveryQueue,
     target_key,
-    unclaim,
 )
 from clientevents.targets.registry import TargetFactory, build_target
 from clientevents.targets.retry import (
@@ -127,8 +120,10 @@ class Dispatcher:
         keep_dead_letters: bool,
         options: DispatchOptions,
         owner: str | None = None,
+        queue: DeliveryQueue = SQL_DELIVERY_QUEUE,
     ) -> None:
         self.db = db
+        self.queue = queue
         self.owner = owner
         self.key = key
         self.target = target
@@ -310,13 +305,13 @@ class Dispatcher:
         self.target.release(len(deliveries))
         now = self.options.clock()
         try:
-            await self.db.awrite(lambda conn: unclaim(conn, deliveries, now=now))
+            await self.db.awrite(lambda conn: self.queue.unclaim(conn, deliveries, now=now))
         except Exception:
             logger.exception("Returning unsent deliveries failed; their leases run out. "
                              "target=%s count=%d", self.key, len(deliveries))
 
     def _next_due(self, conn: SqlConnection) -> float | None:
-        return next_due_at(conn, self.key)
+        return self.queue.next_due_at(conn, self.key)
 
     async def process(self, only_ids: Sequence[int] | None = None) -> int:
         """Claim one batch of due deliveries, send it and settle it; return how many."""
@@ -336,7 +331,7 @@ class Dispatcher:
             return 0, []
         try:
             batch = await self.db.awrite(
-                lambda conn: claim_due(
+                lambda conn: self.queue.claim_due(
                     conn,
                     self.key,
                     now=opts.clock(),
@@ -384,7 +379,7 @@ class Dispatcher:
     ) -> None:
         counts = SettleCounts()
         for d, outcome, give_up in items:
-            if retire(
+            if self.queue.retire(
                 conn,
                 d,
                 error_code=outcome.code,
@@ -444,7 +439,7 @@ class Dispatcher:
     def _write_and_settle(
         self, conn: SqlConnection, target: LocalTarget, batch: list[ClaimedDelivery]
     ) -> None:
-        held = still_claimed(conn, batch)
+        held = self.queue.still_claimed(conn, batch)
         live = [d for d in batch if d.delivery_id in held]
         if live:
             outcomes = self._checked(target.write_in(conn, live), len(live))
@@ -458,13 +453,14 @@ class Dispatcher:
         counts = SettleCounts()
         for d, outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, Ok):
-                if complete(conn, d):
+                if self.queue.complete(conn, d):
                     counts.delivered += 1
                 continue
             counts.failed(outcome.code, outcome.message)
             if isinstance(outcome, Permanent):
-                if retire(conn, d, error_code=outcome.code, error_message=outcome.message,
-                          exhausted="Permanent", now=now, keep=self.keep_dead_letters):
+                if self.queue.retire(conn, d, error_code=outcome.code,
+                                     error_message=outcome.message, exhausted="Permanent",
+                                     now=now, keep=self.keep_dead_letters):
                     retired.append((d, outcome, "Permanent"))
             else:
                 step = next_step(
@@ -476,11 +472,14 @@ class Dispatcher:
                     after_secs=outcome.after_secs,
                 )
                 if isinstance(step, GiveUp):
-                    if retire(conn, d, error_code=outcome.code, error_message=outcome.message,
-                              exhausted=step.exhausted, now=now, keep=self.keep_dead_letters):
+                    if self.queue.retire(conn, d, error_code=outcome.code,
+                                         error_message=outcome.message,
+                                         exhausted=step.exhausted, now=now,
+                                         keep=self.keep_dead_letters):
                         retired.append((d, outcome, step.exhausted))
-                elif reschedule(conn, d, due_at=step.due_at, error_code=outcome.code,
-                                error_message=outcome.message):
+                elif self.queue.reschedule(conn, d, due_at=step.due_at,
+                                           error_code=outcome.code,
+                                           error_message=outcome.message):
                     counts.retried += 1
         for _ in retired:
             counts.given_up(self.keep_dead_letters)
@@ -526,6 +525,8 @@ class Dispatchers:
             default (tests pass their own to plug in a test target).
         owner: this worker's id in the worker registry (:mod:`.leases`), recorded with each
             claim so that the leases end at once if the worker dies.
+        queue: the delivery queue (:class:`~.queue.DeliveryQueue`); the state store's tables
+            by default.
 
     Raises:
         ConfigError: a target could not be built.
@@ -540,8 +541,10 @@ class Dispatchers:
         options: DispatchOptions | None = None,
         registry: Mapping[str, TargetFactory] | None = None,
         owner: str | None = None,
+        queue: DeliveryQueue = SQL_DELIVERY_QUEUE,
     ) -> None:
         self.db = db
+        self.queue = queue
         self.settings = settings
         self.options = options or DispatchOptions()
         self.dispatchers: dict[str, Dispatcher] = {}
@@ -562,6 +565,7 @@ class Dispatchers:
                     keep_dead_letters=cfg.dead_letter,
                     options=self.options,
                     owner=owner,
+                    queue=queue,
                 )
 
     @property
@@ -602,7 +606,7 @@ class Dispatchers:
     async def _drain(self, dispatcher: Dispatcher) -> int:
         now = self.options.clock()
         ids = await asyncio.to_thread(
-            self.db.read, lambda conn: due_ids(conn, dispatcher.key, now)
+            self.db.read, lambda conn: dispatcher.queue.due_ids(conn, dispatcher.key, now)
         )
         size = dispatcher.batch_size
         done = 0
@@ -622,7 +626,7 @@ class Dispatchers:
                 logger.exception("Closing a target failed. target=%s", d.key)
 
     def _warn_orphans(self) -> None:
-        depths = self.db.read(queue_depths)
+        depths = self.db.read(self.queue.queue_depths)
         for key, count in sorted(depths.items()):
             if key not in self.dispatchers:
                 logger.warning(

@@ -216,12 +216,13 @@ def test_two_claimers_on_two_connections_never_hold_the_same_delivery(q: QueueUn
 
     def loop(write: Callable[[Callable[[Any], Any]], Any], owner: str) -> None:
         try:
-            while True:
+            for _ in range(count):  # bounded: a claimer handed rows forever fails the test
                 got = write(lambda conn: q.queue.claim_due(
                     conn, KEY, now=500.0, lease_secs=LEASE, limit=7, owner=owner))
                 if not got:
                     return
                 claimed[owner].extend(d.delivery_id for d in got)
+            errors.append(AssertionError(f"claimer {owner} was still handed deliveries"))
         except BaseException as exc:
             errors.append(exc)
 

@@ -7,7 +7,7 @@ import re
 
 from clientevents.errors import StoreError
 
-__all__ = ["ObjectStore", "ObjectStoreError", "check_key", "unsafe_key_reason"]
+__all__ = ["ObjectStore", "ObjectStoreError", "check_key", "refuse_unsafe_key", "unsafe_key_reason"]
 
 
 class ObjectStoreError(StoreError):
@@ -56,14 +56,39 @@ def check_key(key: str) -> str:
     return key
 
 
+def refuse_unsafe_key(key: str) -> None:
+    """Raise :class:`ObjectStoreError` (code ``InvalidKey``) unless ``key`` names an object:
+    safe (:func:`unsafe_key_reason`) and not ending with ``/`` (a folder)."""
+    reason = unsafe_key_reason(key)
+    if reason is None and key.endswith("/"):
+        reason = "it ends with '/'"
+    if reason is not None:
+        raise ObjectStoreError(f"Object key {key!r} is refused: {reason}.", code="InvalidKey")
+
+
 class ObjectStore(abc.ABC):
-    """Somewhere to put objects by key. Implementations are safe to share between tasks."""
+    """The object-storage port: somewhere to put objects by key.
+
+    Implementations: :class:`~clientevents.objectstore.local.LocalObjectStore` (a folder),
+    :class:`~clientevents.objectstore.s3.S3ObjectStore` (an S3 bucket) and
+    :class:`~clientevents.objectstore.memory.MemoryObjectStore` (this process's memory, for
+    tests). ``tests/conformance/test_object_store.py`` holds them to this contract:
+
+    - :meth:`put` refuses an unsafe key (:func:`refuse_unsafe_key`) with
+      :class:`ObjectStoreError` before writing anything;
+    - a put that returns has stored the whole body durably; one that raises leaves no object
+      and no partial one under the key, and a reader never sees part of a body;
+    - a put under an existing key replaces the object whole (keys are normally unique);
+    - implementations are safe to share between tasks (concurrent puts all land);
+    - :meth:`close` releases resources and may be called more than once.
+    """
 
     @abc.abstractmethod
     async def put(self, key: str, body: bytes) -> None:
         """Store ``body`` under ``key`` durably, or raise :class:`ObjectStoreError`.
 
-        A failed put leaves no object (and no partial object) under ``key``.
+        A failed put leaves no object (and no partial object) under ``key``; an unsafe key is
+        refused (code ``InvalidKey``) before anything is written.
         """
 
     @abc.abstractmethod

@@ -23,7 +23,7 @@ import time
 import uuid
 from pathlib import Path
 
-from clientevents.objectstore.base import ObjectStore, ObjectStoreError, unsafe_key_reason
+from clientevents.objectstore.base import ObjectStore, ObjectStoreError, refuse_unsafe_key
 
 __all__ = ["STAGING_DIR", "STALE_STAGING_SECS", "LocalObjectStore"]
 
@@ -72,11 +72,7 @@ class LocalObjectStore(ObjectStore):
         return str(self.root / key)
 
     async def put(self, key: str, body: bytes) -> None:
-        reason = unsafe_key_reason(key)
-        if reason is not None or key.endswith("/"):
-            raise ObjectStoreError(
-                f"Object key {key!r} is refused: {reason or 'it ends with /'}.", code="InvalidKey"
-            )
+        refuse_unsafe_key(key)
         try:
             await asyncio.to_thread(self._put, key, body)
         except OSError as exc:
@@ -85,7 +81,9 @@ class LocalObjectStore(ObjectStore):
             ) from exc
 
     def put_sync(self, key: str, body: bytes) -> None:
-        """:meth:`put` without the event loop (benchmarks, tools)."""
+        """:meth:`put` without the event loop (benchmarks, tools); raises ``OSError`` where
+        :meth:`put` raises :class:`ObjectStoreError` for a failed write."""
+        refuse_unsafe_key(key)
         self._put(key, body)
 
     def _put(self, key: str, body: bytes) -> None:

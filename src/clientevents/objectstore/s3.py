@@ -13,7 +13,7 @@ import datetime
 import re
 from typing import Any
 
-from clientevents.objectstore.base import ObjectStore, ObjectStoreError
+from clientevents.objectstore.base import ObjectStore, ObjectStoreError, refuse_unsafe_key
 
 __all__ = ["S3ObjectStore"]
 
@@ -104,6 +104,7 @@ class S3ObjectStore(ObjectStore):
         return self._store
 
     async def put(self, key: str, body: bytes) -> None:
+        refuse_unsafe_key(key)
         try:
             store = self._client()
             await self._obstore.put_async(store, key, body)

@@ -58,7 +58,7 @@ from clientevents.store.port import SqlConnection, StateStore
 from clientevents.targets.base import TargetContext
 from clientevents.targets.counters import SettleCounts, record_settled
 from clientevents.targets.delivery_stream import build_store
-from clientevents.targets.queue import DeadLetter, Delivery, dead_letter, enqueue
+from clientevents.targets.queue import SQL_DELIVERY_QUEUE, DeadLetter, Delivery
 from clientevents.transform import TransformError
 
 __all__ = ["FEED_PREFIX", "StreamFeed", "build_feeds", "direct_target_keys", "register_feeds"]
@@ -268,9 +268,9 @@ class StreamFeed:
 
         def write(conn: SqlConnection) -> None:
             if failed:
-                enqueue(conn, failed)
+                SQL_DELIVERY_QUEUE.enqueue(conn, failed)
             if dead:
-                dead_letter(conn, dead)
+                SQL_DELIVERY_QUEUE.dead_letter(conn, dead)
             record_settled(conn, key, counts, now)
 
         return write

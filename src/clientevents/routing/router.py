@@ -43,7 +43,7 @@ from clientevents.logthrottle import LogThrottle
 from clientevents.routing.counters import record_matches
 from clientevents.routing.rules import BusRoutes, build_routes
 from clientevents.store.port import SqlConnection, StateStore
-from clientevents.targets.queue import DeadLetter, Delivery, dead_letter, enqueue
+from clientevents.targets.queue import SQL_DELIVERY_QUEUE, DeadLetter, Delivery
 from clientevents.transform import TransformError
 
 __all__ = ["ROUTER_GROUP", "RoutedBatch", "Router"]
@@ -201,9 +201,9 @@ class Router:
     @staticmethod
     def _commit(conn: SqlConnection, batch: RoutedBatch) -> None:
         if batch.deliveries:
-            enqueue(conn, batch.deliveries)
+            SQL_DELIVERY_QUEUE.enqueue(conn, batch.deliveries)
         if batch.dead:
-            dead_letter(conn, batch.dead)
+            SQL_DELIVERY_QUEUE.dead_letter(conn, batch.dead)
         record_matches(conn, batch.bus, batch.matched, minute=batch.minute)
 
     def route_records(self, bus: str, records: list[LogRecord]) -> RoutedBatch:

@@ -1,5 +1,6 @@
 """Named streams that several consumer groups read independently (``docs/streams.md``)."""
 
+from clientevents.streams.port import StreamsPort
 from clientevents.streams.store import (
     MAX_RECORDS,
     InvalidStreamRequest,
@@ -8,4 +9,11 @@ from clientevents.streams.store import (
     UnknownStream,
 )
 
-__all__ = ["MAX_RECORDS", "InvalidStreamRequest", "StreamRecord", "StreamStore", "UnknownStream"]
+__all__ = [
+    "MAX_RECORDS",
+    "InvalidStreamRequest",
+    "StreamRecord",
+    "StreamStore",
+    "StreamsPort",
+    "UnknownStream",
+]

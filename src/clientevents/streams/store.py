@@ -128,7 +128,8 @@ Start = str | int | float | datetime
 
 
 class StreamStore:
-    """The named streams of one database.
+    """The named streams of one database: the :class:`~clientevents.streams.port.StreamsPort`
+    on the state store's tables (SQLite or PostgreSQL).
 
     Args:
         db: the shared database.

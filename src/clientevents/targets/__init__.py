@@ -25,9 +25,12 @@ from clientevents.targets.base import (
 from clientevents.targets.dispatcher import Dispatchers, DispatchOptions
 from clientevents.targets.dlq import DeadLetterEntry, DeadLetterQueue, RedriveResult
 from clientevents.targets.queue import (
+    SQL_DELIVERY_QUEUE,
     ClaimedDelivery,
     DeadLetter,
     Delivery,
+    DeliveryQueue,
+    SqlDeliveryQueue,
     dead_letter,
     enqueue,
     target_key,
@@ -36,6 +39,7 @@ from clientevents.targets.registry import TARGET_TYPES, build_target
 from clientevents.targets.retry import Backoff, RetryLimits
 
 __all__ = [
+    "SQL_DELIVERY_QUEUE",
     "TARGET_TYPES",
     "Backoff",
     "ClaimedDelivery",
@@ -43,6 +47,7 @@ __all__ = [
     "DeadLetterEntry",
     "DeadLetterQueue",
     "Delivery",
+    "DeliveryQueue",
     "DispatchOptions",
     "Dispatchers",
     "LocalTarget",
@@ -52,6 +57,7 @@ __all__ = [
     "RedriveResult",
     "Retry",
     "RetryLimits",
+    "SqlDeliveryQueue",
     "Target",
     "TargetContext",
     "build_target",

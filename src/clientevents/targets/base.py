@@ -48,7 +48,7 @@ from clientevents.targets.queue import ClaimedDelivery
 if TYPE_CHECKING:
     from clientevents.config.model import Settings
     from clientevents.store.port import SqlConnection, StateStore
-    from clientevents.streams.store import StreamStore
+    from clientevents.streams.port import StreamsPort
 
 __all__ = [
     "LocalTarget",
@@ -123,7 +123,7 @@ class TargetContext:
     settings: Settings
     data_dir: Path
     publisher: PublisherLike | None = None
-    streams: StreamStore | None = None
+    streams: StreamsPort | None = None
     shared: dict[str, Any] = field(default_factory=dict)
 
 

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from clientevents.targets.base import Ok, Outcome, Retry, Target
 from clientevents.targets.dispatcher import Dispatcher, DispatchOptions
-from clientevents.targets.queue import ClaimedDelivery, claim_due, next_due_at
+from clientevents.targets.queue import SQL_DELIVERY_QUEUE, ClaimedDelivery, DeliveryQueue
 from clientevents.targets.retry import RetryLimits
 
 if TYPE_CHECKING:
@@ -110,9 +110,10 @@ class BufferedDispatcher(Dispatcher):
         keep_dead_letters: bool,
         options: DispatchOptions,
         owner: str | None = None,
+        queue: DeliveryQueue = SQL_DELIVERY_QUEUE,
     ) -> None:
         super().__init__(db, key, target, limits=limits, keep_dead_letters=keep_dead_letters,
-                         options=options, owner=owner)
+                         options=options, owner=owner, queue=queue)
         target.limit_write_time(self.send_timeout_secs)
         self.lease_secs = max(self.lease_secs, target.hold_secs + LEASE_MARGIN_SECS)
         target.settlers[key] = self
@@ -150,13 +151,14 @@ class BufferedDispatcher(Dispatcher):
             await self.settle(await target.flush_all())
 
     def _next_due(self, conn: SqlConnection) -> float | None:
-        return next_due_at(conn, self.key)
+        return self.queue.next_due_at(conn, self.key)
 
     async def _take(self, only_ids: Sequence[int] | None = None) -> int:
         opts = self.options
         batch = await self.db.awrite(
-            lambda conn: claim_due(conn, self.key, now=opts.clock(), lease_secs=self.lease_secs,
-                                   limit=self.batch_size, only_ids=only_ids, owner=self.owner)
+            lambda conn: self.queue.claim_due(conn, self.key, now=opts.clock(),
+                                              lease_secs=self.lease_secs, limit=self.batch_size,
+                                              only_ids=only_ids, owner=self.owner)
         )
         if not batch:
             return 0

@@ -41,17 +41,10 @@ from clientevents.store import outage_errors
 from clientevents.targets.base import LocalTarget, Ok, Outcome, Permanent, Retry, Target
 from clientevents.targets.counters import SettleCounts, record_settled
 from clientevents.targets.queue import (
+    SQL_DELIVERY_QUEUE,
     ClaimedDelivery,
-    claim_due,
-    complete,
-    due_ids,
-    next_due_at,
-    queue_depths,
-    reschedule,
-    retire,
-    still_claimed,
+    DeliveryQueue,
     target_key,
-    unclaim,
 )
 from clientevents.targets.registry import TargetFactory, build_target
 from clientevents.targets.retry import (
@@ -134,8 +127,10 @@ class Dispatcher:
         keep_dead_letters: bool,
         options: DispatchOptions,
         owner: str | None = None,
+        queue: DeliveryQueue = SQL_DELIVERY_QUEUE,
     ) -> None:
         self.db = db
+        self.queue = queue
         self.owner = owner
         self.key = key
         self.target = target
@@ -317,13 +312,13 @@ class Dispatcher:
         self.target.release(len(deliveries))
         now = self.options.clock()
         try:
-            await self.db.awrite(lambda conn: unclaim(conn, deliveries, now=now))
+            await self.db.awrite(lambda conn: self.queue.unclaim(conn, deliveries, now=now))
         except Exception:
             logger.exception("Returning unsent deliveries failed; their leases run out. "
                              "target=%s count=%d", self.key, len(deliveries))
 
     def _next_due(self, conn: SqlConnection) -> float | None:
-        return next_due_at(conn, self.key)
+        return self.queue.next_due_at(conn, self.key)
 
     async def process(self, only_ids: Sequence[int] | None = None) -> int:
         """Claim one batch of due deliveries, send it and settle it; return how many."""
@@ -343,7 +338,7 @@ class Dispatcher:
             return 0, []
         try:
             batch = await self.db.awrite(
-                lambda conn: claim_due(
+                lambda conn: self.queue.claim_due(
                     conn,
                     self.key,
                     now=opts.clock(),
@@ -391,7 +386,7 @@ class Dispatcher:
     ) -> None:
         counts = SettleCounts()
         for d, outcome, give_up in items:
-            if retire(
+            if self.queue.retire(
                 conn,
                 d,
                 error_code=outcome.code,
@@ -483,7 +478,7 @@ class Dispatcher:
     def _write_and_settle(
         self, conn: SqlConnection, target: LocalTarget, batch: list[ClaimedDelivery]
     ) -> None:
-        held = still_claimed(conn, batch)
+        held = self.queue.still_claimed(conn, batch)
         live = [d for d in batch if d.delivery_id in held]
         if live:
             outcomes = self._checked(target.write_in(conn, live), len(live))
@@ -497,14 +492,15 @@ class Dispatcher:
         counts = SettleCounts()
         for d, outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, Ok):
-                if complete(conn, d):
+                if self.queue.complete(conn, d):
                     counts.delivered += 1
                 continue
             # Counted only when the claim is still held, as a delivery is: a settle repeated
             # after its commit's answer was lost counts nothing twice.
             if isinstance(outcome, Permanent):
-                if retire(conn, d, error_code=outcome.code, error_message=outcome.message,
-                          exhausted="Permanent", now=now, keep=self.keep_dead_letters):
+                if self.queue.retire(conn, d, error_code=outcome.code,
+                                     error_message=outcome.message, exhausted="Permanent",
+                                     now=now, keep=self.keep_dead_letters):
                     counts.failed(outcome.code, outcome.message)
                     retired.append((d, outcome, "Permanent"))
             else:
@@ -517,12 +513,15 @@ class Dispatcher:
                     after_secs=outcome.after_secs,
                 )
                 if isinstance(step, GiveUp):
-                    if retire(conn, d, error_code=outcome.code, error_message=outcome.message,
-                              exhausted=step.exhausted, now=now, keep=self.keep_dead_letters):
+                    if self.queue.retire(conn, d, error_code=outcome.code,
+                                         error_message=outcome.message,
+                                         exhausted=step.exhausted, now=now,
+                                         keep=self.keep_dead_letters):
                         counts.failed(outcome.code, outcome.message)
                         retired.append((d, outcome, step.exhausted))
-                elif reschedule(conn, d, due_at=step.due_at, error_code=outcome.code,
-                                error_message=outcome.message):
+                elif self.queue.reschedule(conn, d, due_at=step.due_at,
+                                           error_code=outcome.code,
+                                           error_message=outcome.message):
                     counts.failed(outcome.code, outcome.message)
                     counts.retried += 1
         for _ in retired:
@@ -569,6 +568,8 @@ class Dispatchers:
             default (tests pass their own to plug in a test target).
         owner: this worker's id in the worker registry (:mod:`.leases`), recorded with each
             claim so that the leases end at once if the worker dies.
+        queue: the delivery queue (:class:`~.queue.DeliveryQueue`); the state store's tables
+            by default.
 
     Raises:
         ConfigError: a target could not be built.
@@ -583,8 +584,10 @@ class Dispatchers:
         options: DispatchOptions | None = None,
         registry: Mapping[str, TargetFactory] | None = None,
         owner: str | None = None,
+        queue: DeliveryQueue = SQL_DELIVERY_QUEUE,
     ) -> None:
         self.db = db
+        self.queue = queue
         self.settings = settings
         self.options = options or DispatchOptions()
         self.dispatchers: dict[str, Dispatcher] = {}
@@ -605,6 +608,7 @@ class Dispatchers:
                     keep_dead_letters=cfg.dead_letter,
                     options=self.options,
                     owner=owner,
+                    queue=queue,
                 )
 
     @property
@@ -645,7 +649,7 @@ class Dispatchers:
     async def _drain(self, dispatcher: Dispatcher) -> int:
         now = self.options.clock()
         ids = await asyncio.to_thread(
-            self.db.read, lambda conn: due_ids(conn, dispatcher.key, now)
+            self.db.read, lambda conn: dispatcher.queue.due_ids(conn, dispatcher.key, now)
         )
         size = dispatcher.batch_size
         done = 0
@@ -665,7 +669,7 @@ class Dispatchers:
                 logger.exception("Closing a target failed. target=%s", d.key)
 
     def _warn_orphans(self) -> None:
-        depths = self.db.read(queue_depths)
+        depths = self.db.read(self.queue.queue_depths)
         for key, count in sorted(depths.items()):
             if key not in self.dispatchers:
                 logger.warning(

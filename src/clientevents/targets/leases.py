@@ -40,7 +40,7 @@ from typing import Final
 from clientevents.logthrottle import LogThrottle
 from clientevents.store.engine import register_schema
 from clientevents.store.port import SqlConnection, StateStore
-from clientevents.targets.queue import release_claims
+from clientevents.targets.queue import SQL_DELIVERY_QUEUE
 
 __all__ = ["SCHEMA", "WorkerRegistry", "process_start"]
 
@@ -174,7 +174,7 @@ class WorkerRegistry:
         gone = self._gone(conn, now)
         if not gone:
             return 0
-        released = release_claims(conn, gone, now=now)
+        released = SQL_DELIVERY_QUEUE.release_claims(conn, gone, now=now)
         conn.executemany("DELETE FROM workers WHERE worker_id = ?", [(w,) for w in gone])
         logger.warning(
             "Released the deliveries of workers that are gone. workers=%s deliveries=%d",
@@ -183,7 +183,7 @@ class WorkerRegistry:
         return released
 
     def _deregister(self, conn: SqlConnection, now: float) -> int:
-        released = release_claims(conn, [self.worker_id], now=now)
+        released = SQL_DELIVERY_QUEUE.release_claims(conn, [self.worker_id], now=now)
         conn.execute("DELETE FROM workers WHERE worker_id = ?", (self.worker_id,))
         return released
 

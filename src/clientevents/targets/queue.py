@@ -25,6 +25,12 @@ dead-letter queue and redrives.
 The router calls :func:`enqueue` and :func:`dead_letter` inside its own write transaction, so
 an event leaves the router's input only in the transaction where its deliveries exist.
 
+The port is :class:`DeliveryQueue`: components reach the queue through it (the dispatchers take
+one, :data:`SQL_DELIVERY_QUEUE` by default), and its contract is held by every implementation in
+``tests/conformance/test_delivery_queue.py``. :class:`SqlDeliveryQueue` is this module's tables
+on any state store (SQLite, PostgreSQL through the dialect); the module-level functions are the
+same operations.
+
 Example::
 
     db.write(lambda conn: enqueue(conn, [Delivery(target_key("bus", "rule", "t1"), "bus",
@@ -37,7 +43,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Final, Literal, Protocol, runtime_checkable
 
 from clientevents.store.engine import register_schema
 from clientevents.store.migrations import register_migrations
@@ -46,13 +52,17 @@ from clientevents.store.port import SqlConnection
 __all__ = [
     "EXHAUSTED_VALUES",
     "SCHEMA",
+    "SQL_DELIVERY_QUEUE",
     "ClaimedDelivery",
     "DeadLetter",
     "Delivery",
+    "DeliveryQueue",
     "Exhausted",
+    "SqlDeliveryQueue",
     "claim_due",
     "complete",
     "dead_letter",
+    "dead_letters",
     "due_ids",
     "enqueue",
     "next_due_at",
@@ -514,3 +524,233 @@ def queue_depths(conn: SqlConnection) -> dict[str, int]:
         "SELECT target_key, count(*) FROM deliveries GROUP BY target_key"
     ).fetchall()
     return {row[0]: row[1] for row in rows}
+
+
+
+def dead_letters(conn: SqlConnection, key: str | None = None) -> list[DeadLetter]:
+    """The dead letters of one target key (every one when ``None``), oldest first."""
+    sql = (
+        "SELECT target_key, bus, rule, target_id, event_id, payload, error_code, error_message, "
+        "attempts, exhausted, event_time, failed_at, attributes FROM dead_letters"
+    )
+    params: tuple[object, ...] = ()
+    if key is not None:
+        sql += " WHERE target_key = ?"
+        params = (key,)
+    rows = conn.execute(sql + " ORDER BY id", params).fetchall()
+    return [
+        DeadLetter(
+            target_key=r[0], bus=r[1], rule=r[2], target_id=r[3], event_id=r[4], payload=r[5],
+            error_code=r[6], error_message=r[7], attempts=int(r[8]), exhausted=r[9],
+            event_time=float(r[10]), failed_at=float(r[11]), attributes=r[12],
+        )
+        for r in rows
+    ]
+
+
+# -- the port -----------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class DeliveryQueue(Protocol):
+    """The delivery-queue port: one logical queue per target key, and the dead-letter queue.
+
+    Every operation takes ``conn``, the connection of a state-store transaction
+    (:class:`~clientevents.store.port.StateStore`): changes happen in the caller's write
+    (``db.write``/``db.awrite``), reads in a read or a write. That is what makes hand-offs exact:
+    the router enqueues in the write that moves its offset in the event log, so a delivery exists
+    exactly when its event has left the router's input, and a write that fails (rolls back)
+    enqueues nothing. A target writing into the same database settles in the write that
+    delivers.
+
+    The contract, held by every implementation (``tests/conformance/test_delivery_queue.py``):
+
+    - **Enqueue** adds each delivery to the queue of its ``target_key``, due at its
+      ``enqueued_at``; it does not de-duplicate (the same event enqueued twice is two
+      deliveries): exactly-once hand-off comes from the caller's transaction, and receivers
+      de-duplicate on ``event_id`` since delivery is at least once.
+    - **Claim** (:meth:`claim_due`) hands out at most ``limit`` due deliveries of one target,
+      oldest due first, counts an attempt, hides them for ``lease_secs`` and gives each a new
+      claim number. Claims are exclusive across transactions, connections and processes: two
+      claimers never hold the same delivery at once.
+    - **Leases expire**: a claimed delivery not settled within its lease is due again, and the
+      next claim gets a new claim number; the first claimer can then no longer settle it
+      (:meth:`complete`, :meth:`reschedule`, :meth:`retire` and :meth:`unclaim` answer
+      ``False``/``0`` and change nothing; :meth:`still_claimed` leaves it out).
+    - **Settle**: :meth:`complete` removes a delivered one; :meth:`reschedule` makes a failed
+      one due at ``due_at`` with its error recorded (seen by the next claim); :meth:`retire`
+      removes it and, when ``keep``, adds a dead letter with its payload, attributes, attempts
+      and reason; :meth:`unclaim` gives back claimed deliveries never sent (due now, the attempt
+      taken back).
+    - **Dead workers**: :meth:`release_claims` ends the leases held by the given owners (due
+      now, claim numbers kept).
+    - **Inspection**: :meth:`next_due_at` (the earliest due time of a target, lease ends
+      included), :meth:`due_ids`, :meth:`queue_depths` (claimed deliveries included),
+      :meth:`dead_letters` (oldest first).
+    """
+
+    def enqueue(self, conn: SqlConnection, deliveries: Sequence[Delivery]) -> None:
+        """Add deliveries to their targets' queues (see :func:`enqueue`)."""
+        ...
+
+    def dead_letter(self, conn: SqlConnection, items: Sequence[DeadLetter] | DeadLetter) -> None:
+        """Add entries to the dead-letter queue (see :func:`dead_letter`)."""
+        ...
+
+    def claim_due(
+        self,
+        conn: SqlConnection,
+        key: str,
+        *,
+        now: float,
+        lease_secs: float,
+        limit: int,
+        only_ids: Sequence[int] | None = None,
+        owner: str | None = None,
+    ) -> list[ClaimedDelivery]:
+        """Claim due deliveries of one target (see :func:`claim_due`)."""
+        ...
+
+    def next_due_at(self, conn: SqlConnection, key: str) -> float | None:
+        """When the next delivery of one target is due (see :func:`next_due_at`)."""
+        ...
+
+    def due_ids(self, conn: SqlConnection, key: str, now: float) -> list[int]:
+        """The ids of one target's deliveries due at ``now``, in claim order."""
+        ...
+
+    def still_claimed(self, conn: SqlConnection, deliveries: Sequence[ClaimedDelivery]) -> set[int]:
+        """The delivery ids whose claim these objects still hold."""
+        ...
+
+    def complete(self, conn: SqlConnection, delivery: ClaimedDelivery) -> bool:
+        """Remove a delivered one; ``False`` when the claim was lost."""
+        ...
+
+    def reschedule(
+        self,
+        conn: SqlConnection,
+        delivery: ClaimedDelivery,
+        *,
+        due_at: float,
+        error_code: str,
+        error_message: str,
+    ) -> bool:
+        """Make a failed delivery due at ``due_at``; ``False`` when the claim was lost. The
+        claim ends, so the same call repeated (a settle tried again after its commit's answer
+        was lost) changes nothing and returns ``False``."""
+        ...
+
+    def retire(
+        self,
+        conn: SqlConnection,
+        delivery: ClaimedDelivery,
+        *,
+        error_code: str,
+        error_message: str,
+        exhausted: Exhausted,
+        now: float,
+        keep: bool,
+    ) -> bool:
+        """Take a failed delivery off its queue, into the dead letters when ``keep``."""
+        ...
+
+    def unclaim(
+        self, conn: SqlConnection, deliveries: Sequence[ClaimedDelivery], *, now: float
+    ) -> int:
+        """Give back claimed deliveries never sent; how many were still held."""
+        ...
+
+    def release_claims(self, conn: SqlConnection, owners: Sequence[str], *, now: float) -> int:
+        """End the leases the given workers hold; how many deliveries were released."""
+        ...
+
+    def queue_depths(self, conn: SqlConnection) -> dict[str, int]:
+        """How many deliveries wait per target key (claimed ones included)."""
+        ...
+
+    def dead_letters(self, conn: SqlConnection, key: str | None = None) -> list[DeadLetter]:
+        """The dead letters of one target key (every one when ``None``), oldest first."""
+        ...
+
+
+class SqlDeliveryQueue:
+    """The delivery queue as this module's tables (``deliveries``, ``dead_letters``) in the
+    state store: SQLite or PostgreSQL, through the connection's dialect. Stateless: one
+    instance (:data:`SQL_DELIVERY_QUEUE`) serves every store."""
+
+    def enqueue(self, conn: SqlConnection, deliveries: Sequence[Delivery]) -> None:
+        enqueue(conn, deliveries)
+
+    def dead_letter(self, conn: SqlConnection, items: Sequence[DeadLetter] | DeadLetter) -> None:
+        dead_letter(conn, items)
+
+    def claim_due(
+        self,
+        conn: SqlConnection,
+        key: str,
+        *,
+        now: float,
+        lease_secs: float,
+        limit: int,
+        only_ids: Sequence[int] | None = None,
+        owner: str | None = None,
+    ) -> list[ClaimedDelivery]:
+        return claim_due(conn, key, now=now, lease_secs=lease_secs, limit=limit,
+                         only_ids=only_ids, owner=owner)
+
+    def next_due_at(self, conn: SqlConnection, key: str) -> float | None:
+        return next_due_at(conn, key)
+
+    def due_ids(self, conn: SqlConnection, key: str, now: float) -> list[int]:
+        return due_ids(conn, key, now)
+
+    def still_claimed(self, conn: SqlConnection, deliveries: Sequence[ClaimedDelivery]) -> set[int]:
+        return still_claimed(conn, deliveries)
+
+    def complete(self, conn: SqlConnection, delivery: ClaimedDelivery) -> bool:
+        return complete(conn, delivery)
+
+    def reschedule(
+        self,
+        conn: SqlConnection,
+        delivery: ClaimedDelivery,
+        *,
+        due_at: float,
+        error_code: str,
+        error_message: str,
+    ) -> bool:
+        return reschedule(conn, delivery, due_at=due_at, error_code=error_code,
+                          error_message=error_message)
+
+    def retire(
+        self,
+        conn: SqlConnection,
+        delivery: ClaimedDelivery,
+        *,
+        error_code: str,
+        error_message: str,
+        exhausted: Exhausted,
+        now: float,
+        keep: bool,
+    ) -> bool:
+        return retire(conn, delivery, error_code=error_code, error_message=error_message,
+                      exhausted=exhausted, now=now, keep=keep)
+
+    def unclaim(
+        self, conn: SqlConnection, deliveries: Sequence[ClaimedDelivery], *, now: float
+    ) -> int:
+        return unclaim(conn, deliveries, now=now)
+
+    def release_claims(self, conn: SqlConnection, owners: Sequence[str], *, now: float) -> int:
+        return release_claims(conn, owners, now=now)
+
+    def queue_depths(self, conn: SqlConnection) -> dict[str, int]:
+        return queue_depths(conn)
+
+    def dead_letters(self, conn: SqlConnection, key: str | None = None) -> list[DeadLetter]:
+        return dead_letters(conn, key)
+
+
+SQL_DELIVERY_QUEUE: Final[DeliveryQueue] = SqlDeliveryQueue()
+"""The delivery queue of the state store (the default of every component)."""

@@ -22,7 +22,7 @@ from clientevents.targets.base import LocalTarget, Ok, Outcome, Permanent, Targe
 from clientevents.targets.queue import ClaimedDelivery
 
 if TYPE_CHECKING:
-    from clientevents.streams.store import StreamStore
+    from clientevents.streams.port import StreamsPort
 
 __all__ = ["StreamTarget"]
 
@@ -32,7 +32,7 @@ class StreamTarget(LocalTarget):
 
     kind: ClassVar[str] = "stream"
 
-    def __init__(self, ctx: TargetContext, streams: StreamStore, stream: str) -> None:
+    def __init__(self, ctx: TargetContext, streams: StreamsPort, stream: str) -> None:
         super().__init__(ctx.db)
         self.streams = streams
         self.stream = stream

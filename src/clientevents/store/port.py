@@ -85,3 +85,22 @@ class StateStore(Protocol):
     def change_token(self, channel: str = "*") -> object: ...
 
     def close(self) -> None: ...
+
+
+def execute_late(
+    conn: SqlConnection, order: tuple[Any, ...], sql: str, parameters: Sequence[Any] = ()
+) -> None:
+    """Run ``sql`` in the current write, at the end of its group commit on a store that defers.
+
+    For statements that only add to shared "hot" rows (counters every process updates): the
+    PostgreSQL store runs the deferred statements of a whole group after its last function,
+    sorted by ``order`` (e.g. ``("delivery_counters", target_key)``), so every process locks
+    those rows in one order and holds them only until the commit; they are dropped with their
+    function's savepoint if it fails. A function must not read back what it deferred. SQLite
+    (one writer at a time) runs them at once.
+    """
+    late = getattr(conn, "execute_late", None)
+    if late is None:
+        conn.execute(sql, parameters)
+    else:
+        late(order, sql, parameters)

@@ -3,6 +3,13 @@
 - **Group commit**: one writer thread and one writer connection take every write function
   waiting, run them in one transaction, each inside its own savepoint (a failing function rolls
   back alone), and ``COMMIT`` once; callers return after the commit.
+- **Conflicts between processes**: a function the server rolls back to resolve a conflict
+  with another transaction (SQLSTATE class 40: a deadlock, a serialization failure) rolls back
+  to its savepoint alone and runs again in a later group, up to :data:`ROLLBACK_RETRIES` times,
+  before its caller gets the error; it does not set :attr:`PostgresDatabase.write_failure`.
+  Statements deferred with :func:`clientevents.store.port.execute_late` (shared counters) run
+  after the group's last function, sorted by their order key, so every process locks those
+  rows in one order and only until its commit.
 - **Reads** run on pooled connections in autocommit mode: every statement sees every commit.
 - **Several processes** may write at once: components that claim work use the dialect's
   ``FOR UPDATE SKIP LOCKED``; the event log takes positions from a head row it locks until its
@@ -433,12 +440,7 @@ class PostgresDatabase:
                     return
             conn.execute(control + "; COMMIT" if control else "COMMIT")
         except (psycopg.Error, OSError) as exc:
-            if _rolled_back(exc) and conn is not None and not (conn.closed or conn.broken):
-                # the COMMIT or a control statement: run the whole group again
-                conn.execute("ROLLBACK")
-                for job in jobs:
-                    if job not in again and not self._again(job, exc):
-                        job.resolve(None, self._error(exc))
+            if _rolled_back(exc) and self._rolled_back_group(conn, jobs, again, exc):
                 return
             error = self._failed(conn, exc)
             for job in jobs:
@@ -449,6 +451,28 @@ class PostgresDatabase:
         for job, (result, err) in zip(jobs, results, strict=True):
             if job not in again:
                 job.resolve(result, err)
+
+    def _rolled_back_group(
+        self,
+        conn: psycopg.Connection[Any] | None,
+        jobs: list[_Job],
+        again: list[_Job],
+        exc: BaseException,
+    ) -> bool:
+        """The server rolled back the whole group (its ``COMMIT``, a control statement): roll
+        back and run every function again in the next group; ``False`` if the connection
+        cannot even roll back (the caller then fails the group)."""
+        if conn is None or conn.closed or conn.broken:
+            return False
+        try:
+            conn.execute("ROLLBACK")
+        except psycopg.Error:
+            return False
+        self.write_failure = None
+        for job in jobs:
+            if job not in again and not self._again(job, exc):
+                job.resolve(None, self._error(exc))
+        return True
 
     def _run_late(
         self,

@@ -542,3 +542,29 @@ def test_a_write_rolled_back_every_time_fails_after_bounded_retries(db: Any) -> 
     assert db.write_failure is None
     assert _get(db, "doomed") is None
     assert db.write(_put("next", 1)) == 1
+
+
+def test_ordered_writes_run_after_the_others_in_every_process(db: Any) -> None:
+    db.write(lambda conn: conn.executemany("INSERT INTO kv (k, v) VALUES (?, 0)",
+                                           [("head",), ("x",)]))
+    other = _second_store(db)
+
+    def submit_round(store: Any, index: int, done: Any) -> int:
+        # the first store submits the write ordered by "head" first, the second store last
+        soon = time.monotonic() + 0.02
+        if index == 0:
+            store.submit(_add("head"), done, not_before=soon, order=("kv", "head"))
+            store.submit(_add("x"), done)
+        else:
+            store.submit(_add("x"), done, not_before=soon)
+            store.submit(_add("head"), done, order=("kv", "head"))
+        return 2
+
+    try:
+        errors = _run_rounds([db, other], submit_round)
+        retried = getattr(db, "rollback_retries", 0) + getattr(other, "rollback_retries", 0)
+    finally:
+        other.close()
+    assert errors == []
+    assert retried == 0
+    assert _get(db, "head") == _get(db, "x") == 2 * _ROUNDS

@@ -349,6 +349,9 @@ class LogAppender:
                 self._gathered.set()
             not_before = time.monotonic() + self.linger_secs
         try:
-            self.db.submit(drain, done, not_before=not_before, gathered=self._gathered)
+            # The drain locks the head row every appending process needs: ordered, it runs
+            # after its group's other functions, so it holds the row only to the commit.
+            self.db.submit(drain, done, not_before=not_before, gathered=self._gathered,
+                           order=("log_head",))
         except StoreError as exc:  # the database is closed
             _wake_all(self._take(), exc)

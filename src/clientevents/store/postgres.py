@@ -170,11 +170,18 @@ def _first_line(exc: BaseException) -> str:
 class _PgJob(_Job):
     """A write function and how many times the server rolled it back already."""
 
-    __slots__ = ("tries",)
+    __slots__ = ("order", "tries")
 
-    def __init__(self, fn: Callable[[Any], Any], **kwargs: Any) -> None:
+    def __init__(self, fn: Callable[[Any], Any], order: tuple[str, ...] | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(fn, **kwargs)
+        self.order = order
         self.tries = 0
+
+
+def _job_order(job: _Job) -> tuple[Any, ...]:
+    order = job.order if isinstance(job, _PgJob) else None
+    return (0,) if order is None else (1, *(str(part) for part in order))
 
 
 def _refuses_writes(exc: BaseException | None, conn: psycopg.Connection[Any] | None) -> bool:
@@ -329,9 +336,15 @@ class PostgresDatabase:
         *,
         not_before: float = 0.0,
         gathered: threading.Event | None = None,
+        order: tuple[str, ...] | None = None,
     ) -> None:
-        """Queue ``fn`` for the next group commit; ``on_done(result, error)`` after it."""
-        self._submit(_PgJob(fn, callback=on_done, not_before=not_before, gathered=gathered))
+        """Queue ``fn`` for the next group commit; ``on_done(result, error)`` after it.
+
+        With ``order``, ``fn`` runs after the group's functions without one, sorted by it
+        (submission order among equals), before the deferred statements: a row it locks is
+        taken at one place of every process's groups and held only to the commit."""
+        self._submit(_PgJob(fn, order, callback=on_done, not_before=not_before,
+                            gathered=gathered))
 
     def _submit(self, job: _Job) -> None:
         if self._closed:
@@ -395,6 +408,8 @@ class PostgresDatabase:
             self._counters[channel] = self._counters.get(channel, 0) + 1
 
     def _commit_group(self, jobs: list[_Job]) -> None:
+        if len(jobs) > 1 and any(isinstance(j, _PgJob) and j.order is not None for j in jobs):
+            jobs = sorted(jobs, key=_job_order)  # stable: submission order among equals
         results: list[tuple[Any, BaseException | None]] = []
         late: list[tuple[tuple[Any, ...], int, str, Sequence[Any]]] = []
         again: list[_Job] = []  # rolled back by a deadlock or a serialization failure

@@ -24,7 +24,7 @@ from store_helpers import PG_DSN, close_test_store, open_test_store, pg_schema_n
 
 from clientevents.errors import StoreError
 from clientevents.store.migrations import register_migrations
-from clientevents.store.port import SqlConnection
+from clientevents.store.port import SqlConnection, execute_late
 
 DDL = """
 CREATE TABLE IF NOT EXISTS kv (
@@ -403,3 +403,168 @@ def test_an_older_sqlite_file_gets_the_columns_added_since(tmp_path: Path) -> No
         assert {"attributes", "claimed_by"} <= columns
     finally:
         db.close()
+
+
+# -- several processes updating the same rows in opposite orders ------------------------------
+
+_ROUNDS = 4
+_PAUSE = 0.05  # each job holds its row this long, so the other store's job meets it
+
+
+def _add(key: str, *, late: bool = False, then: str | None = None) -> Any:
+    """A write adding 1 to ``key`` (and, with ``then``, to ``then`` after a pause): with
+    ``late``, as statements deferred to the end of the write's group."""
+
+    def fn(conn: SqlConnection) -> None:
+        for k in (key,) if then is None else (key, then):
+            if late:
+                execute_late(conn, ("kv", k), "UPDATE kv SET v = v + 1 WHERE k = ?", (k,))
+            else:
+                conn.execute("UPDATE kv SET v = v + 1 WHERE k = ?", (k,))
+            time.sleep(_PAUSE)
+
+    return fn
+
+
+def _run_rounds(stores: list[Any], submit_round: Any) -> list[BaseException]:
+    """Run ``submit_round(store, index, done)`` ``_ROUNDS`` times on every store at once, the
+    stores starting each round together; the errors of every write."""
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(stores), timeout=60)
+
+    def loop(store: Any, index: int) -> None:
+        for _ in range(_ROUNDS):
+            barrier.wait()
+            finished = threading.Semaphore(0)
+
+            def done(_result: Any, error: BaseException | None,
+                     finished: threading.Semaphore = finished) -> None:
+                if error is not None:
+                    errors.append(error)
+                finished.release()
+
+            for _job in range(submit_round(store, index, done)):
+                assert finished.acquire(timeout=60), "a write never finished"
+
+    threads = [threading.Thread(target=loop, args=(store, i)) for i, store in enumerate(stores)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+        assert not t.is_alive(), "a store hung"
+    return errors
+
+
+def _two_stores_add_in_opposite_orders(db: Any, *, late: bool, grouped: bool) -> Any:
+    db.write(lambda conn: conn.executemany("INSERT INTO kv (k, v) VALUES (?, 0)",
+                                           [("a",), ("b",)]))
+    other = _second_store(db)
+    orders = (("a", "b"), ("b", "a"))
+
+    def submit_round(store: Any, index: int, done: Any) -> int:
+        first, second = orders[index]
+        if grouped:  # one group of two writes: the writer waits for the second to be queued
+            store.submit(_add(first, late=late), done, not_before=time.monotonic() + 0.02)
+            store.submit(_add(second, late=late), done)
+            return 2
+        store.submit(_add(first, late=late, then=second), done)
+        return 1
+
+    try:
+        errors = _run_rounds([db, other], submit_round)
+        failures = (db.write_failure, other.write_failure)
+        retried = getattr(db, "rollback_retries", 0) + getattr(other, "rollback_retries", 0)
+    finally:
+        other.close()
+    assert errors == []
+    assert failures == (None, None)
+    assert _get(db, "a") == _get(db, "b") == 2 * _ROUNDS
+    return retried
+
+
+def test_groups_updating_rows_in_opposite_orders_all_commit(db: Any) -> None:
+    _two_stores_add_in_opposite_orders(db, late=False, grouped=True)
+
+
+def test_single_writes_updating_rows_in_opposite_orders_all_commit(db: Any) -> None:
+    _two_stores_add_in_opposite_orders(db, late=False, grouped=False)
+
+
+@pytest.mark.parametrize("grouped", [True, False])
+def test_deferred_statements_take_their_rows_in_one_order_everywhere(
+    db: Any, grouped: bool
+) -> None:
+    assert _two_stores_add_in_opposite_orders(db, late=True, grouped=grouped) == 0
+
+
+def test_a_failing_deferred_statement_fails_only_its_own_write(db: Any) -> None:
+    db.write(_put("taken", 1))
+    grouped = threading.Semaphore(0)
+    outcomes: dict[str, Any] = {}
+
+    def note(name: str) -> Any:
+        def done(result: Any, error: BaseException | None) -> None:
+            outcomes[name] = error if error is not None else result
+            grouped.release()
+        return done
+
+    def bad(conn: SqlConnection) -> None:
+        _put("mine", 1)(conn)
+        execute_late(conn, ("kv", "taken"), "INSERT INTO kv (k, v) VALUES ('taken', 2)")
+
+    db.submit(_put("before", 1), note("before"), not_before=time.monotonic() + 0.02)
+    db.submit(bad, note("bad"))
+    db.submit(_put("after", 1), note("after"))
+    for _ in range(3):
+        assert grouped.acquire(timeout=30)
+    assert isinstance(outcomes["bad"], Exception)
+    assert (outcomes["before"], outcomes["after"]) == (1, 1)
+    assert [_get(db, k) for k in ("before", "after", "taken", "mine")] == [1, 1, 1, None]
+    assert db.write_failure is None
+
+
+def test_a_write_rolled_back_every_time_fails_after_bounded_retries(db: Any) -> None:
+    if db.dialect.name == "sqlite":
+        pytest.skip("SQLite serialises writers: it never rolls one back for another's sake")
+    from clientevents.store.postgres import ROLLBACK_RETRIES
+
+    runs = 0
+
+    def doomed(conn: SqlConnection) -> None:
+        nonlocal runs
+        runs += 1
+        _put("doomed", runs)(conn)
+        conn.execute("DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = '40001'; END $$")
+
+    with pytest.raises(Exception, match="conflict"):
+        db.write(doomed)
+    assert runs == ROLLBACK_RETRIES + 1
+    assert db.write_failure is None
+    assert _get(db, "doomed") is None
+    assert db.write(_put("next", 1)) == 1
+
+
+def test_ordered_writes_run_after_the_others_in_every_process(db: Any) -> None:
+    db.write(lambda conn: conn.executemany("INSERT INTO kv (k, v) VALUES (?, 0)",
+                                           [("head",), ("x",)]))
+    other = _second_store(db)
+
+    def submit_round(store: Any, index: int, done: Any) -> int:
+        # the first store submits the write ordered by "head" first, the second store last
+        soon = time.monotonic() + 0.02
+        if index == 0:
+            store.submit(_add("head"), done, not_before=soon, order=("kv", "head"))
+            store.submit(_add("x"), done)
+        else:
+            store.submit(_add("x"), done, not_before=soon)
+            store.submit(_add("head"), done, order=("kv", "head"))
+        return 2
+
+    try:
+        errors = _run_rounds([db, other], submit_round)
+        retried = getattr(db, "rollback_retries", 0) + getattr(other, "rollback_retries", 0)
+    finally:
+        other.close()
+    assert errors == []
+    assert retried == 0
+    assert _get(db, "head") == _get(db, "x") == 2 * _ROUNDS

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from store_helpers import require_service
+from store_helpers import close_test_store, open_test_store, require_service
 
 from clientevents.ratelimit.shared import (
     PsycopgRunner,
@@ -23,6 +23,7 @@ from clientevents.ratelimit.shared import (
     SharedCallLimiter,
     SharedKeyedLimiter,
     SqliteRunner,
+    StoreRunner,
 )
 from clientevents.store.engine import Database
 
@@ -218,3 +219,50 @@ async def _connections_sharing_a_postgres_bucket(pg_schema: Callable[[], Any]) -
     finally:
         for runner in runners:
             await runner.close()
+
+
+def test_store_runners_on_postgres_share_a_bucket_beside_the_group_commit(tmp_path: Path) -> None:
+    db = open_test_store(tmp_path, "postgres")
+    try:
+        asyncio.run(_store_runners_on_postgres(db))
+    finally:
+        close_test_store(db)
+
+
+async def _store_runners_on_postgres(db: Any) -> None:
+    import threading
+
+    from clientevents.store.postgres import PostgresDatabase
+
+    other = PostgresDatabase(db.dsn, schema=db.schema, pool_max=2)  # another process's store
+    runners = [StoreRunner(db), StoreRunner(db), StoreRunner(other), StoreRunner(other)]
+    buckets = [SharedBucket(r, rate=1.0, burst=40, clock=_frozen) for r in runners]
+    release = threading.Event()
+    held = threading.Event()
+
+    def hold(_conn: Any) -> None:  # the writer's group stays open until released
+        held.set()
+        release.wait(60)
+
+    try:
+        db.submit(hold, lambda _result, _error: None)
+        assert held.wait(30)
+
+        async def take_all(bucket: SharedBucket) -> int:
+            granted = 0
+            for _ in range(25):
+                granted += (await bucket.take("dest:tickets", 1))[0]
+            return granted
+
+        # the takes do not wait for the busy writer's group
+        granted = await asyncio.wait_for(
+            asyncio.gather(*(take_all(b) for b in buckets)), timeout=30)
+        assert sum(granted) == 40, granted
+        assert await asyncio.wait_for(buckets[0].take("k", 50), timeout=30) == (40, 0.0)
+        taken, wait = await buckets[2].take("k", 1)
+        assert taken == 0 and wait == pytest.approx(1.0)
+    finally:
+        release.set()
+        for runner in runners:
+            await runner.close()
+        other.close()

@@ -50,7 +50,7 @@ from clientevents.log.port import EventLogPort, LogConsumer
 from clientevents.log.retention import ROUTER_GROUP
 from clientevents.logthrottle import LogThrottle
 from clientevents.patterns import EventPattern
-from clientevents.store.port import SqlConnection, StateStore
+from clientevents.store.port import SqlConnection, StateStore, execute_late
 
 __all__ = ["DAY_SECS", "TRIM_CHUNK", "Archiver"]
 
@@ -176,7 +176,8 @@ class Archiver:
                     "ON CONFLICT (archive, seq) DO NOTHING",
                     rows,
                 )
-                conn.execute(
+                execute_late(
+                    conn, ("archives_state", archive.name),
                     "UPDATE archives_state SET event_count = event_count + ?, "
                     "size_bytes = size_bytes + ? WHERE archive = ?",
                     (len(rows), size, archive.name),
@@ -288,7 +289,8 @@ def _trim_chunk(conn: SqlConnection, archive: str, cutoff: float, now: float) ->
             "DELETE FROM archive_events WHERE archive = ? AND seq = ?",
             [(archive, seq) for seq, _ in doomed],
         )
-    conn.execute(
+    execute_late(
+        conn, ("archives_state", archive),
         "UPDATE archives_state SET event_count = event_count - ?, size_bytes = size_bytes - ?, "
         "last_trimmed_at = ? WHERE archive = ?",
         (len(doomed), sum(size for _, size in doomed), now, archive),

@@ -310,10 +310,11 @@ class LogAppender:
         taken: list[_Waiter] = []
         ran = False
 
-        def drain(conn: SqlConnection) -> None:
+        def drain(conn: SqlConnection) -> int:
             nonlocal ran
-            ran = True
-            taken.extend(self._take())
+            if not ran:  # the store may run it again (its transaction rolled back): same rows
+                ran = True
+                taken.extend(self._take())
             rows: list[Sequence[object]] = []
             for waiter in taken:
                 rows.extend(waiter.rows)
@@ -321,10 +322,12 @@ class LogAppender:
             self._target = 0
             if rows:
                 insert_rows(conn, rows)
-                self.drains += 1  # the writer thread is the only one counting
-                self.rows_appended += len(rows)
+            return len(rows)
 
-        def done(_result: Any, error: BaseException | None) -> None:
+        def done(appended: Any, error: BaseException | None) -> None:
+            if error is None and appended:
+                self.drains += 1  # the writer thread is the only one counting
+                self.rows_appended += appended
             waiters = taken if ran else self._take()
             if error is not None and not isinstance(error, StoreError):
                 wrapped = StoreError(f"Appending to the event log failed: {error}")
@@ -346,6 +349,9 @@ class LogAppender:
                 self._gathered.set()
             not_before = time.monotonic() + self.linger_secs
         try:
-            self.db.submit(drain, done, not_before=not_before, gathered=self._gathered)
+            # The drain locks the head row every appending process needs: ordered, it runs
+            # after its group's other functions, so it holds the row only to the commit.
+            self.db.submit(drain, done, not_before=not_before, gathered=self._gathered,
+                           order=("log_head",))
         except StoreError as exc:  # the database is closed
             _wake_all(self._take(), exc)

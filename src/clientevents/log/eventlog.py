@@ -345,7 +345,8 @@ class SqlConsumer:
             EventLog.commit_offset(conn, group, bus, last, expected=after)
             return result
 
-        self.log.db.submit(run, pending.finish)
+        # ordered: every process locks the offset rows of its groups in one order
+        self.log.db.submit(run, pending.finish, order=("consumer_offsets", group, bus))
         return pending
 
     def commit(self, batch: LogBatch, write: Callable[[Any], T]) -> T:

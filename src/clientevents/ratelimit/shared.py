@@ -35,6 +35,7 @@ import time
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any, Protocol, TypeVar
 
+from clientevents.errors import StoreError
 from clientevents.ratelimit.bucket import TokenBucket
 from clientevents.ratelimit.window import Grant, WindowLimiter
 from clientevents.store.engine import register_schema
@@ -132,16 +133,71 @@ def _drive(conn: Any, steps: Steps[T]) -> T:
 
 class StoreRunner:
     """The deployment's state store (:class:`~clientevents.store.port.StateStore`, SQLite or
-    PostgreSQL): one group-committed write a run (the processes of one machine share the
-    SQLite file and its write lock; PostgreSQL serialises the bucket's row)."""
+    PostgreSQL).
+
+    SQLite: one group-committed write a run (the processes of one machine share the file and
+    its write lock). PostgreSQL: not the store's group commit, where a bucket's row would stay
+    locked while the rest of the group runs (every process taking from the bucket would wait
+    for the other's whole group, and groups meeting bucket and counter rows in different
+    orders could deadlock), but an autocommit connection of the runner's own to the store's
+    schema: each statement of a take is a transaction of its own, atomic on its one row (the
+    take's ``UPDATE`` is conditional, the creation ``ON CONFLICT DO NOTHING``), committed
+    without waiting for the WAL flush (a server crash may forget the last takes: a bucket
+    refills a little early once)."""
 
     paramstyle = "named"
 
     def __init__(self, db: StateStore) -> None:
         self.db = db
+        self._pg = db.dialect.name == "postgres" and hasattr(db, "dsn")
+        self._conn: Any = None
+        self._lock: Any = None
+        self._loop: Any = None
 
     async def run(self, steps: Steps[T]) -> T:
+        if self._pg:
+            return await self._run_pg(steps)
         return await self.db.awrite(lambda conn: _drive(conn, steps))
+
+    async def _run_pg(self, steps: Steps[T]) -> T:
+        import asyncio
+
+        import psycopg
+
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # a connection and a lock belong to one event loop
+            self._loop, self._lock, self._conn = loop, asyncio.Lock(), None
+        async with self._lock:
+            conn = self._conn
+            if conn is None or conn.closed:
+                db: Any = self.db
+                conn = self._conn = await psycopg.AsyncConnection.connect(
+                    db.dsn, autocommit=True, prepare_threshold=None,
+                    connect_timeout=max(1, round(getattr(db, "connect_timeout", 5))),
+                    options=f"-c search_path={db.schema} -c synchronous_commit=off",
+                )
+            try:
+                answer: Any = None
+                while True:
+                    try:
+                        sql, params = steps.send(answer)
+                    except StopIteration as done:
+                        result: T = done.value
+                        return result
+                    cur = await conn.execute(_pyformat(sql), params)
+                    row = await cur.fetchone() if sql.startswith("SELECT") else None
+                    answer = (cur.rowcount, row)
+            except psycopg.Error as exc:
+                if conn.broken:
+                    self._conn = None
+                raise StoreError(f"A shared rate limit's bucket could not be written: {exc}"
+                                 ) from exc
+
+    async def close(self) -> None:
+        """Close the PostgreSQL connection, if one was opened (the next run opens another)."""
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
 
 
 #: The name the embedded default's runner had first.

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Final
 
 from clientevents.store.engine import register_schema
-from clientevents.store.port import SqlConnection
+from clientevents.store.port import SqlConnection, execute_late
 
 __all__ = ["KEEP_MINUTES", "MATCH_COUNTS_SCHEMA", "matches_per_minute", "record_matches"]
 
@@ -47,13 +47,20 @@ _UPSERT: Final = (
 def record_matches(
     conn: SqlConnection, bus: str, counts: Mapping[str, int], *, minute: int
 ) -> None:
-    """Add ``counts`` (rule -> matched events) to ``bus``'s ``minute``; inside a write."""
+    """Add ``counts`` (rule -> matched events) to ``bus``'s ``minute``; inside a write.
+
+    The statements are deferred to the end of the write's group, in one order in every process
+    (:func:`~clientevents.store.port.execute_late`): several routers may count the same rows."""
     if not counts:
         return
-    conn.executemany(_UPSERT, [(bus, minute, rule, n) for rule, n in counts.items() if n])
-    conn.execute(
-        "DELETE FROM rule_match_counts WHERE bus = ? AND minute < ?", (bus, minute - KEEP_MINUTES)
+    execute_late(
+        conn, ("rule_match_counts", bus, ""),
+        "DELETE FROM rule_match_counts WHERE bus = ? AND minute < ?", (bus, minute - KEEP_MINUTES),
     )
+    for rule, n in counts.items():
+        if n:
+            execute_late(conn, ("rule_match_counts", bus, f"{minute:012d}", rule), _UPSERT,
+                         (bus, minute, rule, n))
 
 
 def matches_per_minute(

@@ -7,6 +7,10 @@ chooses one from the ``storage:`` settings.
 
 - ``write(fn)`` / ``await awrite(fn)`` / ``submit(fn, on_done)``: ``fn(conn)`` runs in the next
   group commit inside its own savepoint; the call returns once the commit is durable.
+  ``submit(..., order=key)``: in its group, ``fn`` runs after every function without an order
+  and with the others sorted by ``key`` (PostgreSQL; SQLite ignores it): a function that locks
+  a row every process updates and whose result it needs (the event log's ``log_head``) takes it
+  in one place of every group, after the other functions' rows.
 - ``read(fn)``: ``fn(conn)`` on a read connection (its statements see every committed write).
 - ``ensure_schema(ddl)``: create tables after the store opened (idempotent DDL in the portable
   subset, see :mod:`clientevents.store.dialect`).
@@ -75,7 +79,7 @@ class StateStore(Protocol):
 
     def submit(
         self, fn: Callable[[Any], Any], on_done: DoneFn, *, not_before: float = 0.0,
-        gathered: Any = None,
+        gathered: Any = None, order: tuple[str, ...] | None = None,
     ) -> None: ...
 
     def read(self, fn: Callable[[Any], T]) -> T: ...
@@ -85,3 +89,22 @@ class StateStore(Protocol):
     def change_token(self, channel: str = "*") -> object: ...
 
     def close(self) -> None: ...
+
+
+def execute_late(
+    conn: SqlConnection, order: tuple[Any, ...], sql: str, parameters: Sequence[Any] = ()
+) -> None:
+    """Run ``sql`` in the current write, at the end of its group commit on a store that defers.
+
+    For statements that only add to shared "hot" rows (counters every process updates): the
+    PostgreSQL store runs the deferred statements of a whole group after its last function,
+    sorted by ``order`` (e.g. ``("delivery_counters", target_key)``), so every process locks
+    those rows in one order and holds them only until the commit; they are dropped with their
+    function's savepoint if it fails. A function must not read back what it deferred. SQLite
+    (one writer at a time) runs them at once.
+    """
+    late = getattr(conn, "execute_late", None)
+    if late is None:
+        conn.execute(sql, parameters)
+    else:
+        late(order, sql, parameters)

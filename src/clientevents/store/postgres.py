@@ -3,6 +3,13 @@
 - **Group commit**: one writer thread and one writer connection take every write function
   waiting, run them in one transaction, each inside its own savepoint (a failing function rolls
   back alone), and ``COMMIT`` once; callers return after the commit.
+- **Conflicts between processes**: a function the server rolls back to resolve a conflict
+  with another transaction (SQLSTATE class 40: a deadlock, a serialization failure) rolls back
+  to its savepoint alone and runs again in a later group, up to :data:`ROLLBACK_RETRIES` times,
+  before its caller gets the error; it does not set :attr:`PostgresDatabase.write_failure`.
+  Statements deferred with :func:`clientevents.store.port.execute_late` (shared counters) run
+  after the group's last function, sorted by their order key, so every process locks those
+  rows in one order and only until its commit.
 - **Reads** run on pooled connections in autocommit mode: every statement sees every commit.
 - **Several processes** may write at once: components that claim work use the dialect's
   ``FOR UPDATE SKIP LOCKED``; the event log takes positions from a head row it locks until its
@@ -48,6 +55,10 @@ logger = logging.getLogger(__name__)
 
 #: How long a listener or writer waits before it tries to connect again after a failure.
 RECONNECT_SECS = 0.5
+
+#: How many times a write function the server rolled back (a deadlock, a serialization
+#: failure) runs again, each time in a later group, before its caller gets the error.
+ROLLBACK_RETRIES = 5
 
 _TRANSLATED: dict[str, str] = {}
 
@@ -114,10 +125,12 @@ class PgConnection:
 
     dialect: Dialect = POSTGRES
 
-    __slots__ = ("raw",)
+    __slots__ = ("late", "raw")
 
     def __init__(self, raw: psycopg.Connection[Any]) -> None:
         self.raw = raw
+        #: Where a write function's deferred statements go (``None``: outside a write).
+        self.late: list[tuple[tuple[Any, ...], str, Sequence[Any]]] | None = None
 
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> psycopg.Cursor[Any]:
         return self.raw.execute(translate(sql), parameters)
@@ -130,10 +143,51 @@ class PgConnection:
     def executescript(self, script: str) -> None:
         self.raw.execute(script)
 
+    def execute_late(self, order: tuple[Any, ...], sql: str, parameters: Sequence[Any] = ()
+                     ) -> None:
+        """Run ``sql`` after the group's last function, in ``order`` (see
+        :func:`clientevents.store.port.execute_late`); at once outside a group."""
+        if self.late is None:
+            self.execute(sql, parameters)
+        else:
+            self.late.append((order, sql, parameters))
+
+
+def _rolled_back(exc: BaseException | None) -> bool:
+    """Whether the server rolled the transaction back to resolve a conflict with another one
+    (SQLSTATE class 40: a deadlock, a serialization failure): running it again may succeed."""
+    return str(getattr(exc, "sqlstate", None) or "").startswith("40")
+
+
+def _late_order(op: tuple[tuple[Any, ...], int, str, Sequence[Any]]) -> tuple[str, ...]:
+    return tuple(str(part) for part in op[0])
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).split("\n", 1)[0]
+
+
+class _PgJob(_Job):
+    """A write function and how many times the server rolled it back already."""
+
+    __slots__ = ("order", "tries")
+
+    def __init__(self, fn: Callable[[Any], Any], order: tuple[str, ...] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(fn, **kwargs)
+        self.order = order
+        self.tries = 0
+
+
+def _job_order(job: _Job) -> tuple[Any, ...]:
+    order = job.order if isinstance(job, _PgJob) else None
+    return (0,) if order is None else (1, *(str(part) for part in order))
+
 
 def _refuses_writes(exc: BaseException | None, conn: psycopg.Connection[Any] | None) -> bool:
-    """Whether ``exc`` says the server cannot take writes (not that one write was wrong)."""
-    if isinstance(exc, psycopg.OperationalError):
+    """Whether ``exc`` says the server cannot take writes (not that one write was wrong, nor
+    that it conflicted with another process's: :func:`_rolled_back`)."""
+    if isinstance(exc, psycopg.OperationalError) and not _rolled_back(exc):
         return True
     if isinstance(exc, psycopg.errors.DiskFull | psycopg.errors.ReadOnlySqlTransaction):
         return True
@@ -174,6 +228,10 @@ class PostgresDatabase:
         #: The error of the last write that failed because the server could not take it.
         self.write_failure: BaseException | None = None
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        #: Write functions rolled back by the server, to run first in the next group.
+        self._retry: list[_Job] = []
+        #: How many times a write function ran again after the server rolled it back.
+        self.rollback_retries = 0
         self._closed = False
         self._counters: dict[str, int] = {}
         self._counters_lock = threading.Lock()
@@ -255,7 +313,7 @@ class PostgresDatabase:
 
     def write(self, fn: Callable[[Any], T]) -> T:
         """Run ``fn`` in the next group commit; return its result once it is committed."""
-        job = _Job(fn)
+        job = _PgJob(fn)
         self._submit(job)
         assert job.lock is not None
         job.lock.acquire()
@@ -268,7 +326,7 @@ class PostgresDatabase:
         """The asyncio twin of :meth:`write`."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[T] = loop.create_future()
-        self._submit(_Job(fn, future=fut, loop=loop))
+        self._submit(_PgJob(fn, future=fut, loop=loop))
         return await fut
 
     def submit(
@@ -278,9 +336,15 @@ class PostgresDatabase:
         *,
         not_before: float = 0.0,
         gathered: threading.Event | None = None,
+        order: tuple[str, ...] | None = None,
     ) -> None:
-        """Queue ``fn`` for the next group commit; ``on_done(result, error)`` after it."""
-        self._submit(_Job(fn, callback=on_done, not_before=not_before, gathered=gathered))
+        """Queue ``fn`` for the next group commit; ``on_done(result, error)`` after it.
+
+        With ``order``, ``fn`` runs after the group's functions without one, sorted by it
+        (submission order among equals), before the deferred statements: a row it locks is
+        taken at one place of every process's groups and held only to the commit."""
+        self._submit(_PgJob(fn, order, callback=on_done, not_before=not_before,
+                            gathered=gathered))
 
     def _submit(self, job: _Job) -> None:
         if self._closed:
@@ -288,20 +352,23 @@ class PostgresDatabase:
         self._queue.put(job)
 
     def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                break
-            if first.not_before:
-                delay = first.not_before - time.monotonic()
-                if delay > 0:
-                    if first.gathered is not None:
-                        first.gathered.wait(delay)
-                    else:
-                        time.sleep(delay)
-            jobs = [first]
-            stop = False
-            while len(jobs) < MAX_GROUP:
+        stop = False
+        while not stop or self._retry:
+            jobs = self._retry
+            self._retry = []
+            if not jobs:
+                first = self._queue.get()
+                if first is None:
+                    break
+                if first.not_before:
+                    delay = first.not_before - time.monotonic()
+                    if delay > 0:
+                        if first.gathered is not None:
+                            first.gathered.wait(delay)
+                        else:
+                            time.sleep(delay)
+                jobs.append(first)
+            while not stop and len(jobs) < MAX_GROUP:
                 try:
                     nxt = self._queue.get_nowait()
                 except queue.Empty:
@@ -311,8 +378,6 @@ class PostgresDatabase:
                     break
                 jobs.append(nxt)
             self._commit_group(jobs)
-            if stop:
-                break
         if self._writer is not None:
             self._writer.close()
 
@@ -343,7 +408,11 @@ class PostgresDatabase:
             self._counters[channel] = self._counters.get(channel, 0) + 1
 
     def _commit_group(self, jobs: list[_Job]) -> None:
+        if len(jobs) > 1 and any(isinstance(j, _PgJob) and j.order is not None for j in jobs):
+            jobs = sorted(jobs, key=_job_order)  # stable: submission order among equals
         results: list[tuple[Any, BaseException | None]] = []
+        late: list[tuple[tuple[Any, ...], int, str, Sequence[Any]]] = []
+        again: list[_Job] = []  # rolled back by a deadlock or a serialization failure
         conn: psycopg.Connection[Any] | None = None
         try:
             conn = self._writer_conn()
@@ -352,34 +421,129 @@ class PostgresDatabase:
             # Control statements share round trips: "BEGIN; SAVEPOINT job", then between two
             # functions "RELEASE SAVEPOINT job; SAVEPOINT job", and "RELEASE ...; COMMIT".
             control = "BEGIN"
-            for job in jobs:
+            for index, job in enumerate(jobs):
                 conn.execute(control if single else control + "; SAVEPOINT job")
                 control = ""
+                mine: list[tuple[tuple[Any, ...], str, Sequence[Any]]] = []
+                wrapped.late = mine
                 try:
                     result = job.fn(wrapped)
                 except BaseException as exc:  # each job's own error goes back to its caller
+                    wrapped.late = None
                     if _refuses_writes(exc, conn):
                         raise
+                    conn.execute("ROLLBACK" if single else "ROLLBACK TO SAVEPOINT job")
                     if single:
-                        conn.execute("ROLLBACK")
                         self.write_failure = None
-                        job.resolve(None, exc)
+                        if not self._again(job, exc):
+                            job.resolve(None, exc)
                         return
-                    conn.execute("ROLLBACK TO SAVEPOINT job")
+                    if _rolled_back(exc) and self._again(job, exc):
+                        again.append(job)
                     results.append((None, exc))
                 else:
+                    wrapped.late = None
+                    late.extend((order, index, sql, params) for order, sql, params in mine)
                     results.append((result, None))
                 if not single:
                     control = "RELEASE SAVEPOINT job"
+            if late:
+                if control:
+                    conn.execute(control)
+                    control = ""
+                if not self._run_late(conn, late, jobs, results, again):
+                    return
             conn.execute(control + "; COMMIT" if control else "COMMIT")
         except (psycopg.Error, OSError) as exc:
+            if _rolled_back(exc) and self._rolled_back_group(conn, jobs, again, exc):
+                return
             error = self._failed(conn, exc)
             for job in jobs:
-                job.resolve(None, error)
+                if job not in again:
+                    job.resolve(None, error)
             return
         self.write_failure = None
         for job, (result, err) in zip(jobs, results, strict=True):
-            job.resolve(result, err)
+            if job not in again:
+                job.resolve(result, err)
+
+    def _rolled_back_group(
+        self,
+        conn: psycopg.Connection[Any] | None,
+        jobs: list[_Job],
+        again: list[_Job],
+        exc: BaseException,
+    ) -> bool:
+        """The server rolled back the whole group (its ``COMMIT``, a control statement): roll
+        back and run every function again in the next group; ``False`` if the connection
+        cannot even roll back (the caller then fails the group)."""
+        if conn is None or conn.closed or conn.broken:
+            return False
+        try:
+            conn.execute("ROLLBACK")
+        except psycopg.Error:
+            return False
+        self.write_failure = None
+        for job in jobs:
+            if job not in again and not self._again(job, exc):
+                job.resolve(None, self._error(exc))
+        return True
+
+    def _run_late(
+        self,
+        conn: psycopg.Connection[Any],
+        late: list[tuple[tuple[Any, ...], int, str, Sequence[Any]]],
+        jobs: list[_Job],
+        results: list[tuple[Any, BaseException | None]],
+        again: list[_Job],
+    ) -> bool:
+        """Run the group's deferred statements in their global order; ``False`` when one
+        failed: the group is rolled back, its function fails (or runs again after a deadlock)
+        and the others run again in the next group."""
+        late.sort(key=_late_order)  # stable: one function's statements keep their order
+        for _order, index, sql, params in late:
+            try:
+                conn.execute(translate(sql), params)
+            except psycopg.Error as exc:
+                if _refuses_writes(exc, conn) and not _rolled_back(exc):
+                    raise
+                conn.execute("ROLLBACK")
+                self.write_failure = None
+                culprit = jobs[index]
+                for job, (_result, err) in zip(jobs, results, strict=True):
+                    if job in again:
+                        continue
+                    if err is not None:
+                        job.resolve(None, err)
+                    elif job is culprit:
+                        if not (_rolled_back(exc) and self._again(job, exc)):
+                            job.resolve(None, self._error(exc))
+                    else:
+                        self._again(job, None)
+                return False
+        return True
+
+    def _again(self, job: _Job, exc: BaseException | None) -> bool:
+        """Queue ``job`` for the next group when ``exc`` rolled its transaction back (``None``:
+        another function's failure did); ``False`` when it may not run again."""
+        if exc is not None:
+            if not _rolled_back(exc):
+                return False
+            assert isinstance(job, _PgJob)
+            job.tries += 1
+            tries = job.tries
+            if tries > ROLLBACK_RETRIES:
+                return False
+            self.rollback_retries += 1
+            logger.info("A write was rolled back by the server (%s); running it again. try=%d",
+                        _first_line(exc), tries)
+        self._retry.append(job)
+        return True
+
+    def _error(self, exc: BaseException) -> StoreError:
+        error = StoreError(f"Commit to {self.description} failed: {exc}")
+        error.__cause__ = exc
+        return error
 
     def _failed(self, conn: psycopg.Connection[Any] | None, exc: BaseException) -> StoreError:
         """Roll back (or drop a broken connection); remember the failure; the callers' error."""
@@ -395,9 +559,7 @@ class PostgresDatabase:
                     self._writer = None
         if _refuses_writes(exc, conn):
             self.write_failure = exc
-        error = StoreError(f"Commit to {self.description} failed: {exc}")
-        error.__cause__ = exc
-        return error
+        return self._error(exc)
 
     # -- reads ----------------------------------------------------------------------------
 

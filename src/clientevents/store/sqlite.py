@@ -321,6 +321,7 @@ class Database:
         *,
         not_before: float = 0.0,
         gathered: threading.Event | None = None,
+        order: tuple[str, ...] | None = None,
     ) -> None:
         """Queue ``fn`` for the next group commit and return at once.
 
@@ -334,6 +335,10 @@ class Database:
         gathers writes (the event log's appender, under load) trades that much latency for
         fewer, larger commits. With ``gathered``, the wait ends as soon as that event is set
         (the caller sets it once it has gathered enough).
+
+        ``order`` places ``fn`` in its group on a store whose processes write at once
+        (PostgreSQL, :meth:`~clientevents.store.postgres.PostgresDatabase.submit`); SQLite's one
+        writer needs no order and ignores it.
         """
         self._submit(_Job(fn, callback=on_done, not_before=not_before, gathered=gathered))
 

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Final
 
 from clientevents.store.engine import register_schema
-from clientevents.store.port import SqlConnection
+from clientevents.store.port import SqlConnection, execute_late
 
 __all__ = ["COUNTERS_SCHEMA", "DeliveryState", "SettleCounts", "delivery_state", "record_settled"]
 
@@ -103,7 +103,11 @@ _UPSERT: Final = (
 
 
 def record_settled(conn: SqlConnection, key: str, counts: SettleCounts, now: float) -> None:
-    """Add one batch's outcomes to target ``key``'s counters; call inside the settle write."""
+    """Add one batch's outcomes to target ``key``'s counters; call inside the settle write.
+
+    Every process settling ``key`` updates its one row, so the upsert is deferred to the end of
+    the write's group (:func:`~clientevents.store.port.execute_late`): processes lock counter
+    rows in one order, and only until their commit."""
     if counts.empty:
         return
     failed = counts.error_code is not None
@@ -113,7 +117,7 @@ def record_settled(conn: SqlConnection, key: str, counts: SettleCounts, now: flo
         counts.error_code, (counts.error_message or "")[:2000] if failed else None,
         now if failed else None,
     )
-    conn.execute(_UPSERT, params)
+    execute_late(conn, ("delivery_counters", key), _UPSERT, params)
 
 
 @dataclass(frozen=True, slots=True)

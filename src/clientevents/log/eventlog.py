@@ -227,14 +227,18 @@ class EventLog:
             "SELECT seq FROM consumer_offsets WHERE grp = ? AND bus = ?", (group, bus)
         ).fetchone()
         if row is None and expected == 0:
-            conn.execute(
-                "INSERT INTO consumer_offsets (grp, bus, seq) VALUES (?, ?, ?)", (group, bus, seq)
+            # Two consumers starting the group at once: the second one's insert finds the
+            # first one's row (committed meanwhile) and is a conflict like any other.
+            inserted = conn.execute(
+                "INSERT INTO consumer_offsets (grp, bus, seq) VALUES (?, ?, ?) "
+                "ON CONFLICT (grp, bus) DO NOTHING", (group, bus, seq)
             )
-            return
+            if inserted.rowcount == 1:
+                return
         current = None if row is None else row[0]
         raise Conflict(
             f"Consumer group {group!r} on bus {bus!r} is at offset {current}, not {expected}: "
-            "another consumer of the same group moved it. Run one worker per database."
+            "another consumer of the same group moved it first; the batch is read again."
         )
 
     @staticmethod

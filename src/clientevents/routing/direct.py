@@ -19,9 +19,22 @@ before it) is final, in one write with what the batch left over:
 - an event whose input cannot be shaped is dead-lettered (``TransformError``), as the router
   does.
 
+A read or a commit the state store refuses (:func:`~clientevents.store.outage_errors`: it is
+unreachable, locked, out of space) is tried again with a back-off (0.1 s doubling to 2 s) for
+as long as the outage lasts, and the feed keeps what it holds meanwhile: a refused commit keeps
+its batch and every later one, already in written objects, and commits them in order once the
+store takes writes again, instead of reading them again from the committed offset and writing
+their objects a second time. Until they are committed nothing more is read (the engine writes
+what it buffers at once, so nothing waits for its interval). A retried commit that meets a
+:class:`Conflict` although the committed offset covers its batch had committed before its
+answer was lost; any other ``Conflict`` (another worker moved the group) and any other error
+still make the feed start again from the committed offset.
+
 A crash before the commit feeds the batch again from the same offset (objects written before
-the crash are written again: duplicates, only after a crash); a crash after it never feeds it
-again. Memory is bounded by the engine's ``has_room`` (its buffering bound).
+the crash are written again: duplicates, only after a crash, after an error other than an
+outage, or when a feed stops while the store still refuses its commits after
+:data:`FINISH_RETRY_SECS`); a crash after it never feeds it again. Memory is bounded by the
+engine's ``has_room`` (its buffering bound).
 
 The router skips these targets (:func:`direct_target_keys`); the feed's offset is registered
 at the router's position when a target is first fed this way (:func:`register_feeds`), so the
@@ -49,11 +62,12 @@ from typing import Any
 
 from clientevents.config.model import Settings
 from clientevents.delivery_stream import Delivered, DeliveryStream, Record, Settlement
-from clientevents.errors import Conflict
+from clientevents.errors import Conflict, StoreError
 from clientevents.log.port import EventLogPort, LogBatch, LogConsumer
 from clientevents.logthrottle import LogThrottle
 from clientevents.patterns import EventPattern
 from clientevents.routing.rules import TargetRoute, routes_of
+from clientevents.store import outage_errors
 from clientevents.store.port import SqlConnection, StateStore
 from clientevents.targets.base import TargetContext
 from clientevents.targets.counters import SettleCounts, record_settled
@@ -70,6 +84,15 @@ FEED_PREFIX = "stream:"
 """Consumer groups of log-fed delivery-stream targets: ``stream:<target key>``."""
 
 ROUTER_GROUP = "router"
+
+OUTAGE_FIRST_BACKOFF_SECS = 0.1
+OUTAGE_MAX_BACKOFF_SECS = 2.0
+"""The first and the longest wait before a feed tries again a read or a commit the store
+refused (it is unreachable, its disk is full); what the feed holds stays meanwhile."""
+
+FINISH_RETRY_SECS = 30.0
+"""How long a stopping feed tries to commit what it holds while the store refuses; after
+that the batches are left to be fed again at the next start."""
 
 
 def _feed_routes(settings: Settings) -> list[tuple[TargetRoute, str, Any]]:
@@ -126,11 +149,13 @@ def build_feeds(db: StateStore, log: EventLogPort, settings: Settings, ctx: Targ
 class _Batch:
     """What one read of the log became: the records still in the engine, the leftovers."""
 
-    __slots__ = ("dead", "delivered", "failed", "fetched", "pending")
+    __slots__ = ("committed", "dead", "delivered", "failed", "fetched", "pending", "refused")
 
     def __init__(self, fetched: LogBatch) -> None:
         self.fetched = fetched
         self.pending = 0
+        self.committed = False  # its commit went through while an earlier one was refused
+        self.refused = False  # a try of its commit was refused by the store
         self.delivered = 0
         self.failed: list[Delivery] = []
         self.dead: list[DeadLetter] = []
@@ -177,6 +202,9 @@ class StreamFeed:
         self._batches: deque[_Batch] = deque()
         self._paused_until = 0.0
         self._backoff = 0.0
+        self._refused = False  # a commit was refused: nothing is read until all held commits
+        self._retry_at = 0.0  # no read or commit is tried before (monotonic), in an outage
+        self._outage_backoff = 0.0
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -249,16 +277,94 @@ class StreamFeed:
             self._backoff = 0.0
 
     async def _commit_done(self) -> int:
-        """Commit every leading batch that is final; return how many events it covered."""
+        """Commit every leading batch that is final, in order; return how many events it
+        covered.
+
+        A commit the store refuses (:func:`~clientevents.store.outage_errors`) keeps its batch,
+        and every later one, to be committed again after a back-off: their objects are written
+        and are not written again. Until every batch held then is committed nothing more is
+        read (the consumer forgot its place at the refusal and reads on from the committed
+        offset), so the engine writes what it buffers at once. A :class:`Conflict` (another
+        worker moved the group) is raised, unless the batch's refused try did commit (its
+        answer was lost: the committed offset covers it).
+        """
+        if self._refused and time.monotonic() < self._retry_at:
+            return 0
         done: list[_Batch] = []
-        while self._batches and self._batches[0].pending == 0:
-            done.append(self._batches.popleft())
+        for batch in self._batches:
+            if batch.pending:
+                break
+            done.append(batch)
+            if self._refused and not batch.committed:
+                break  # after a refusal: one commit at a time until the store takes them
         if not done:
             return 0
-        pending = [self.consumer.submit(batch.fetched, self._writer(batch)) for batch in done]
-        for commit in pending:
-            await asyncio.to_thread(commit.wait)
-        return sum(len(batch.fetched) for batch in done)
+        pending = [(batch, None if batch.committed
+                    else self.consumer.submit(batch.fetched, self._writer(batch)))
+                   for batch in done]
+        refused: BaseException | None = None
+        count = 0
+        for batch, commit in pending:
+            if commit is not None:
+                try:
+                    await asyncio.to_thread(commit.wait)
+                except Conflict:
+                    if refused is not None:
+                        continue  # it starts where the refused commit before it would end
+                    if not batch.refused:
+                        raise
+                    try:
+                        covered = await self._covered(batch)
+                    except outage_errors(StoreError) as exc:
+                        refused = exc
+                        continue
+                    if not covered:
+                        raise
+                except outage_errors(StoreError) as exc:
+                    batch.refused = True
+                    if refused is None:
+                        refused = exc
+                    continue
+            if refused is not None:
+                batch.committed = True  # (hand-off rows) it went through; the earlier did not
+                continue
+            assert self._batches[0] is batch
+            self._batches.popleft()
+            count += len(batch.fetched)
+        if refused is not None:
+            self._refuse("a commit", refused)
+            if not self._refused:
+                self._refused = True
+                # Nothing is read until the held batches are committed: write them out now.
+                self._settle(await self.stream.flush(everything=True))
+        else:
+            self._outage_over()
+            if self._refused and not self._batches:
+                self._refused = False  # everything held is committed: read on
+        return count
+
+    async def _covered(self, batch: _Batch) -> bool:
+        """Whether the group's committed offset covers ``batch``."""
+        bus = self.route.bus
+        offset = await asyncio.to_thread(self.log.offset, self.group, bus)
+        return offset >= batch.fetched.last_seq
+
+    def _refuse(self, what: str, exc: BaseException) -> None:
+        """The store refused a read or a commit: back off (what the feed holds stays)."""
+        backoff = min(OUTAGE_MAX_BACKOFF_SECS,
+                      max(OUTAGE_FIRST_BACKOFF_SECS, self._outage_backoff * 2))
+        self._outage_backoff = backoff
+        self._retry_at = time.monotonic() + backoff
+        _THROTTLE.warning(
+            f"feed-outage:{self.route.key}", "The store refused %s of the feed; it keeps what "
+            "it holds and tries again in %.1f s. target=%s held_batches=%d error=%s",
+            what, backoff, self.route.key, len(self._batches), exc)
+
+    def _outage_over(self) -> None:
+        if self._outage_backoff:
+            self._outage_backoff = 0.0
+            logger.warning("The store takes the feed's reads and commits again. target=%s",
+                           self.route.key)
 
     def _writer(self, batch: _Batch) -> Callable[[SqlConnection], None]:
         failed, dead = batch.failed, batch.dead
@@ -279,11 +385,19 @@ class StreamFeed:
 
     async def step(self) -> int:
         """Read one batch if there is room, write what is due, commit what is final; return
-        how many log events were read (0: caught up or paused)."""
+        how many log events were read (0: caught up, paused, or the store refuses)."""
         read = 0
         settled: list[Settlement] = []
-        if self.stream.has_room() and time.monotonic() >= self._paused_until:
-            got = await asyncio.to_thread(self._read)
+        now = time.monotonic()
+        if (self.stream.has_room() and not self._refused and now >= self._paused_until
+                and now >= self._retry_at):
+            try:
+                got = await asyncio.to_thread(self._read)
+            except Conflict:
+                raise
+            except outage_errors(StoreError) as exc:
+                self._refuse("a read", exc)  # nothing was taken from the log
+                got = None
             if got is not None:
                 batch, records = got
                 self._batches.append(batch)
@@ -297,9 +411,19 @@ class StreamFeed:
         return read
 
     async def finish(self) -> None:
-        """Write everything buffered and commit it (at stop)."""
+        """Write everything buffered and commit it (at stop). While the store refuses, try
+        again for up to :data:`FINISH_RETRY_SECS`; then leave the rest to be fed again."""
         self._settle(await self.stream.flush(everything=True))
+        deadline = time.monotonic() + FINISH_RETRY_SECS
         await self._commit_done()
+        while self._refused and self._batches and time.monotonic() < deadline:
+            await asyncio.sleep(max(0.01, self._retry_at - time.monotonic()))
+            await self._commit_done()
+        if self._batches:
+            logger.warning("The feed stopped while the store refused its commits; %d events "
+                           "will be fed again at the next start (their objects twice). "
+                           "target=%s", sum(len(b.fetched) for b in self._batches),
+                           self.route.key)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Feed the stream until ``stop`` is set, then write and commit what it holds."""
@@ -311,7 +435,7 @@ class StreamFeed:
                     logger.warning("Feed offset moved by another worker; reloading. %s", exc)
                     await self._restart()
                     continue
-                except Exception:  # e.g. the database is locked too long; try again shortly
+                except Exception:  # not an outage (step waits those out): start afresh
                     _THROTTLE.error("feed", "Feeding the delivery stream failed; retrying in "
                                     "1 second from the committed offset.", exc_info=True)
                     await _wait(stop, 1.0)
@@ -329,6 +453,8 @@ class StreamFeed:
         """Forget what is in flight (it will be read again from the committed offset)."""
         self._settle(await self.stream.flush(everything=True))
         self._batches.clear()
+        self._refused = False
+        self._retry_at = 0.0
         self.consumer.rewind()
 
 

@@ -43,8 +43,10 @@ from clientevents.archive.schema import (
     RUNNING,
     STARTING,
 )
+from clientevents.archive.streams import ArchiveStreams, minute_of
 from clientevents.config.model import Settings
 from clientevents.events.publisher import Publisher
+from clientevents.log.jetstream import JetStreamEventLog
 from clientevents.logthrottle import LogThrottle
 from clientevents.store.port import SqlConnection, StateStore
 
@@ -90,6 +92,10 @@ class ReplayRunner:
         self.settings = settings
         self.replays = Replays(db, settings, clock=clock)
         self.publisher = publisher if publisher is not None else Publisher(db, settings)
+        log = self.publisher.log
+        self.streams: ArchiveStreams | None = (
+            ArchiveStreams(log) if isinstance(log, JetStreamEventLog) else None
+        )
         self.batch_size = batch_size
         self.poll_interval_secs = poll_interval_secs
         self.clock = clock
@@ -130,27 +136,30 @@ class ReplayRunner:
         return None
 
     def _replay_batch(self, replay: Replay) -> int:
-        events = self._next_events(replay)
-        if not events:
+        events, cursor_time, cursor_seq, exhausted = self._next(replay)
+        if not events and (exhausted or (cursor_time, cursor_seq) == (
+                replay.cursor_time, replay.cursor_seq)):
             return self._finish(replay, COMPLETED, "", expected_cursor=True)
         entries = [self._entry(replay, event) for event in events]
-        last = events[-1]
+        last_time = events[-1].time if events else None
 
         def commit(conn: SqlConnection) -> None:
-            answer = self.publisher.append_in(conn, entries)
-            if answer["FailedEntryCount"]:
-                index, error = next(
-                    (i, e) for i, e in enumerate(answer["Entries"]) if "ErrorCode" in e
-                )
-                raise _Rejected(
-                    f"The bus refused archived event {events[index].event_id!r}: "
-                    f"{error['ErrorCode']}: {error['ErrorMessage']}"
-                )
+            if entries:
+                answer = self.publisher.append_in(conn, entries)
+                if answer["FailedEntryCount"]:
+                    index, error = next(
+                        (i, e) for i, e in enumerate(answer["Entries"]) if "ErrorCode" in e
+                    )
+                    raise _Rejected(
+                        f"The bus refused archived event {events[index].event_id!r}: "
+                        f"{error['ErrorCode']}: {error['ErrorMessage']}"
+                    )
             cur = conn.execute(
                 "UPDATE replays SET cursor_time = ?, cursor_seq = ?, "
-                "event_last_replayed_time = ?, events_replayed = events_replayed + ? "
+                "event_last_replayed_time = COALESCE(?, event_last_replayed_time), "
+                "events_replayed = events_replayed + ? "
                 "WHERE name = ? AND state = ? AND cursor_time = ? AND cursor_seq = ?",
-                (last.time, last.seq, last.time, len(events), replay.name, RUNNING,
+                (cursor_time, cursor_seq, last_time, len(events), replay.name, RUNNING,
                  replay.cursor_time, replay.cursor_seq),
             )
             if cur.rowcount != 1:
@@ -163,7 +172,23 @@ class ReplayRunner:
         except _Rejected as exc:
             logger.error("Replay failed. replay=%s error=%s", replay.name, exc)
             return self._finish(replay, FAILED, str(exc)[:512], expected_cursor=True)
-        return len(events)
+        return max(1, len(events))
+
+    def _next(self, replay: Replay) -> tuple[list[ArchivedEvent], float, int, bool]:
+        """The next events of ``replay`` and the cursor after them; whether the window is
+        read to its end."""
+        if self.streams is None:
+            events = self._next_events(replay)
+            if not events:
+                return [], replay.cursor_time, replay.cursor_seq, True
+            return events, events[-1].time, events[-1].seq, False
+        # An archive stream: the cursor is (the minute being read, in seconds; the last
+        # stream sequence read in it).
+        scan = self.streams.scan(
+            replay.archive, replay.event_start_time, replay.event_end_time,
+            minute=minute_of(replay.cursor_time), seq=replay.cursor_seq, limit=self.batch_size,
+        )
+        return scan.events, float(scan.minute * 60), scan.seq, scan.exhausted
 
     def _next_events(self, replay: Replay) -> list[ArchivedEvent]:
         rows = self.db.read(

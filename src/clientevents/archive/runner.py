@@ -43,10 +43,10 @@ from clientevents.archive.schema import (
     RUNNING,
     STARTING,
 )
-from clientevents.archive.streams import ArchiveStreams, minute_of
+from clientevents.archive.streams import ArchiveStreams, minute_of, replayed_on_bus
 from clientevents.config.model import Settings
 from clientevents.events.publisher import Publisher
-from clientevents.log.jetstream import JetStreamEventLog
+from clientevents.log.jetstream import POSITION_BITS, JetStreamEventLog
 from clientevents.logthrottle import LogThrottle
 from clientevents.store.port import SqlConnection, StateStore
 
@@ -96,6 +96,10 @@ class ReplayRunner:
         self.streams: ArchiveStreams | None = (
             ArchiveStreams(log) if isinstance(log, JetStreamEventLog) else None
         )
+        self.jetstream: JetStreamEventLog | None = (
+            log if isinstance(log, JetStreamEventLog) else None
+        )
+        self._own: dict[str, tuple[float, int]] = {}  # replay -> cursor this runner committed
         self.batch_size = batch_size
         self.poll_interval_secs = poll_interval_secs
         self.clock = clock
@@ -116,7 +120,17 @@ class ReplayRunner:
             problem = self._problem(replay)
             if problem is not None:
                 return self._finish(replay, FAILED, problem)
-            return self._transition(replay, STARTING, RUNNING, "")
+            if self.jetstream is None:
+                return self._transition(replay, STARTING, RUNNING, "")
+            # The bus stream's sequence now: the replay's first publish comes after it.
+            mark, now = self._bus_mark(replay.bus), self.clock()
+            changed = int(self.db.write(lambda conn: conn.execute(
+                "UPDATE replays SET state = ?, state_reason = '', bus_mark = ?, mark_time = ? "
+                "WHERE name = ? AND state = ?", (RUNNING, mark, now, replay.name, STARTING),
+            ).rowcount))
+            if changed:
+                logger.info("Replay running. replay=%s", replay.name)
+            return changed
         if replay.state == CANCELLING:
             return self._finish(replay, CANCELLED, replay.state_reason or "Cancelled by request.")
         if replay.state == RUNNING:
@@ -140,8 +154,10 @@ class ReplayRunner:
         if not events and (exhausted or (cursor_time, cursor_seq) == (
                 replay.cursor_time, replay.cursor_seq)):
             return self._finish(replay, COMPLETED, "", expected_cursor=True)
-        entries = [self._entry(replay, event) for event in events]
+        published = self._published_before(replay) if events else frozenset()
+        entries = [self._entry(replay, e) for e in events if e.event_id not in published]
         last_time = events[-1].time if events else None
+        jetstream = self.jetstream
 
         def commit(conn: SqlConnection) -> None:
             if entries:
@@ -164,15 +180,49 @@ class ReplayRunner:
             )
             if cur.rowcount != 1:
                 raise _Moved(replay.name)
+            if jetstream is not None:
+                # Every later step publishes after this sequence (see _published_before).
+                conn.execute(
+                    "UPDATE replays SET bus_mark = ?, mark_time = ? WHERE name = ?",
+                    (self._bus_mark(replay.bus), self.clock(), replay.name),
+                )
 
         try:
             self.db.write(commit)
         except _Moved:
+            self._own.pop(replay.name, None)
             return 0
         except _Rejected as exc:
             logger.error("Replay failed. replay=%s error=%s", replay.name, exc)
             return self._finish(replay, FAILED, str(exc)[:512], expected_cursor=True)
+        self._own[replay.name] = (cursor_time, cursor_seq)
         return max(1, len(events))
+
+    def _bus_mark(self, bus: str) -> int:
+        """The bus stream's last sequence (JetStream positions are ``seq << 16 | index``)."""
+        assert self.jetstream is not None
+        return self.jetstream.head(bus) >> POSITION_BITS
+
+    def _published_before(self, replay: Replay) -> frozenset[str]:
+        """Event ids ``replay`` may already have put on the bus from its current cursor: a
+        JetStream publish happens before the step's write commits, so a runner that died in
+        between left them on the bus. The stream drops a repeat within its de-duplication
+        window (``Nats-Msg-Id`` ``<replay>/<id>``); past it, the bus stream is read from the
+        replay's ``bus_mark`` for the replay's own messages, which are then not published
+        again. Nothing to check when this runner made the replay's last commit."""
+        log = self.jetstream
+        if log is None or self._own.get(replay.name) == (replay.cursor_time, replay.cursor_seq):
+            return frozenset()
+        row = self.db.read(lambda conn: conn.execute(
+            "SELECT bus_mark, mark_time FROM replays WHERE name = ?", (replay.name,)
+        ).fetchone())
+        if row is None or row[0] is None:
+            return frozenset()
+        mark, marked_at = int(row[0]), float(row[1] or 0.0)
+        window = log.options.duplicate_window
+        if self.clock() - marked_at < window - min(30.0, window / 2):
+            return frozenset()  # anything published since the mark is still de-duplicated
+        return frozenset(replayed_on_bus(log, replay.bus, replay.name, after_seq=mark))
 
     def _next(self, replay: Replay) -> tuple[list[ArchivedEvent], float, int, bool]:
         """The next events of ``replay`` and the cursor after them; whether the window is

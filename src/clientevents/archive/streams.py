@@ -36,7 +36,13 @@ from clientevents.archive.archive import ArchivedEvent
 from clientevents.errors import StoreError
 from clientevents.log.jetstream import JetStreamEventLog, _nats, _token
 
-__all__ = ["ARCHIVE_DESCRIPTION_PREFIX", "ArchiveStreams", "Scan", "minute_of"]
+__all__ = [
+    "ARCHIVE_DESCRIPTION_PREFIX",
+    "ArchiveStreams",
+    "Scan",
+    "minute_of",
+    "replayed_on_bus",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -310,6 +316,34 @@ class ArchiveStreams:
         for name in dropped:
             self.delete(name)
         return dropped
+
+
+def replayed_on_bus(log: JetStreamEventLog, bus: str, replay: str, *, after_seq: int
+                    ) -> set[str]:
+    """The ids of the events replay ``replay`` put on ``bus``'s stream after stream sequence
+    ``after_seq`` (reads every message since: for a replay resumed after a crash).
+
+    Raises:
+        StoreError: JetStream did not answer.
+    """
+
+    async def read(seq: int, found: set[str]) -> int | None:
+        """Read up to 5,000 messages from ``seq``; return where to go on (None: the end)."""
+        for _ in range(5_000):
+            got = await log._get(bus, seq)
+            if got is None:
+                return None
+            at, row = got
+            if row[6] == replay:
+                found.add(str(row[2]))
+            seq = at + 1
+        return seq
+
+    found: set[str] = set()
+    next_seq: int | None = after_seq + 1
+    while next_seq is not None:
+        next_seq = log._guard(read(next_seq, found))
+    return found
 
 
 def _unit_subject(base: str, minute: int, depth: int) -> str:

@@ -2,9 +2,10 @@
 state store on the JetStream log and SIGKILLs itself right after the bus acknowledged the
 events of its ``KILL_AT``-th batch, before the step's write (the replay's progress) commits.
 
-Usage: ``python _jetstream_replay_child.py STATE_DB STREAM_PREFIX SETTINGS_JSON KILL_AT
+Usage: ``python _jetstream_replay_child.py STORE STREAM_PREFIX SETTINGS_JSON KILL_AT
 DUPLICATE_WINDOW``; prints ``PUBLISHED <id> <id> ...`` (the dying batch's event ids) before
-it dies.
+it dies. ``STORE`` is ``sqlite:<file>`` or ``postgres:<schema>`` (on
+``CLIENTEVENTS_TEST_PG_DSN``).
 """
 
 from __future__ import annotations
@@ -24,9 +25,16 @@ from clientevents.store.engine import Database
 
 
 def main() -> None:
-    db_path, prefix, settings_json, kill_at, window = sys.argv[1:6]
+    store, prefix, settings_json, kill_at, window = sys.argv[1:6]
     settings = validate_settings(orjson.loads(settings_json), environ={})
-    db = Database(db_path)
+    kind, _, where = store.partition(":")
+    db: Any
+    if kind == "postgres":
+        from clientevents.store.postgres import PostgresDatabase
+
+        db = PostgresDatabase(os.environ["CLIENTEVENTS_TEST_PG_DSN"], schema=where, pool_max=2)
+    else:
+        db = Database(where)
     log = JetStreamEventLog(db, JetStreamOptions(stream_prefix=prefix,
                                                  duplicate_window=float(window)))
     publisher = Publisher(db, settings, log=log)

@@ -5,8 +5,9 @@ publish and its commit is resumed by another without losing or doubling an event
 the bus stream's de-duplication window has passed.
 
 Needs the shared NATS server at 127.0.0.1:4222 (JetStream enabled); each test uses a stream
-prefix of its own and deletes its streams afterwards. The state store is a SQLite file the
-child process shares.
+prefix of its own and deletes its streams afterwards. The state store is a SQLite file, or a
+PostgreSQL schema of its own under ``CLIENTEVENTS_TEST_BACKEND=postgres+jetstream`` (or
+``CLIENTEVENTS_TEST_STORE=postgres``); the child process opens the same one.
 """
 
 from __future__ import annotations
@@ -25,7 +26,14 @@ from typing import Any
 
 import orjson
 import pytest
-from store_helpers import require_service
+from store_helpers import (
+    PG_DSN,
+    TEST_BACKEND,
+    TEST_STORE,
+    close_test_store,
+    open_test_store,
+    require_service,
+)
 
 from clientevents.archive import COMPLETED, ReplayRunner, Replays
 from clientevents.archive.archive import Archives
@@ -70,11 +78,22 @@ def prefix() -> str:
     return "a" + uuid.uuid4().hex[:12]
 
 
+STORE = "postgres" if TEST_BACKEND == "postgres+jetstream" else TEST_STORE
+
+
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(tmp_path / "state.db")
+    database = open_test_store(tmp_path, STORE)
     yield database
-    database.close()
+    close_test_store(database)
+
+
+def store_spec(db: Database) -> str:
+    """How the child process opens ``db``: ``sqlite:<file>`` or ``postgres:<schema>``."""
+    schema = getattr(db, "schema", None)
+    if schema is not None:
+        return f"postgres:{schema}"
+    return f"sqlite:{db.path}"
 
 
 @pytest.fixture
@@ -268,10 +287,10 @@ def test_a_replay_runner_killed_between_publish_and_commit_is_resumed_without_lo
         replays.start_replay("crash", "all", t0 - 1, t0 + 1000)
 
         child = subprocess.run(
-            [sys.executable, str(CHILD), str(tmp_path / "state.db"), prefix,
+            [sys.executable, str(CHILD), store_spec(db), prefix,
              orjson.dumps(data).decode(), "2", str(window_secs)],
             capture_output=True, text=True, timeout=DEADLINE_SECS,
-            env={**os.environ, "PYTHONPATH": os.pathsep.join(
+            env={**os.environ, "CLIENTEVENTS_TEST_PG_DSN": PG_DSN, "PYTHONPATH": os.pathsep.join(
                 [str(Path(__file__).parents[2] / "src"), os.environ.get("PYTHONPATH", "")])},
         )
         assert child.returncode == -9, child.stderr[-2000:]

@@ -10,6 +10,12 @@ batch consumed in the same transaction (or, on JetStream, records its hand-off t
 acknowledges it): a crash before the commit archives the batch again; a crash after it never
 copies it twice.
 
+With a JetStream event log each archive is a stream of its own
+(:mod:`clientevents.archive.streams`): a pass publishes the kept events there and awaits the
+acknowledgements before the consumer commit (which then only adds to the count and size), the
+stream's ``max_age`` is the retention (the trim pass copies the stream's count and size into
+``archives_state``), and an archive removed from the configuration has its stream deleted.
+
 Registration: when the archiver is built (before any worker runs) each archive seen for the
 first time gets its ``archives_state`` row and commits its starting offset, the router's
 position on the bus (0 when the bus was never routed). From then on the log's retention

@@ -18,6 +18,13 @@ covers: after a crash the replay resumes at the first event not yet on the bus, 
 and none is put on the bus twice by the replay itself. Delivery from the bus to targets stays
 at least once (a target may see a replayed event twice, as with any event).
 
+With a JetStream event log the archive is a stream (:mod:`clientevents.archive.streams`): a step
+reads it minute by minute, and the cursor is the minute being read and the last stream sequence
+read in it. The bus is not in the step's transaction there: the batch is published first, and
+the commit records ``bus_mark``, the bus stream's last sequence. A runner that did not make a
+replay's last commit reads the bus after ``bus_mark`` for the replay's own events (once the
+stream's de-duplication window no longer covers them) and does not publish those again.
+
 An archived event that arrives with an event time behind a running replay's cursor (a late
 producer ``Time``) is not replayed by it; EventBridge likewise advises waiting before replaying
 a recent window.

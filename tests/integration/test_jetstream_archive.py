@@ -315,3 +315,48 @@ def test_a_replay_runner_killed_between_publish_and_commit_is_resumed_without_lo
     finally:
         log.delete_streams()
         log.close()
+
+
+def test_an_archiver_killed_between_its_publish_and_its_hand_off_stores_each_event_once(
+    db: Database, prefix: str
+) -> None:
+    window_secs = 1.0  # the streams' de-duplication window: the hand-off comes again after it
+    log = JetStreamEventLog(db, JetStreamOptions(stream_prefix=prefix, ack_wait=1.0,
+                                                 duplicate_window=window_secs))
+    try:
+        data = config_data([{"name": "all", "bus": BUS}])
+        config = validate_settings(data, environ={})
+        publisher = Publisher(db, config, log=log)
+        archiver = Archiver(db, config, log=log)
+        ids = put(publisher, [time.time() - 60 + n for n in range(10)])
+        stored_before = time.time()
+
+        child = subprocess.run(
+            [sys.executable, str(CHILD.with_name("_jetstream_archive_child.py")),
+             store_spec(db), prefix, orjson.dumps(data).decode(), str(window_secs)],
+            capture_output=True, text=True, timeout=DEADLINE_SECS,
+            env={**os.environ, "CLIENTEVENTS_TEST_PG_DSN": PG_DSN, "PYTHONPATH": os.pathsep.join(
+                [str(Path(__file__).parents[2] / "src"), os.environ.get("PYTHONPATH", "")])},
+        )
+        assert child.returncode == -9, child.stderr[-2000:]
+        assert "STORED 10" in child.stdout
+        streams = ArchiveStreams(log)
+        assert (streams.stats("all") or (0, 0))[0] == 10  # stored, never handed off
+        assert log.offset("archive:all", BUS) == 0
+        while time.time() < stored_before + 2 * window_secs:  # the window has passed
+            time.sleep(0.1)
+
+        # the batch comes back after its lease; the archiver stores only what is missing
+        deadline = time.monotonic() + DEADLINE_SECS
+        while log.offset("archive:all", BUS) < log.head(BUS):
+            assert time.monotonic() < deadline, "the batch was not handed off again"
+            archiver.archive_pass()
+        assert streams.stats("all") is not None
+        assert (streams.stats("all") or (0, 0))[0] == 10
+        archived = Archives(db, config, log=log).events("all", limit=100)
+        assert sorted(e.event_id for e in archived) == sorted(ids)
+        assert db.read(lambda c: c.execute(
+            "SELECT event_count FROM archives_state WHERE archive = 'all'").fetchone())[0] == 10
+    finally:
+        log.delete_streams()
+        log.close()

@@ -54,7 +54,7 @@ from clientevents.archive.streams import ArchiveStreams
 from clientevents.config.model import ArchiveConfig, Settings
 from clientevents.errors import Conflict
 from clientevents.log.eventlog import EventLog, LogRecord
-from clientevents.log.jetstream import JetStreamEventLog
+from clientevents.log.jetstream import POSITION_BITS, JetStreamEventLog
 from clientevents.log.port import EventLogPort, LogConsumer
 from clientevents.log.retention import ROUTER_GROUP
 from clientevents.logthrottle import LogThrottle
@@ -71,6 +71,9 @@ TRIM_CHUNK = 5_000
 """Most copies one trim write deletes."""
 
 ArchiveRow = tuple[str, int, str, float, float, str]
+
+_CLOCK_SLACK_SECS = 5.0
+"""Seconds the clocks of workers and servers may differ by."""
 
 
 @dataclass(slots=True)
@@ -204,8 +207,16 @@ class Archiver:
         if streams is not None and rows:
             # Downstream first: the archive's stream holds the events (de-duplicated by event
             # id) before the hand-off commits and the bus messages are acknowledged.
-            streams.store(archive.name, archive.retention_days,
-                          [ArchivedEvent(*row[1:]) for row in rows])
+            copies = [ArchivedEvent(*row[1:]) for row in rows]
+            stale = self._stale_redeliveries(fetched.token)
+            doubtful = [c for c in copies if c.seq >> POSITION_BITS in stale]
+            if doubtful:
+                # Fetched again after a failed hand-off, too late for the stream's
+                # de-duplication window: store only what the first attempt did not.
+                held = streams.held_since(archive.name, doubtful,
+                                          since=min(stale.values()) - _CLOCK_SLACK_SECS)
+                copies = [c for c in copies if c.event_id not in held]
+            streams.store(archive.name, archive.retention_days, copies)
 
         def commit(conn: SqlConnection) -> None:
             if rows and streams is not None:
@@ -234,6 +245,23 @@ class Archiver:
                            exc)
             return 0
         return len(records)
+
+    def _stale_redeliveries(self, messages: object) -> dict[int, float]:
+        """Stream sequence -> stored time of the fetched bus messages that were delivered
+        before and are older than the de-duplication window allows to rely on (less a
+        margin): a first attempt may have published their events to the archive stream at
+        any time since they were stored."""
+        if not isinstance(self.log, JetStreamEventLog) or not isinstance(messages, list):
+            return {}
+        window = self.log.options.duplicate_window
+        oldest = time.time() - (window - min(_CLOCK_SLACK_SECS * 6, window / 2))
+        stale: dict[int, float] = {}
+        for msg in messages:
+            meta = msg.metadata
+            stored = meta.timestamp.timestamp()
+            if meta.num_delivered > 1 and stored <= oldest:
+                stale[int(meta.sequence.stream)] = stored
+        return stale
 
     @staticmethod
     def _select(archive: _Archive, records: list[LogRecord]) -> list[ArchiveRow]:

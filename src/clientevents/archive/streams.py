@@ -172,6 +172,60 @@ class ArchiveStreams:
         if events:
             self.log._guard(self._publish(archive, retention_days, events))
 
+    async def _first_since(self, stream: str, base: str, first: int, last: int,
+                           since: float) -> int:
+        """The first stream sequence whose message reached the stream at or after ``since``
+        (``last + 1`` when none did): a binary search on the stored times."""
+        lo, hi = first, last + 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            got = await self._next(stream, base + ".>", mid - 1)
+            if got is None or got[1].time is None or got[1].time.timestamp() >= since:
+                hi = mid
+            else:
+                lo = got[0] + 1
+        return lo
+
+    async def _held(self, stream: str, subject: str, after: int, wanted: set[str]
+                    ) -> set[str]:
+        found: set[str] = set()
+        seq = after
+        while found != wanted:
+            got = await self._next(stream, subject, seq)
+            if got is None:
+                break
+            seq, msg = got
+            event_id = (msg.headers or {}).get(_H_EVENT_ID)
+            if event_id in wanted:
+                found.add(event_id)
+        return found
+
+    def held_since(self, archive: str, events: Sequence[ArchivedEvent], since: float
+                   ) -> set[str]:
+        """The ids of ``events`` that the stream of ``archive`` holds among the messages that
+        reached it at or after ``since`` (each event is looked for in its minute's subject).
+        For a hand-off fetched again after the de-duplication window: what the first attempt
+        stored is not published again.
+
+        Raises:
+            StoreError: JetStream did not answer.
+        """
+        if not events:
+            return set()
+        info = self.log._guard(self._info(archive))
+        if info is None or not info.state.messages:
+            return set()
+        stream, base = self.names(archive)
+        start = self.log._guard(self._first_since(
+            stream, base, int(info.state.first_seq), int(info.state.last_seq), since))
+        by_subject: dict[str, set[str]] = {}
+        for event in events:
+            by_subject.setdefault(self.subject(base, event.time), set()).add(event.event_id)
+        held: set[str] = set()
+        for subject, wanted in by_subject.items():
+            held |= self.log._guard(self._held(stream, subject, start - 1, wanted))
+        return held
+
     # -- reading ---------------------------------------------------------------------------
 
     async def _info(self, archive: str) -> Any:

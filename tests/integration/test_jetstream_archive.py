@@ -360,3 +360,32 @@ def test_an_archiver_killed_between_its_publish_and_its_hand_off_stores_each_eve
     finally:
         log.delete_streams()
         log.close()
+
+
+def test_a_window_of_decades_reads_the_minutes_that_hold_events_in_time_order(
+    db: Database, log: JetStreamEventLog
+) -> None:
+    config = settings([{"name": "all", "bus": BUS}])
+    publisher = Publisher(db, config, log=log)
+    archiver = Archiver(db, config, log=log)
+    minute = 60 * math.floor(time.time() / 60)
+    times = [
+        minute + 30.0,             # now
+        946_684_800.0 + 0.5,       # 2000-01-01, an era and many blocks earlier
+        minute - 86_400 * 400.0,   # a block earlier
+        minute - 60.0,             # the minute before
+        minute + 59.999,           # the end of this minute
+        minute - 0.001,            # the last instant of the minute before
+        minute + 60.0,             # the next minute: the window's end, excluded
+    ]
+    ids = put(publisher, times)
+    archive_all(archiver, log, {"all": len(times)})
+    archives = Archives(db, config, log=log)
+    got = archives.events("all", start=0.0, end=minute + 60.0, limit=100)
+    # minute by minute, archive order within one; the end is exclusive
+    assert [e.event_id for e in got] == [ids[1], ids[2], ids[3], ids[5], ids[0], ids[4]]
+    assert [e.time for e in got] == sorted(e.time for e in got)
+    assert [e.event_id for e in archives.events("all", start=minute, end=minute + 60.0)] == [
+        ids[0], ids[4]]
+    assert [e.event_id for e in archives.events("all", limit=3)] == [ids[1], ids[2], ids[3]]
+    assert archives.events("all", start=minute + 120.0) == []

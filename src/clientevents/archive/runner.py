@@ -177,13 +177,15 @@ class ReplayRunner:
                         f"The bus refused archived event {events[index].event_id!r}: "
                         f"{error['ErrorCode']}: {error['ErrorMessage']}"
                     )
+            moved = "cursor_time = ?, cursor_seq = ?, events_replayed = events_replayed + ?"
+            params: list[Any] = [cursor_time, cursor_seq, len(events)]
+            if last_time is not None:
+                moved += ", event_last_replayed_time = ?"
+                params.append(last_time)
             cur = conn.execute(
-                "UPDATE replays SET cursor_time = ?, cursor_seq = ?, "
-                "event_last_replayed_time = COALESCE(?, event_last_replayed_time), "
-                "events_replayed = events_replayed + ? "
+                f"UPDATE replays SET {moved} "
                 "WHERE name = ? AND state = ? AND cursor_time = ? AND cursor_seq = ?",
-                (cursor_time, cursor_seq, last_time, len(events), replay.name, RUNNING,
-                 replay.cursor_time, replay.cursor_seq),
+                (*params, replay.name, RUNNING, replay.cursor_time, replay.cursor_seq),
             )
             if cur.rowcount != 1:
                 raise _Moved(replay.name)

@@ -255,6 +255,39 @@ class ArchiveStreams:
             return None
         return int(msg.seq), msg
 
+    async def _read(self, stream: str, subject: str, after: int, limit: int) -> list[Any]:
+        """Up to ``limit`` messages of ``subject`` after stream sequence ``after``, in order:
+        one fetch from a short-lived consumer (deleted after)."""
+        nats = _nats()
+        api = nats.js.api
+        js = self.log._js
+        info = await js.add_consumer(stream, api.ConsumerConfig(
+            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=after + 1,
+            ack_policy=api.AckPolicy.NONE,
+            filter_subject=subject,
+            inactive_threshold=60.0,
+            mem_storage=True,
+            num_replicas=1,
+        ))
+        try:
+            wanted = min(limit, int(info.num_pending or 0))
+            if wanted <= 0:
+                return []
+            sub = await js.pull_subscribe_bind(info.name, stream)
+            try:
+                msgs: list[Any] = []
+                while len(msgs) < wanted:
+                    msgs += await sub.fetch(wanted - len(msgs), timeout=self.options.timeout)
+                return msgs[:wanted]
+            finally:
+                await sub.unsubscribe()
+        finally:
+            try:
+                await js.delete_consumer(stream, info.name)
+            except nats.js.errors.NotFoundError:
+                pass
+
     async def _minutes(self, stream: str, base: str, day: int) -> list[int]:
         """The minutes of ``day`` that hold messages, ascending."""
         info = await self.log._js.stream_info(
@@ -280,14 +313,16 @@ class ArchiveStreams:
         while len(events) < limit and reads < 4 * limit:
             if minute > last:
                 return Scan(events, last + 1, 0, True)
-            got = await self._next(stream, _minute_subject(base, minute), seq)
-            if got is not None:
-                seq, msg = got
-                reads += 1
+            want = min(limit - len(events), 4 * limit - reads)
+            msgs = await self._read(stream, _minute_subject(base, minute), seq, want)
+            for msg in msgs:
                 event = _event(msg)
+                seq = event.seq
                 if start <= event.time < end:
                     events.append(event)
-                continue
+            reads += len(msgs)
+            if len(msgs) == want:
+                continue  # the minute may hold more
             # This minute is read: on to the next one that holds messages.
             following = await self._following(stream, base, minute + 1, last, seen)
             reads += 1
@@ -420,11 +455,13 @@ def _headers(event: ArchivedEvent) -> dict[str, str]:
 
 
 def _event(msg: Any) -> ArchivedEvent:
-    """An archived event from a message of an archive stream; its ``seq`` is the message's
-    stream sequence (the replay's cursor), not the bus position (header ``Ce-Seq``)."""
+    """An archived event from a message of an archive stream (a direct get's or a
+    consumer's); its ``seq`` is the message's stream sequence (the replay's cursor), not the
+    bus position (header ``Ce-Seq``)."""
     h = msg.headers or {}
+    seq = msg.seq if hasattr(msg, "seq") else msg.metadata.sequence.stream
     return ArchivedEvent(
-        seq=int(msg.seq),
+        seq=int(seq),
         event_id=h.get(_H_EVENT_ID, ""),
         time=float(h.get(_H_TIME, "0")),
         ingested_at=float(h.get(_H_INGESTED, "0")),

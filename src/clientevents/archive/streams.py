@@ -19,8 +19,9 @@ With ``log: jetstream`` every archive has a stream of its own next to its bus's 
 
 The archiver publishes an archive's matches here and awaits the acknowledgements before it
 commits the hand-off in the state store and acknowledges the bus messages; the replay runner
-reads a window with direct gets by subject (:meth:`ArchiveStreams.scan`). The state store keeps
-the archive's ``archives_state`` row and the replays' rows.
+reads a window minute by minute, each minute with one fetch from a short-lived consumer
+(:meth:`ArchiveStreams.scan`). The state store keeps the archive's ``archives_state`` row and
+the replays' rows.
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ class AdminService:
         self.accounts = ConsoleAccounts(db, session_ttl_secs=settings.console.session_ttl_secs)
         self.audit = AuditLog(db)
         self.tails = Tails(db, settings, tail_options, log=self.log)
-        self.recovery = Recovery(db, settings)
+        self.recovery = Recovery(db, settings, log=self.log)
         self.users = PoolUsers(pool)
         self.history = MetricsHistory(registry, interval_secs=history_interval_secs)
 

@@ -23,6 +23,7 @@ from clientevents.archive.archive import ArchiveInfo, Archives
 from clientevents.archive.replay import Replays
 from clientevents.archive.schema import format_timestamp
 from clientevents.config.model import Settings
+from clientevents.log.port import EventLogPort
 from clientevents.store.port import StateStore
 from clientevents.targets.counters import DeliveryState, delivery_state
 from clientevents.targets.dlq import DeadLetterEntry, DeadLetterQueue
@@ -76,11 +77,13 @@ def _archive_view(a: ArchiveInfo) -> dict[str, Any]:
 class Recovery:
     """Deliveries, the dead-letter queue, archives and replays of one deployment."""
 
-    def __init__(self, db: StateStore, settings: Settings) -> None:
+    def __init__(
+        self, db: StateStore, settings: Settings, *, log: EventLogPort | None = None
+    ) -> None:
         self.db = db
         self.settings = settings
         self.dlq = DeadLetterQueue(db, settings)
-        self.archives = Archives(db, settings)
+        self.archives = Archives(db, settings, log=log)
         self.replays = Replays(db, settings)
 
     # -- deliveries ------------------------------------------------------------------------

@@ -15,17 +15,25 @@ Example::
 from __future__ import annotations
 
 import builtins
+import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from clientevents.archive.errors import ResourceNotFound
 from clientevents.archive.schema import SCHEMA, archive_arn, bus_arn, format_timestamp
 from clientevents.config.model import ArchiveConfig, Settings
+from clientevents.errors import StoreError
 from clientevents.store.port import SqlConnection, StateStore
 
+if TYPE_CHECKING:
+    from clientevents.archive.streams import ArchiveStreams
+    from clientevents.log.port import EventLogPort
+
 __all__ = ["ArchiveInfo", "ArchivedEvent", "Archives", "archive_name_of"]
+
+logger = logging.getLogger(__name__)
 
 ENABLED = "ENABLED"
 """An archive the workers have registered and fill."""
@@ -95,13 +103,25 @@ class Archives:
     Args:
         db: the shared database.
         settings: the configuration whose ``archives`` are listed.
+        log: the event log; with a JetStream log the archives are its archive streams, and
+            the counts and sizes are the streams' (``archives_state`` when a stream cannot
+            be read).
     """
 
-    def __init__(self, db: StateStore, settings: Settings) -> None:
+    def __init__(
+        self, db: StateStore, settings: Settings, *, log: EventLogPort | None = None
+    ) -> None:
         self.db = db
         db.ensure_schema(SCHEMA)
         self.settings = settings
         self._configs = {cfg.name: cfg for cfg in settings.archives}
+        self.streams: ArchiveStreams | None = None
+        from clientevents.log.jetstream import JetStreamEventLog
+
+        if isinstance(log, JetStreamEventLog):
+            from clientevents.archive.streams import ArchiveStreams
+
+            self.streams = ArchiveStreams(log)
 
     def config(self, name: str) -> ArchiveConfig:
         """The configuration of archive ``name`` (a name or an archive ARN).
@@ -146,8 +166,20 @@ class Archives:
         self, name: str, *, start: float = 0.0, end: float = float("inf"), limit: int = 1000
     ) -> builtins.list[ArchivedEvent]:
         """Up to ``limit`` copies of archive ``name`` with event time in ``[start, end)``, in
-        event-time order."""
+        event-time order (of an archive stream: minute by minute, in archive order within a
+        minute)."""
         cfg = self.config(name)
+        if self.streams is not None:
+            from clientevents.archive.streams import minute_of
+
+            scan = self.streams.scan(cfg.name, start, end, minute=minute_of(start), seq=0,
+                                     limit=limit)
+            events = list(scan.events)
+            while len(events) < limit and not scan.exhausted:
+                scan = self.streams.scan(cfg.name, start, end, minute=scan.minute,
+                                         seq=scan.seq, limit=limit - len(events))
+                events += scan.events
+            return events
         rows = self.db.read(
             lambda conn: conn.execute(
                 "SELECT seq, event_id, time, ingested_at, body FROM archive_events "
@@ -160,6 +192,15 @@ class Archives:
     def _info(self, cfg: ArchiveConfig, state: tuple[float, int, int] | None) -> ArchiveInfo:
         region, account = self.settings.region, self.settings.account
         created, count, size = state if state is not None else (None, 0, 0)
+        if state is not None and self.streams is not None:
+            try:
+                stats = self.streams.stats(cfg.name)
+            except StoreError as exc:
+                logger.warning("Archive %s: its stream could not be read (%s); the counts "
+                               "are the state store's.", cfg.name, exc)
+                stats = None
+            if stats is not None:
+                count, size = stats
         return ArchiveInfo(
             name=cfg.name,
             arn=archive_arn(region, account, cfg.name),

@@ -10,6 +10,12 @@ batch consumed in the same transaction (or, on JetStream, records its hand-off t
 acknowledges it): a crash before the commit archives the batch again; a crash after it never
 copies it twice.
 
+With a JetStream event log each archive is a stream of its own
+(:mod:`clientevents.archive.streams`): a pass publishes the kept events there and awaits the
+acknowledgements before the consumer commit (which then only adds to the count and size), the
+stream's ``max_age`` is the retention (the trim pass copies the stream's count and size into
+``archives_state``), and an archive removed from the configuration has its stream deleted.
+
 Registration: when the archiver is built (before any worker runs) each archive seen for the
 first time gets its ``archives_state`` row and commits its starting offset, the router's
 position on the bus (0 when the bus was never routed). From then on the log's retention
@@ -42,10 +48,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from clientevents.archive.archive import ArchivedEvent
 from clientevents.archive.schema import SCHEMA, archive_group
+from clientevents.archive.streams import ArchiveStreams
 from clientevents.config.model import ArchiveConfig, Settings
 from clientevents.errors import Conflict
 from clientevents.log.eventlog import EventLog, LogRecord
+from clientevents.log.jetstream import POSITION_BITS, JetStreamEventLog
 from clientevents.log.port import EventLogPort, LogConsumer
 from clientevents.log.retention import ROUTER_GROUP
 from clientevents.logthrottle import LogThrottle
@@ -63,6 +72,9 @@ TRIM_CHUNK = 5_000
 
 ArchiveRow = tuple[str, int, str, float, float, str]
 
+_CLOCK_SLACK_SECS = 5.0
+"""Seconds the clocks of workers and servers may differ by."""
+
 
 @dataclass(slots=True)
 class _Archive:
@@ -71,6 +83,7 @@ class _Archive:
     group: str
     pattern: EventPattern | None
     retention_secs: float
+    retention_days: int
 
 
 def _build(cfg: ArchiveConfig) -> _Archive:
@@ -81,6 +94,7 @@ def _build(cfg: ArchiveConfig) -> _Archive:
         group=archive_group(cfg.name),
         pattern=pattern,
         retention_secs=cfg.retention_days * DAY_SECS,
+        retention_days=cfg.retention_days,
     )
 
 
@@ -113,6 +127,9 @@ class Archiver:
         self.db = db
         db.ensure_schema(SCHEMA)
         self.log: EventLogPort = EventLog(db) if log is None else log
+        self.streams: ArchiveStreams | None = (
+            ArchiveStreams(self.log) if isinstance(self.log, JetStreamEventLog) else None
+        )
         self._consumers: dict[str, LogConsumer] = {}
         self.batch_size = batch_size
         self.poll_interval_secs = poll_interval_secs
@@ -136,13 +153,32 @@ class Archiver:
 
         self.db.write(states)
         _drop_stale_groups(self.log, {(a.group, a.bus) for a in self.archives})
+        if self.streams is not None:
+            self._drop_stale_streams(self.streams)
         for archive in self.archives:
+            if self.streams is not None:
+                self.streams.ensure(archive.name, archive.retention_days)
             start = self.log.offset(ROUTER_GROUP, archive.bus)
             if self.log.ensure_group(archive.group, archive.bus, start):
                 logger.info(
                     "Archive registered. archive=%s bus=%s start_seq=%d",
                     archive.name, archive.bus, start,
                 )
+
+    def _drop_stale_streams(self, streams: ArchiveStreams) -> None:
+        """Delete the streams (and ``archives_state`` rows) of archives no longer configured:
+        with ``log: jetstream`` removing an archive from the configuration deletes it."""
+        dropped = streams.drop_unconfigured(a.name for a in self.archives)
+        if not dropped:
+            return
+        self.db.write(lambda conn: conn.executemany(
+            "DELETE FROM archives_state WHERE archive = ?", [(name,) for name in dropped]
+        ))
+        for name in dropped:
+            logger.warning(
+                "Archive %s is no longer configured; its JetStream stream and its events "
+                "are deleted.", name,
+            )
 
     # -- copying ---------------------------------------------------------------------------
 
@@ -167,9 +203,29 @@ class Archiver:
             return 0
         rows = self._select(archive, records)
         size = sum(len(row[5].encode()) for row in rows)
+        streams = self.streams
+        if streams is not None and rows:
+            # Downstream first: the archive's stream holds the events (de-duplicated by event
+            # id) before the hand-off commits and the bus messages are acknowledged.
+            copies = [ArchivedEvent(*row[1:]) for row in rows]
+            stale = self._stale_redeliveries(fetched.token)
+            doubtful = [c for c in copies if c.seq >> POSITION_BITS in stale]
+            if doubtful:
+                # Fetched again after a failed hand-off, too late for the stream's
+                # de-duplication window: store only what the first attempt did not.
+                held = streams.held_since(archive.name, doubtful,
+                                          since=min(stale.values()) - _CLOCK_SLACK_SECS)
+                copies = [c for c in copies if c.event_id not in held]
+            streams.store(archive.name, archive.retention_days, copies)
 
         def commit(conn: SqlConnection) -> None:
-            if rows:
+            if rows and streams is not None:
+                conn.execute(
+                    "UPDATE archives_state SET event_count = event_count + ?, "
+                    "size_bytes = size_bytes + ? WHERE archive = ?",
+                    (len(rows), size, archive.name),
+                )
+            elif rows:
                 conn.executemany(
                     "INSERT INTO archive_events "
                     "(archive, seq, event_id, time, ingested_at, body) VALUES (?, ?, ?, ?, ?, ?) "
@@ -190,6 +246,23 @@ class Archiver:
                            exc)
             return 0
         return len(records)
+
+    def _stale_redeliveries(self, messages: object) -> dict[int, float]:
+        """Stream sequence -> stored time of the fetched bus messages that were delivered
+        before and are older than the de-duplication window allows to rely on (less a
+        margin): a first attempt may have published their events to the archive stream at
+        any time since they were stored."""
+        if not isinstance(self.log, JetStreamEventLog) or not isinstance(messages, list):
+            return {}
+        window = self.log.options.duplicate_window
+        oldest = time.time() - (window - min(_CLOCK_SLACK_SECS * 6, window / 2))
+        stale: dict[int, float] = {}
+        for msg in messages:
+            meta = msg.metadata
+            stored = meta.timestamp.timestamp()
+            if meta.num_delivered > 1 and stored <= oldest:
+                stale[int(meta.sequence.stream)] = stored
+        return stale
 
     @staticmethod
     def _select(archive: _Archive, records: list[LogRecord]) -> list[ArchiveRow]:
@@ -220,6 +293,9 @@ class Archiver:
     def trim_once(self) -> int:
         """Delete every copy older than its archive's retention; return how many."""
         deleted = 0
+        if self.streams is not None:
+            self._refresh_counts(self.streams)
+            return 0  # the streams' max_age deletes expired events
         for archive in self.archives:
             if archive.retention_secs <= 0:
                 continue  # retention_days 0: kept forever
@@ -233,6 +309,17 @@ class Archiver:
         if deleted:
             logger.info("Archives trimmed. deleted=%d", deleted)
         return deleted
+
+    def _refresh_counts(self, streams: ArchiveStreams) -> None:
+        """Set each archive's count and size in ``archives_state`` to what its stream holds
+        (the server deletes expired events on its own; the archiver's additions since the
+        stream was read are counted again at the next refresh)."""
+        now = self.clock()
+        for archive in self.archives:
+            stats = streams.stats(archive.name)
+            if stats is None:
+                continue
+            self.db.write(_counter(archive.name, stats, now))
 
     # -- the worker loop -------------------------------------------------------------------
 
@@ -272,6 +359,15 @@ def _drop_stale_groups(log: EventLogPort, configured: set[tuple[str, str]]) -> N
                 "configured; its offset is dropped so the log's retention no longer waits "
                 "for it. Its archived events stay in the database.", group, bus,
             )
+
+
+def _counter(archive: str, stats: tuple[int, int], now: float
+             ) -> Callable[[SqlConnection], object]:
+    return lambda conn: conn.execute(
+        "UPDATE archives_state SET event_count = ?, size_bytes = ?, last_trimmed_at = ? "
+        "WHERE archive = ?",
+        (stats[0], stats[1], now, archive),
+    )
 
 
 def _trimmer(archive: str, cutoff: float, now: float) -> Callable[[SqlConnection], int]:

@@ -7,7 +7,10 @@ Tables (owned by ``archive/``):
 - ``archives_state``: per archive, when the workers first saw it (``CreationTime``), its bus,
   and its running event count and size in bytes (kept in the same transactions as the rows).
 - ``replays``: one row per replay: what to replay (archive, window, rules), its state and its
-  durable progress (the cursor ``(cursor_time, cursor_seq)`` of the last replayed event).
+  durable progress (the cursor ``(cursor_time, cursor_seq)`` of the last replayed event; on an
+  archive stream, the minute being read and the last stream sequence read in it). With a
+  JetStream log, ``bus_mark`` is the bus stream's last sequence when the replay last committed
+  and ``mark_time`` when: what the replay publishes next comes after ``bus_mark``.
 
 Times are epoch seconds (``REAL``) everywhere.
 """
@@ -17,7 +20,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Final
 
-from clientevents.store.engine import register_schema
+from clientevents.store.engine import register_column, register_schema
 
 __all__ = [
     "ACTIVE_STATES",
@@ -71,12 +74,16 @@ CREATE TABLE IF NOT EXISTS replays (
     event_last_replayed_time REAL NULL,
     cursor_time REAL NOT NULL,
     cursor_seq INTEGER NOT NULL DEFAULT 0,
-    events_replayed INTEGER NOT NULL DEFAULT 0
+    events_replayed INTEGER NOT NULL DEFAULT 0,
+    bus_mark INTEGER NULL,
+    mark_time REAL NULL
 );
 CREATE INDEX IF NOT EXISTS replays_state ON replays (state);
 """
 
 register_schema("archive", SCHEMA)
+register_column("replays", "bus_mark", "INTEGER NULL")
+register_column("replays", "mark_time", "REAL NULL")
 
 # EventBridge's replay states (DescribeReplay ``State``).
 STARTING: Final = "STARTING"

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -18,14 +20,17 @@ from clientevents.cli.options import common_options, open_database
 from clientevents.cli.tail_source import BusSource, Item, RuleSource, Source, StreamSource
 from clientevents.cli.test_pattern import load_json_argument
 from clientevents.config import Settings
+from clientevents.errors import StoreError
+from clientevents.log.factory import configured_log
+from clientevents.log.port import EventLogPort
 from clientevents.patterns import EventPattern, InvalidEventPattern
 from clientevents.store.port import StateStore
 
 __all__ = ["tail"]
 
 
-def _choose(db: StateStore, settings: Settings, bus: str | None, rule: str | None,
-            stream: str | None) -> Source:
+def _choose(db: StateStore, log: EventLogPort, settings: Settings, bus: str | None,
+            rule: str | None, stream: str | None) -> Source:
     given = [name for name, value in (("--bus", bus), ("--rule", rule), ("--stream", stream))
              if value is not None]
     if len(given) > 1:
@@ -41,7 +46,7 @@ def _choose(db: StateStore, settings: Settings, bus: str | None, rule: str | Non
         if found[rule].state == "disabled":
             output.warn(f"Rule {rule} is disabled: the router sends it nothing; showing what "
                         "its pattern matches.")
-        return RuleSource(db, found[rule])
+        return RuleSource(db, found[rule], log)
     if stream is not None:
         names = [s.name for s in settings.streams]
         if stream not in names:
@@ -61,7 +66,20 @@ def _choose(db: StateStore, settings: Settings, bus: str | None, rule: str | Non
         raise click.BadParameter(
             f"bus {bus!r} is not in the configuration (buses: {', '.join(buses) or 'none'}); "
             "pass --config with the service's configuration file.", param_hint="--bus")
-    return BusSource(db, bus)
+    return BusSource(db, bus, log)
+
+
+@contextmanager
+def _event_log(db: StateStore, settings: Settings) -> Iterator[EventLogPort]:
+    """The event log the configuration chooses (the SQL log in ``db``, or JetStream)."""
+    try:
+        log = configured_log(settings, db)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        yield log
+    finally:
+        log.close()
 
 
 def _summary_line(item: Item) -> str:
@@ -136,8 +154,8 @@ def tail(bus: str | None, rule: str | None, stream: str | None, pattern_arg: str
         except InvalidEventPattern as exc:
             raise click.BadParameter(str(exc), param_hint="--pattern") from None
     mode = "json" if as_json else "line" if one_line else "pretty"
-    with open_database(data_dir, config_file) as (db, settings):
-        source = _choose(db, settings, bus, rule, stream)
+    with open_database(data_dir, config_file) as (db, settings), _event_log(db, settings) as log:
+        source = _choose(db, log, settings, bus, rule, stream)
         cursor = source.start(from_start)
         if not as_json:
             where = "from the start" if from_start else "from now on"

@@ -16,6 +16,7 @@ import orjson
 
 from clientevents.config import RuleConfig, Settings
 from clientevents.log.eventlog import EventLog
+from clientevents.log.port import EventLogPort
 from clientevents.patterns import EventPattern, Matcher
 from clientevents.store.port import StateStore
 from clientevents.streams import StreamStore
@@ -48,7 +49,7 @@ class _LogEvent:
     replay_rules: list[str] | None
 
 
-def _log_events(log: EventLog, bus: str, after: int, limit: int) -> list[_LogEvent]:
+def _log_events(log: EventLogPort, bus: str, after: int, limit: int) -> list[_LogEvent]:
     """The next events of ``bus`` after position ``after``, one per event."""
     found = []
     for record in log.read_after(bus, after, limit):
@@ -90,10 +91,11 @@ class Source(ABC):
 
 
 class BusSource(Source):
-    """Every event of a bus."""
+    """Every event of a bus (read from ``log``, the configured event log; the SQL log in
+    ``db`` when none is given)."""
 
-    def __init__(self, db: StateStore, bus: str) -> None:
-        self.log = EventLog(db)
+    def __init__(self, db: StateStore, bus: str, log: EventLogPort | None = None) -> None:
+        self.log: EventLogPort = EventLog(db) if log is None else log
         self.bus = bus
         self.label = f"bus {bus}"
 
@@ -113,8 +115,8 @@ class BusSource(Source):
 class RuleSource(BusSource):
     """The events of a rule's bus that its pattern matches (and replays meant for it)."""
 
-    def __init__(self, db: StateStore, rule: RuleConfig) -> None:
-        super().__init__(db, rule.bus)
+    def __init__(self, db: StateStore, rule: RuleConfig, log: EventLogPort | None = None) -> None:
+        super().__init__(db, rule.bus, log)
         self.rule = rule
         self.matcher = Matcher()
         self.matcher.add(rule.name, EventPattern(rule.event_pattern))

@@ -263,12 +263,6 @@ class SharedBackend:
         self.storage = backend_storage()
         self._patch.setenv(STORAGE_VARIABLE, storage_environ(self.storage)[STORAGE_VARIABLE])
 
-    def environ(self, **extra: str) -> dict[str, str]:
-        """``os.environ`` for a child process that must reach the shared state."""
-        environ = {k: v for k, v in os.environ.items() if k != STORAGE_VARIABLE}
-        return {**environ, **storage_environ(self.storage, **extra)} if self.storage else {
-            **environ, **extra}
-
     def close(self) -> None:
         self._patch.undo()
         if self.storage is not None:

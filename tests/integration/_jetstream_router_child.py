@@ -1,8 +1,9 @@
 """A router that dies mid-batch: fetches one batch from the JetStream log as group ``router``
 and hangs without committing, until the test SIGKILLs it.
 
-Usage: ``python _jetstream_router_child.py STATE_DB STREAM_PREFIX BUS``; prints ``FETCHED <n>``
-once it holds ``n`` events.
+Usage: ``python _jetstream_router_child.py DATA_DIR STREAM_PREFIX BUS``; prints ``FETCHED <n>``
+once it holds ``n`` events. Its state store is the one of ``DATA_DIR`` (its SQLite file, or the
+PostgreSQL schema CLIENTEVENTS_STORAGE names).
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ from __future__ import annotations
 import sys
 import time
 
+from clientevents.config import validate_settings
 from clientevents.log.jetstream import JetStreamEventLog, JetStreamOptions
-from clientevents.store.engine import Database
+from clientevents.store.factory import open_store
 
 
 def main() -> None:
-    db_path, prefix, bus = sys.argv[1:4]
-    db = Database(db_path)
+    data_dir, prefix, bus = sys.argv[1:4]
+    db = open_store(validate_settings({"data_dir": data_dir}, file="<router>"), data_dir)
     log = JetStreamEventLog(db, JetStreamOptions(stream_prefix=prefix, ack_wait=1.0))
     consumer = log.consumer(bus, "router")
     deadline = time.monotonic() + 30.0

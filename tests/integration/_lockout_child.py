@@ -2,9 +2,10 @@
 
 Usage: ``python _lockout_child.py DATA_DIR USERNAME THREADS START_AT NOW``
 
-Opens the pool on ``DATA_DIR/clientevents.db`` (its own connections, like a second gateway
-process) with a clock frozen at ``NOW``, waits until the wall clock reaches ``START_AT`` (so all
-racers start together), then makes ``THREADS`` concurrent sign-in attempts with a wrong
+Opens the pool in the store of ``DATA_DIR`` (``DATA_DIR/clientevents.db``, or the PostgreSQL
+schema CLIENTEVENTS_STORAGE names; its own connections, like a second gateway process) with a
+clock frozen at ``NOW``, waits until the wall clock reaches ``START_AT`` (so all racers start
+together), then makes ``THREADS`` concurrent sign-in attempts with a wrong
 password, and prints one JSON object: how many answers of each kind it got.
 """
 
@@ -17,17 +18,19 @@ import threading
 import time
 from pathlib import Path
 
+from clientevents.config import validate_settings
 from clientevents.config.identity import UserPoolSettings
 from clientevents.identity.errors import CognitoError
 from clientevents.identity.passwords import PasswordHasher
 from clientevents.identity.userpool import UserPool
-from clientevents.store.engine import Database
+from clientevents.store.factory import open_store
 
 
 def main() -> None:
     data_dir, username = Path(sys.argv[1]), sys.argv[2]
     threads, start_at, now = int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
-    db = Database(data_dir / "clientevents.db")
+    settings = validate_settings({"data_dir": str(data_dir)}, file="<racer>")
+    db = open_store(settings, data_dir)
     pool = UserPool(db, UserPoolSettings(), data_dir=data_dir,
                     hasher=PasswordHasher(time_cost=1, memory_kib=1024), clock=lambda: now)
     answers: collections.Counter[str] = collections.Counter()

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import uvicorn
+from store_helpers import with_test_storage
 
 from clientevents.admin import AdminService
 from clientevents.admin.client import AdminClient
@@ -43,8 +44,9 @@ def sample_request() -> dict[str, Any]:
 
 
 def console_settings(data_dir: Path) -> Settings:
-    """The blueprint plus the ``flaky`` rule (every ``purchase`` to ``blocked/flaky.jsonl``)."""
-    return validate_settings({
+    """The blueprint plus the ``flaky`` rule (every ``purchase`` to ``blocked/flaky.jsonl``), on
+    the test's backend."""
+    return validate_settings(with_test_storage({
         "data_dir": str(data_dir),
         "stages": [{"name": "prod", "bus": BUS, "environment": "prod",
                     "rate_limit": {"requests_per_sec": 1000.0, "burst": 1000}}],
@@ -69,7 +71,7 @@ def console_settings(data_dir: Path) -> Settings:
         "identity": {"user_pool": {"enabled": True},
                      "admin": {"access_key_id": ADMIN.access_key_id,
                                "secret_access_key": ADMIN.secret_access_key}},
-    }, file="<test>", environ={})
+    }), file="<test>", environ={})
 
 
 class LiveServer:

@@ -25,13 +25,14 @@ from console_helpers import (
     sample_request,
     wait_for,
 )
+from store_helpers import SharedBackend
 
 from clientevents.admin.client import AdminClientError
 from clientevents.client.sigv4 import sign
 from clientevents.identity.sigv4 import Credentials
 from clientevents.server.adminauth import CONTENT_SECURITY_POLICY, SESSION_COOKIE
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("on_shared_backend")]
 
 READS = [
     "/session", "/overview", "/buses", "/rules", "/deliveries", "/dead-letters",
@@ -51,7 +52,8 @@ CHANGES: list[tuple[str, dict[str, Any]]] = [
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+def live(tmp_path_factory: pytest.TempPathFactory,
+         shared_backend: SharedBackend) -> Iterator[Deployment]:
     with deployment(tmp_path_factory.mktemp("admin") / "data") as running:
         yield running
 

@@ -18,16 +18,18 @@ from console_helpers import (
     sample_request,
     wait_for,
 )
+from store_helpers import SharedBackend
 
 from clientevents.admin.client import AdminClientError
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("on_shared_backend")]
 
 FLAKY = f"{BUS}/purchases_to_flaky/flaky"
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+def live(tmp_path_factory: pytest.TempPathFactory,
+         shared_backend: SharedBackend) -> Iterator[Deployment]:
     with deployment(tmp_path_factory.mktemp("ops") / "data") as running:
         yield running
 

@@ -35,11 +35,11 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from store_helpers import SharedBackend, open_storage_store
 
 from clientevents.config.identity import AdminCredentials, IdentitySettings, IssuerConfig
 from clientevents.identity import AuthError, IdentityService
 from clientevents.identity.notifier import latest_code
-from clientevents.store.engine import Database
 
 pytestmark = pytest.mark.integration
 
@@ -206,10 +206,11 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def app(
-    tmp_path_factory: pytest.TempPathFactory, idp: dict[str, ExternalIssuer]
+    tmp_path_factory: pytest.TempPathFactory, idp: dict[str, ExternalIssuer],
+    shared_backend: SharedBackend,
 ) -> Iterator[App]:
     data_dir = tmp_path_factory.mktemp("security")
-    db = Database(data_dir / "clientevents.db")
+    db = open_storage_store(data_dir, shared_backend.storage)
     settings = IdentitySettings(
         admin=ADMIN,
         issuers=[

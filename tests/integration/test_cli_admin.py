@@ -19,14 +19,13 @@ import orjson
 import pytest
 from click.testing import CliRunner, Result
 from console_helpers import LiveServer
+from store_helpers import open_service_store, with_test_storage
 
-from clientevents.archive import Archiver, ReplayRunner
 from clientevents.cli import main
 from clientevents.config import Settings, validate_settings
-from clientevents.events.publisher import Publisher
 from clientevents.identity.admin import admin_credentials
+from clientevents.runtime import Runtime
 from clientevents.server.app import create_app
-from clientevents.store.engine import Database
 from clientevents.targets.queue import DeadLetter, dead_letter, target_key
 
 pytestmark = pytest.mark.integration
@@ -84,15 +83,15 @@ def live(tmp_path: Path) -> Iterator[Live]:
     """A gateway whose dead-letter queue holds entries 1 (lake), 2 (a target the configuration
     does not have) and 3 (a TransformError), and whose archive a1 holds events at T0 + 0..4."""
     data = tmp_path / "data"
-    settings = validate_settings(CONFIG, environ={})
-    with Database(data / "clientevents.db") as db:
-        db.write(lambda conn: dead_letter(conn, [_letter(1), _letter(2, "gone"),
-                                                 _letter(3, exhausted="TransformError")]))
+    settings = validate_settings(with_test_storage(CONFIG), environ={})
+    with Runtime(settings, data) as runtime:  # the service's store and event log
+        runtime.db.write(lambda conn: dead_letter(conn, [
+            _letter(1), _letter(2, "gone"), _letter(3, exhausted="TransformError")]))
         entries = [{"Source": "x", "DetailType": "test", "EventBusName": BUS,
                     "Detail": orjson.dumps({"n": n}).decode(), "Time": T0 + n}
                    for n in range(5)]
-        assert Publisher(db, settings).put_events(entries)["FailedEntryCount"] == 0
-        Archiver(db, settings).archive_pass()
+        assert runtime.publisher.put_events(entries)["FailedEntryCount"] == 0
+        runtime.archiver.archive_pass()
     app = create_app(settings, data_dir=data)
     with LiveServer(app) as server:
         yield Live(server.url, data, settings)
@@ -129,7 +128,7 @@ def test_dlq_show_redrive_and_purge(live: Live) -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[0] == "Redrove 1 entry: 1."
     assert "Left 2:" in result.stdout and "Left 3: TransformError entry" in result.stdout
-    with Database(live.data_dir / "clientevents.db") as db:
+    with open_service_store(live.settings, live.data_dir) as db:
         queued = db.read(lambda c: c.execute("SELECT payload FROM deliveries").fetchall())
     assert queued == [('{"n":1}',)]
     aborted = live.run("dlq", "purge", "--all", stdin="n\n")
@@ -147,7 +146,7 @@ def test_a_selection_is_required(live: Live) -> None:
 
 def test_every_change_is_in_the_audit_log(live: Live) -> None:
     live.json("dlq", "redrive", "--all", "--include-transform-errors")
-    with Database(live.data_dir / "clientevents.db") as db:
+    with open_service_store(live.settings, live.data_dir) as db:
         actions = db.read(lambda c: c.execute("SELECT action, actor FROM admin_audit")
                           .fetchall())
     credentials, _ = admin_credentials(live.settings.identity, live.data_dir)
@@ -168,8 +167,8 @@ def test_replay_start_status_cancel_and_list(live: Live) -> None:
         f"arn:aws:events:local:000000000000:rule/{BUS}/r2"]
     assert started["ReplayArn"] == "arn:aws:events:local:000000000000:replay/fix"
     # The workers run it (here the test runs the replay worker itself).
-    with Database(live.data_dir / "clientevents.db") as db:
-        runner = ReplayRunner(db, live.settings)
+    with Runtime(live.settings, live.data_dir) as runtime:
+        runner = runtime.replay_runner
         while runner.step_all():
             pass
     done = live.json("replay", "status", "fix")
@@ -255,7 +254,8 @@ def test_nothing_answering_is_a_clear_error(live: Live, tmp_path: Path) -> None:
 
 def test_a_deployment_without_the_admin_api_is_named_as_such(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    settings = validate_settings({**CONFIG, "console": {"enabled": False}}, environ={})
+    settings = validate_settings(with_test_storage({**CONFIG, "console": {"enabled": False}}),
+                                 environ={})
     with LiveServer(create_app(settings, data_dir=data)) as server:
         result = CliRunner().invoke(main, ["dlq", "list", "--endpoint-url", server.url,
                                            "--data-dir", str(data)])

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from store_helpers import SharedBackend
 from test_gateway import LiveServer
 
 from clientevents.cli import main
@@ -23,13 +24,14 @@ from clientevents.generator.session import Session
 from clientevents.generator.stats import Stats
 from clientevents.server.app import create_app
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("on_shared_backend")]
 
 PASSWORD = "Passw0rd!-cli"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+def server(tmp_path_factory: pytest.TempPathFactory,
+           shared_backend: SharedBackend) -> Iterator[tuple[str, Path]]:
     data = tmp_path_factory.mktemp("cli") / "data"
     settings = default_settings().with_data_dir(data)
     with LiveServer(create_app(settings, data_dir=data, run_workers=True)) as live:

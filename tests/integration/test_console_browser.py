@@ -24,8 +24,9 @@ from console_helpers import (
     sample_request,
     wait_for,
 )
+from store_helpers import SharedBackend
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("on_shared_backend")]
 
 FLAKY = f"{BUS}/purchases_to_flaky/flaky"
 
@@ -42,7 +43,8 @@ def chromium() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+def live(tmp_path_factory: pytest.TempPathFactory,
+         shared_backend: SharedBackend) -> Iterator[Deployment]:
     data_dir = tmp_path_factory.mktemp("browser") / "data"
     data_dir.mkdir()
     (data_dir / "blocked").write_text("not a folder: the flaky target fails until it is removed")

@@ -18,7 +18,6 @@ import gzip
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -28,6 +27,9 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
+from store_helpers import open_service_store
+
+from clientevents.config import load_config
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _crash_child import SOURCE, detail_of, detail_type_of
@@ -165,10 +167,10 @@ def test_sigkill_under_load_loses_no_acknowledged_event(tmp_path: Path) -> None:
     child.stdout.close()
     acks = dict(reader.acks)
     delivered_before = {rule: len(read_lines(out / f"{rule}.jsonl")) for rule in RULES}
-    with sqlite3.connect(data / "clientevents.db") as conn:
-        [(held,)] = conn.execute(
+    with open_service_store(load_config(config), data) as db:  # the child's store
+        [(held,)] = db.read(lambda conn: conn.execute(
             "SELECT count(*) FROM deliveries WHERE target_key = 'default/lake/lake' "
-            "AND attempts > 0").fetchall()
+            "AND attempts > 0").fetchall())
     # The kill cut the lake's buffers off: deliveries were claimed into them, not yet written.
     assert held > 0
 

@@ -22,6 +22,7 @@ from typing import Any
 import boto3
 import httpx
 import pytest
+from store_helpers import with_test_storage
 
 from clientevents.config import validate_settings
 from clientevents.runtime import Runtime
@@ -125,7 +126,7 @@ def bucket_objects(url: str, bucket: str) -> dict[str, bytes]:
 
 
 def settings(data_dir: Path, endpoint: str, bucket: str) -> Any:
-    return validate_settings({
+    return validate_settings(with_test_storage({
         "buses": [{"name": "b"}],
         "rules": [{"name": "all", "bus": "b", "event_pattern": {"source": ["app"]},
                    "targets": [{"id": "lake", "type": "delivery_stream",
@@ -144,7 +145,7 @@ def settings(data_dir: Path, endpoint: str, bucket: str) -> Any:
             "buffering": {"interval_secs": 0.3},
             "compression": "gzip",
         }],
-    }, environ={"LAKE_KEY": "test-key", "LAKE_SECRET": "test-secret"}).with_data_dir(data_dir)
+    }), environ={"LAKE_KEY": "test-key", "LAKE_SECRET": "test-secret"}).with_data_dir(data_dir)
 
 
 async def _until(condition: Any, limit: float, what: str) -> None:

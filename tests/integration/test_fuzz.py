@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from store_helpers import SharedBackend, with_test_storage
 
 from clientevents.config import validate_settings
 from clientevents.config.identity import DEFAULT_CLIENT_ID
@@ -107,9 +108,10 @@ def _cognito(app: InProcess, target: str, body: dict[str, Any]) -> dict[str, Any
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcess]:
+def app(tmp_path_factory: pytest.TempPathFactory,
+        shared_backend: SharedBackend) -> Iterator[InProcess]:
     data_dir = tmp_path_factory.mktemp("fuzz") / "data"
-    config = validate_settings({
+    config = validate_settings(with_test_storage({
         "data_dir": str(data_dir),
         "server": {"cors_allowed_origins": ["https://app.example"], "access_log": False},
         "stages": [{"name": "prod", "bus": BUS, "environment": "prod",
@@ -119,7 +121,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcess]:
         "buses": [{"name": BUS}],
         "streams": [{"name": "clicks", "api_keys": [STREAM_KEY]}],
         "identity": {"user_pool": {"enabled": True}},
-    }, file="<fuzz>", environ={})
+    }), file="<fuzz>", environ={})
     starlette_app = create_app(config, data_dir=data_dir)
     driver = InProcess(starlette_app)
     try:

@@ -26,6 +26,7 @@ import pytest
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
+from store_helpers import SharedBackend, with_test_storage
 
 from clientevents.config import validate_settings
 from clientevents.config.identity import DEFAULT_CLIENT_ID
@@ -173,7 +174,7 @@ class Live:
 
 
 def _settings(data_dir: Path, issuer: Issuer) -> Any:
-    return validate_settings({
+    return validate_settings(with_test_storage({
         "data_dir": str(data_dir),
         "server": {"cors_allowed_origins": [ORIGIN]},
         "stages": [
@@ -203,11 +204,12 @@ def _settings(data_dir: Path, issuer: Issuer) -> Any:
                          "client_id_claim": "sub"}],
             "admin": ADMIN,
         },
-    }, file="<test>", environ={})
+    }), file="<test>", environ={})
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory, issuer: Issuer) -> Iterator[Live]:
+def live(tmp_path_factory: pytest.TempPathFactory, issuer: Issuer,
+         shared_backend: SharedBackend) -> Iterator[Live]:
     data_dir = tmp_path_factory.mktemp("gateway") / "data"
     app = create_app(_settings(data_dir, issuer), data_dir=data_dir, run_workers=True)
     with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=30) as http:

@@ -27,6 +27,7 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
+from store_helpers import SharedBackend, open_storage_store, with_test_storage
 from test_gateway import LiveServer
 
 from clientevents.config import validate_settings
@@ -35,7 +36,6 @@ from clientevents.identity.notifier import latest_code
 from clientevents.identity.passwords import PasswordHasher
 from clientevents.identity.userpool import UserPool
 from clientevents.server.app import create_app
-from clientevents.store.engine import Database
 
 pytestmark = pytest.mark.integration
 
@@ -92,16 +92,17 @@ class Gateway:
 
 
 @pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+def gateway(tmp_path_factory: pytest.TempPathFactory,
+            shared_backend: SharedBackend) -> Iterator[Gateway]:
     data_dir = tmp_path_factory.mktemp("attacks") / "data"
-    settings = validate_settings({
+    settings = validate_settings(with_test_storage({
         "data_dir": str(data_dir),
         "stages": [{"name": "prod", "bus": "client_event_bus", "environment": "prod",
                     "rate_limit": None}],
         "buses": [{"name": "client_event_bus"}],
         "rules": [],
         "identity": {"user_pool": {"enabled": True}, "admin": ADMIN},
-    }, file="<test>", environ={})
+    }), file="<test>", environ={})
     app = create_app(settings, data_dir=data_dir)
     pool = app.state.gateway.identity.user_pool
     # Argon2id with small parameters: the same code paths, a fraction of the time per answer.
@@ -276,11 +277,12 @@ def test_101_concurrent_sign_ins_cannot_get_past_the_lockout(
 
 
 def test_the_lockout_holds_across_processes(gateway: Gateway, tmp_path: Path) -> None:
-    # Given a user pool file, and four processes that open it, each with 25 threads
+    # Given a user pool (in the test's store), and four processes that open it, each with 25
+    # threads
     data_dir = tmp_path / "racers"
     data_dir.mkdir()
     frozen = time.time()
-    db = Database(data_dir / "clientevents.db")
+    db = open_storage_store(data_dir)
     pool = UserPool(db, UserPoolSettings(), data_dir=data_dir,
                     hasher=PasswordHasher(time_cost=1, memory_kib=1024), clock=lambda: frozen)
     pool.sign_up("racer", PASSWORD)

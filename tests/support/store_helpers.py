@@ -75,6 +75,7 @@ def backend_storage(tag: str | None = None) -> dict[str, Any]:
 def drop_backend_storage(section: dict[str, Any]) -> None:
     """Drop what :func:`backend_storage`'s test left: its schema and its streams."""
     import asyncio
+    import threading
 
     import nats
     import psycopg
@@ -97,10 +98,16 @@ def drop_backend_storage(section: dict[str, Any]) -> None:
         finally:
             await client.close()
 
-    try:
-        asyncio.run(drop_streams())
-    except Exception:  # cleanup is best effort; the next run uses new names
-        pass
+    def run() -> None:
+        try:
+            asyncio.run(drop_streams())
+        except Exception:  # cleanup is best effort; the next run uses new names
+            pass
+
+    # In a thread of its own: the test's thread may be running an event loop (a browser's).
+    thread = threading.Thread(target=run, name="drop-test-streams")
+    thread.start()
+    thread.join()
 
 
 def open_test_store(tmp_path: Path, backend: str = TEST_STORE) -> Any:
@@ -201,3 +208,80 @@ def serve_config_for_test_store(data_dir: Path, config: Path | None) -> Path | N
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(document))
     return path
+
+
+# -- integration suite: what a test builds itself runs on the test backend ----------------------
+#
+# The autouse ``_test_backend`` fixture sets CLIENTEVENTS_STORAGE for one test. Settings a test
+# validates with ``environ={}``, stores it opens itself and servers a module shares (started
+# before any test's fixtures) need the section handed to them: these helpers do that.
+
+STORAGE_VARIABLE = "CLIENTEVENTS_STORAGE"
+
+
+def current_storage() -> dict[str, Any] | None:
+    """The ``storage:`` section the running test was given (``None`` on the embedded default)."""
+    import json
+
+    text = os.environ.get(STORAGE_VARIABLE)
+    return None if not text else dict(json.loads(text))
+
+
+def with_test_storage(document: dict[str, Any],
+                      storage: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``document`` (a configuration) with the backend's ``storage:`` section (``storage``, else
+    the running test's) when it has none; unchanged on the embedded default."""
+    section = current_storage() if storage is None else storage
+    if section is None or "storage" in document:
+        return document
+    return {**document, "storage": section}
+
+
+def storage_environ(storage: dict[str, Any] | None = None, **extra: str) -> dict[str, str]:
+    """Variables for ``validate_settings(environ=...)`` or a child process: ``extra`` plus
+    CLIENTEVENTS_STORAGE holding ``storage`` (else the running test's), when there is one."""
+    import json
+
+    section = current_storage() if storage is None else storage
+    environ = dict(extra)
+    if section is not None:
+        environ[STORAGE_VARIABLE] = json.dumps(section)
+    return environ
+
+
+class SharedBackend:
+    """For a fixture wider than one test (a server a whole module uses): under the backend
+    switch, a schema and streams of its own, set in CLIENTEVENTS_STORAGE while the fixture
+    starts what it shares (so every configuration it loads runs on them), dropped at
+    :meth:`close`. ``storage`` is ``None`` on the embedded default."""
+
+    def __init__(self) -> None:
+        self.storage: dict[str, Any] | None = None
+        self._patch = pytest.MonkeyPatch()
+        if TEST_BACKEND == "embedded":
+            return
+        self.storage = backend_storage()
+        self._patch.setenv(STORAGE_VARIABLE, storage_environ(self.storage)[STORAGE_VARIABLE])
+
+    def close(self) -> None:
+        self._patch.undo()
+        if self.storage is not None:
+            drop_backend_storage(self.storage)
+
+
+def open_service_store(settings: Any, data_dir: Path) -> Any:
+    """The state store a service with ``settings`` in ``data_dir`` uses (what the service
+    itself opens: the SQLite file, or its PostgreSQL schema)."""
+    from clientevents.store.factory import open_store
+
+    return open_store(settings, data_dir)
+
+
+def open_storage_store(data_dir: Path, storage: dict[str, Any] | None = None) -> Any:
+    """The state store of the backend's ``storage:`` section (``storage``, else the running
+    test's), or the SQLite file in ``data_dir`` on the embedded default."""
+    from clientevents.config import validate_settings
+
+    settings = validate_settings(with_test_storage({"data_dir": str(data_dir)}, storage),
+                                 file="<test>", environ={})
+    return open_service_store(settings, data_dir)

@@ -8,10 +8,12 @@ last lock starts the count afresh; a successful sign-in or a password reset rese
 **Claim, then verify.** A sign-in first *claims* an attempt in one write transaction
 (:func:`claim`): if the username is locked the claim is refused, else the attempt is counted as
 a failure (and the lock that failure earns is set) before the password is even looked at; a
-correct password then forgives it (:func:`forgive`). Claims are serialised by the database's
-write lock, across threads and processes, so however many sign-ins arrive at once no more
-attempts are ever evaluated than the rule allows — counting after the check let 45 of 101
-concurrent wrong passwords through.
+correct password then forgives it (:func:`forgive`). Claims of one username are serialised
+across threads and processes, by the database's write lock on SQLite and by a lock per table
+and username key held until the claim commits on PostgreSQL (whose writers in several
+processes run at once), so however many sign-ins arrive at once no more attempts are ever
+evaluated than the rule allows — counting after the check let 45 of 101 concurrent wrong
+passwords through.
 
 The state is keyed by :func:`~clientevents.identity.usernames.username_key`, not by user: an
 unknown username is counted and locked exactly like a real one, so the lockout answer
@@ -95,6 +97,7 @@ def state(conn: SqlConnection, key: str, *,
 def claim(conn: SqlConnection, key: str, now: float, *,
           table: str = "sign_in_failures") -> bool:
     """Count one sign-in attempt as a failure before it is checked; ``False``: locked out."""
+    conn.dialect.lock(conn, f"{_table(table)}:{key}")  # held until the claim commits
     conn.execute(f"DELETE FROM {_table(table)} WHERE forget_at < ?", (now,))
     previous = state(conn, key, table=table)
     failures = 0

@@ -18,7 +18,6 @@ from typing import Any
 
 import boto3
 import httpx
-from store_helpers import serve_config_for_test_store
 
 from clientevents.config.identity import DEFAULT_CLIENT_ID
 
@@ -39,7 +38,10 @@ def free_port() -> int:
 
 
 class ServeProcess:
-    """``clientevents serve`` in its own process group (so the workers can be killed with it)."""
+    """``clientevents serve`` in its own process group (so the workers can be killed with it).
+
+    It inherits the test's environment (``env`` added): under the backend switch,
+    ``CLIENTEVENTS_STORAGE`` puts it on the test's PostgreSQL schema and JetStream streams."""
 
     def __init__(self, data_dir: Path, *, port: int | None = None,
                  config: Path | None = None, args: tuple[str, ...] = (),
@@ -60,9 +62,8 @@ class ServeProcess:
         """Start and wait until ``/ready`` answers; return what the command printed."""
         command = [sys.executable, "-m", "clientevents", "serve", "--port", str(self.port),
                    "--data-dir", str(self.data_dir)]
-        config = serve_config_for_test_store(self.data_dir, self.config)
-        if config is not None:
-            command += ["--config", str(config)]
+        if self.config is not None:
+            command += ["--config", str(self.config)]
         command += self.args
         self._log_file = open(self.log, "a")  # noqa: SIM115 - closed with the process
         # Standard error goes through a pipe, copied to the log file by this process: the

@@ -4,6 +4,7 @@ in the banner, console accounts made by the command line, the live tail over the
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from gateway_process import Newcomer, ServeProcess, sample_request
+from store_helpers import BackendEnvironment
 
 from clientevents.server.adminauth import SESSION_COOKIE
 
@@ -22,18 +24,21 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
-    server = ServeProcess(tmp_path_factory.mktemp("console-serve") / "data")
-    server.start()
-    try:
-        yield server
-    finally:
-        if server.proc is not None and server.proc.poll() is None:
-            server.stop()
+    # One server for the module: under the backend switch, on storage of its own (each test's
+    # own is dropped after it); the commands below are given the same.
+    with BackendEnvironment() as env:
+        server = ServeProcess(tmp_path_factory.mktemp("console-serve") / "data", env=env)
+        server.start()
+        try:
+            yield server
+        finally:
+            if server.proc is not None and server.proc.poll() is None:
+                server.stop()
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+def _cli(serve: ServeProcess, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "clientevents", *args], capture_output=True,
-                          text=True, timeout=60)
+                          text=True, timeout=60, env={**os.environ, **serve.env})
 
 
 def _cookie(response: httpx.Response) -> str:
@@ -88,22 +93,22 @@ def test_banner_link_signs_in_once_and_the_tail_follows_ingest(serve: ServeProce
 
 def test_console_accounts_from_the_command_line(serve: ServeProcess) -> None:
     folder = ["--data-dir", str(serve.data_dir)]
-    made = _cli("console", "add-user", "ops", "--role", "viewer", "--password",
+    made = _cli(serve, "console", "add-user", "ops", "--role", "viewer", "--password",
                 "a long passphrase", *folder)
     assert made.returncode == 0, made.stderr
-    short = _cli("console", "add-user", "bad", "--password", "short", *folder)
+    short = _cli(serve, "console", "add-user", "bad", "--password", "short", *folder)
     assert short.returncode == 1 and "10 to 256 characters" in short.stderr
-    twice = _cli("console", "add-user", "ops", "--password", "a long passphrase", *folder)
+    twice = _cli(serve, "console", "add-user", "ops", "--password", "a long passphrase", *folder)
     assert twice.returncode == 1 and "--update" in twice.stderr
-    listed = _cli("console", "list-users", "--json", *folder)
+    listed = _cli(serve, "console", "list-users", "--json", *folder)
     assert [u["role"] for u in json.loads(listed.stdout)] == ["viewer"]
     answer = httpx.post(f"{serve.url}/admin/api/session",
                         json={"username": "OPS", "password": "a long passphrase"})
     assert answer.status_code == 200 and answer.json()["role"] == "viewer"
-    link = _cli("console", "sign-in-link", "--url", serve.url, *folder)
+    link = _cli(serve, "console", "sign-in-link", "--url", serve.url, *folder)
     token = link.stdout.strip().rpartition("#signin=")[2]
     assert httpx.post(f"{serve.url}/admin/api/session", json={"link": token}).status_code == 200
-    removed = _cli("console", "remove-user", "ops", *folder)
+    removed = _cli(serve, "console", "remove-user", "ops", *folder)
     assert removed.returncode == 0
     cookie = {"Cookie": f"{SESSION_COOKIE}={_cookie(answer)}"}
     assert httpx.get(f"{serve.url}/admin/api/overview", headers=cookie).status_code == 401

@@ -69,6 +69,7 @@ def _generate_and_check(serve: ServeProcess) -> None:
     finally:
         if tail.poll() is None:
             tail.kill()
+            tail.communicate()  # reaped and its pipes closed: nothing left for a later test
     # The generator kept its schedule: 500 events/s for 4 s, in batches of 10.
     assert summary["users"] == 20
     assert summary["requests"] == 200 and summary["sent"] == 2000

@@ -12,13 +12,15 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 from gateway_process import Newcomer, ServeProcess
+from store_helpers import open_configured_store
+
+from clientevents.store.port import SqlConnection, StateStore
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -36,16 +38,17 @@ rules:
 BIG = "x" * 100_000
 
 
-def _claimed(db: Path) -> int:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
+def _claimed(db: StateStore) -> int:
+    """Deliveries held claimed under a lease not yet run out, read through the state store."""
+
+    def count(conn: SqlConnection) -> int:
         row = conn.execute(
             "SELECT count(*) FROM deliveries WHERE claimed_by IS NOT NULL AND due_at > ?",
             (time.time(),),
         ).fetchone()
         return int(row[0])
-    finally:
-        conn.close()
+
+    return db.read(count)
 
 
 def _wait(predicate: object, timeout: float) -> float:
@@ -73,8 +76,13 @@ def test_a_killed_workers_delivery_is_made_by_its_successor_at_once(tmp_path: Pa
                             json={"entries": [{"entry": json.dumps(entry)}]})
         assert answer.status_code == 200 and answer.json()["FailedEntryCount"] == 0
         event_id = answer.json()["Entries"][0]["EventId"]
-        # and the worker stuck writing it, its delivery claimed under a 120 s lease
-        _wait(lambda: _claimed(data_dir / "clientevents.db") == 1, timeout=30)
+        # and the worker stuck writing it, its delivery claimed under a 120 s lease (read
+        # through the store the server uses: the SQLite file, or PostgreSQL under the switch)
+        store = open_configured_store(data_dir, config)
+        try:
+            _wait(lambda: _claimed(store) == 1, timeout=30)
+        finally:
+            store.close()
         # When the pipe becomes a regular file and the worker process is killed
         pipe.unlink()
         worker = int(next(line for line in banner.splitlines()

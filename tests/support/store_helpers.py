@@ -161,53 +161,41 @@ class OtherConnection:
         self._raw.close()
 
 
-_CREATED_SCHEMAS: set[str] = set()
+# --- End-to-end helpers: a spawned process's store and a storage section for a module ---------
+
+__all__ += ["BackendEnvironment", "open_configured_store"]
 
 
-def _drop_created_schemas() -> None:
-    if not _CREATED_SCHEMAS:
-        return
-    import psycopg
+def open_configured_store(data_dir: Path, config: Path | None = None) -> Any:
+    """The state store a ``clientevents`` process started now with ``--data-dir data_dir``
+    (and ``--config config``) opens: the SQLite file in ``data_dir``, or what the storage
+    section (of the file, or of ``CLIENTEVENTS_STORAGE``) chooses. The caller closes it."""
+    from clientevents.config import default_settings, load_config
+    from clientevents.store.factory import open_store
 
-    try:
-        with psycopg.connect(PG_DSN, autocommit=True, connect_timeout=5) as conn:
-            for schema in _CREATED_SCHEMAS:
-                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    except psycopg.Error:
-        pass
+    settings = load_config(config) if config is not None else default_settings()
+    return open_store(settings, data_dir)
 
 
-def serve_config_for_test_store(data_dir: Path, config: Path | None) -> Path | None:
-    """With ``CLIENTEVENTS_TEST_STORE=postgres``: the configuration a ``clientevents serve``
-    test runs, with a ``storage:`` section choosing a schema of its own (one per data folder,
-    so a restart finds its state; dropped when the test process ends). Otherwise ``config``."""
-    if TEST_STORE != "postgres":
-        return config
-    import atexit
-    import hashlib
+class BackendEnvironment:
+    """For what outlives one test (a module-scoped ``serve``): under the backend switch, a
+    storage section of its own, as the variables to start its processes with (dropped at the
+    end); on the embedded backend, no variables."""
 
-    import yaml
+    def __init__(self) -> None:
+        self.section: dict[str, Any] | None = None
 
-    from clientevents.config.defaults import BLUEPRINT
+    def __enter__(self) -> dict[str, str]:
+        import json
 
-    if config is None:
-        document: dict[str, Any] = dict(BLUEPRINT)
-    else:
-        document = yaml.safe_load(config.read_text()) or {}
-    if "storage" in document:
-        return config
-    digest = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
-    schema = f"t_{digest}"
-    if not _CREATED_SCHEMAS:
-        atexit.register(_drop_created_schemas)
-    _CREATED_SCHEMAS.add(schema)
-    document["storage"] = storage_section(schema)
-    if config is not None and "data_dir" not in document:
-        document["data_dir"] = str(data_dir)
-    path = data_dir.parent / f"{data_dir.name}-postgres.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(document))
-    return path
+        if TEST_BACKEND != "postgres+jetstream":
+            return {}
+        self.section = backend_storage()
+        return {"CLIENTEVENTS_STORAGE": json.dumps(self.section)}
+
+    def __exit__(self, *exc: object) -> None:
+        if self.section is not None:
+            drop_backend_storage(self.section)
 
 
 # -- integration suite: what a test builds itself runs on the test backend ----------------------

@@ -133,6 +133,12 @@ class Cluster:
         if storage.get("store") == "postgres":
             pg = storage.get("postgres") or {}
             self.postgres = (str(pg.get("dsn")), str(pg.get("schema") or "public"))
+        #: With ``log: jetstream`` archives are streams of their own: (servers, stream prefix).
+        self.jetstream: tuple[list[str], str] | None = None
+        if storage.get("log") == "jetstream":
+            js = storage.get("jetstream") or {}
+            self.jetstream = (list(js.get("servers") or ["nats://127.0.0.1:4222"]),
+                              str(js.get("stream_prefix") or "clientevents"))
         self.root = root
         self.data_dir = root / "data"
         self.config = root / "clientevents.yaml"
@@ -318,8 +324,12 @@ class Cluster:
                 for line in path.read_bytes().splitlines():
                     if line:
                         found.lake[orjson.loads(line)["id"]] += 1
-        for (event_id,) in self.query("SELECT event_id FROM archive_events"):
-            found.archive[event_id] += 1
+        if self.jetstream is not None:
+            for event_id in asyncio.run(_archived_on_jetstream(*self.jetstream)):
+                found.archive[event_id] += 1
+        else:
+            for (event_id,) in self.query("SELECT event_id FROM archive_events"):
+                found.archive[event_id] += 1
         for (event_id,) in self.query(
                 "SELECT event_id FROM inbox_tickets WHERE event_id IS NOT NULL"):
             found.tickets[event_id] += 1
@@ -361,6 +371,38 @@ class Cluster:
             if time.monotonic() - started > timeout:
                 return found, time.monotonic() - started
             time.sleep(0.25)
+
+
+async def _archived_on_jetstream(servers: list[str], prefix: str) -> list[str]:
+    """The event ids held by every archive stream of ``prefix`` (``log: jetstream``), read
+    with an ephemeral pull consumer per stream."""
+    import nats
+
+    client = await nats.connect(servers, connect_timeout=2)
+    ids: list[str] = []
+    try:
+        js = client.jetstream()
+        for info in await js.streams_info():
+            name = info.config.name or ""
+            if not name.startswith(f"{prefix}_archive_") or not info.state.messages:
+                continue
+            subject = (info.config.subjects or [">"])[0]
+            sub = await js.pull_subscribe(subject, stream=name)
+            try:
+                left = info.state.messages
+                while left > 0:
+                    try:
+                        batch = await sub.fetch(min(left, 1000), timeout=2)
+                    except TimeoutError:
+                        break
+                    for msg in batch:
+                        ids.append((msg.headers or {}).get("Nats-Msg-Id", ""))
+                    left -= len(batch)
+            finally:
+                await sub.unsubscribe()
+    finally:
+        await client.close()
+    return ids
 
 
 def missing(acked: dict[str, str], found: Delivered) -> dict[str, int]:

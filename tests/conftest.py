@@ -77,3 +77,14 @@ def _test_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatc
     finally:
         drop_backend_storage(section)
 
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under the backend switch, a test marked ``own_backend`` (it chooses its storage itself:
+    servers or a schema of its own) would run exactly as in the embedded pass: leave it out."""
+    if TEST_BACKEND == "embedded":
+        return
+    kept = [item for item in items if item.get_closest_marker("own_backend") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept

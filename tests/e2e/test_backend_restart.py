@@ -28,7 +28,7 @@ import pytest
 from backend_servers import NatsServer, PgCluster, nats_unavailable, pg_unavailable
 from bench.cluster import Cluster, cluster_config, missing, report
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.own_backend]
 
 
 @pytest.fixture

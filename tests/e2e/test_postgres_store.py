@@ -18,7 +18,7 @@ from store_helpers import PG_DSN, pg_schema_name, require_service, storage_secti
 
 from clientevents.config.defaults import BLUEPRINT
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.own_backend]
 
 
 def _wait(check: Callable[[], bool], secs: float = 60) -> None:

@@ -45,7 +45,7 @@ from doc_commands import (
 )
 from gateway_process import lake_events
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.own_backend]
 
 README = REPO / "README.md"
 QUICK_START = "Five-minute walkthrough"

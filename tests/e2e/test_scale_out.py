@@ -67,7 +67,8 @@ def storage(backend: str) -> Iterator[dict[str, Any] | None]:
             drop_backend_storage(section)
 
 
-@pytest.mark.parametrize("backend", ["embedded", "postgres+jetstream"])
+@pytest.mark.parametrize("backend", [
+    "embedded", pytest.param("postgres+jetstream", marks=pytest.mark.own_backend)])
 def test_two_gateways_two_workers_one_killed_lose_nothing(
     tmp_path: Path, backend: str, storage: dict[str, Any] | None,
     record_property: Callable[[str, Any], None],

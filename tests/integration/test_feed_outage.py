@@ -37,7 +37,7 @@ from clientevents.routing.rules import routes_of
 from clientevents.store.postgres import PostgresDatabase
 from clientevents.targets.delivery_stream import build_store
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.own_backend]
 
 DEADLINE_SECS = 60.0
 EVENTS = 120

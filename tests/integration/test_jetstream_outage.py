@@ -20,7 +20,7 @@ from clientevents.store.engine import Database
 sys.path.insert(0, str(Path(__file__).parents[1]))
 from support.nats_server import NatsServer, binary
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.own_backend]
 
 DEADLINE_SECS = 60.0
 

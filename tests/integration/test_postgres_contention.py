@@ -23,7 +23,7 @@ from clientevents.routing.counters import matches_per_minute, record_matches
 from clientevents.store.port import SqlConnection
 from clientevents.targets.counters import SettleCounts, delivery_state, record_settled
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.own_backend]
 
 ROUNDS = 4
 PAUSE = 0.05

@@ -24,7 +24,7 @@ from clientevents.targets.dispatcher import Dispatcher, DispatchOptions
 from clientevents.targets.queue import ClaimedDelivery, Delivery, enqueue, target_key
 from clientevents.targets.retry import RetryLimits
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.own_backend]
 
 DEADLINE_SECS = 30.0  # far below the lease: a settle left to the lease fails the test
 LEASE_SECS = 120.0

@@ -27,7 +27,7 @@ from clientevents.ratelimit.shared import (
 )
 from clientevents.store.engine import Database
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.own_backend]
 
 NOW = 1_800_000_000.0
 PG_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 import pytest
-from store_helpers import require_service
+from store_helpers import open_storage_store, require_service
 
 from clientevents.archive.archive import Archives
 from clientevents.archive.archiver import Archiver
@@ -29,7 +29,7 @@ from clientevents.config import Settings, validate_settings
 from clientevents.events.publisher import Publisher
 from clientevents.log.jetstream import JetStreamEventLog, JetStreamOptions
 from clientevents.routing.router import Router
-from clientevents.store.engine import Database
+from clientevents.store.port import StateStore
 
 pytestmark = pytest.mark.integration
 
@@ -62,14 +62,15 @@ def prefix() -> str:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(tmp_path / "state.db")
+def db(tmp_path: Path) -> Iterator[StateStore]:
+    """The state store: the SQLite file, or PostgreSQL under the backend switch."""
+    database = open_storage_store(tmp_path)
     yield database
     database.close()
 
 
 @pytest.fixture
-def log(db: Database, prefix: str) -> Iterator[JetStreamEventLog]:
+def log(db: StateStore, prefix: str) -> Iterator[JetStreamEventLog]:
     opened = JetStreamEventLog(db, JetStreamOptions(stream_prefix=prefix, ack_wait=1.0))
     yield opened
     opened.delete_streams()
@@ -103,7 +104,7 @@ def publish(publisher: Publisher, count: int) -> list[dict[str, Any]]:
     return sent
 
 
-def deliveries(db: Database) -> list[tuple[str, str]]:
+def deliveries(db: StateStore) -> list[tuple[str, str]]:
     rows = db.read(lambda conn: conn.execute(
         "SELECT target_key, event_id FROM deliveries").fetchall())
     return [(str(k), str(e)) for k, e in rows]
@@ -119,7 +120,7 @@ def expected(sent: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 
 def test_events_reach_every_queue_and_the_archive_once_when_a_router_dies_mid_batch(
-    tmp_path: Path, db: Database, log: JetStreamEventLog, prefix: str
+    tmp_path: Path, db: StateStore, log: JetStreamEventLog, prefix: str
 ) -> None:
     config = settings()
     publisher = Publisher(db, config, log=log)
@@ -128,7 +129,7 @@ def test_events_reach_every_queue_and_the_archive_once_when_a_router_dies_mid_ba
     assert len({e["id"] for e in sent}) == 300
 
     child = subprocess.Popen(
-        [sys.executable, str(CHILD), str(tmp_path / "state.db"), prefix, BUS],
+        [sys.executable, str(CHILD), str(tmp_path), prefix, BUS],
         stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(
             [str(Path(__file__).parents[2] / "src"), os.environ.get("PYTHONPATH", "")])},
     )
@@ -173,7 +174,7 @@ def _archived(log: JetStreamEventLog) -> int:
 
 
 def test_the_router_worker_loop_routes_from_jetstream_until_stopped(
-    db: Database, log: JetStreamEventLog
+    db: StateStore, log: JetStreamEventLog
 ) -> None:
     config = settings()
     publisher = Publisher(db, config, log=log)
@@ -201,7 +202,7 @@ def test_the_router_worker_loop_routes_from_jetstream_until_stopped(
 
 
 def test_a_replay_puts_archived_events_back_on_the_jetstream_log_once(
-    db: Database, log: JetStreamEventLog
+    db: StateStore, log: JetStreamEventLog
 ) -> None:
     from clientevents.archive import COMPLETED, ReplayRunner, Replays
 

@@ -377,6 +377,7 @@ async def _archived_on_jetstream(servers: list[str], prefix: str) -> list[str]:
     """The event ids held by every archive stream of ``prefix`` (``log: jetstream``), read
     with an ephemeral pull consumer per stream."""
     import nats
+    from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
     client = await nats.connect(servers, connect_timeout=2)
     ids: list[str] = []
@@ -387,7 +388,10 @@ async def _archived_on_jetstream(servers: list[str], prefix: str) -> list[str]:
             if not name.startswith(f"{prefix}_archive_") or not info.state.messages:
                 continue
             subject = (info.config.subjects or [">"])[0]
-            sub = await js.pull_subscribe(subject, stream=name)
+            # No acknowledgements: an ephemeral consumer with explicit acks stops delivering
+            # at its max_ack_pending (1,000) unacknowledged messages.
+            sub = await js.pull_subscribe(subject, stream=name, config=ConsumerConfig(
+                ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL))
             try:
                 left = info.state.messages
                 while left > 0:

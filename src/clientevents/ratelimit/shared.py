@@ -229,9 +229,10 @@ class PsycopgRunner:
                     await conn.commit()
                 except Exception as exc:
                     # Two processes creating the table at once: one wins, the other sees a
-                    # unique violation in the catalogue; the table is there either way.
+                    # unique violation in the catalogue, or its row type already there
+                    # (42710); the table is there either way.
                     await conn.rollback()
-                    if getattr(exc, "sqlstate", None) not in ("23505", "42P07"):
+                    if getattr(exc, "sqlstate", None) not in ("23505", "42P07", "42710"):
                         await conn.close()
                         raise
                 self._conn = conn

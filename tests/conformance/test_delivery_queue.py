@@ -8,14 +8,14 @@ Every operation runs inside a state-store transaction, as the components call it
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from store_helpers import close_test_store, open_test_store
+from claim_harness import claim_from_two
+from store_helpers import close_test_store, open_second_store, open_test_store
 
 from clientevents.targets.memory_queue import MemoryDeliveryQueue
 from clientevents.targets.queue import (
@@ -47,16 +47,6 @@ class QueueUnderTest:
     second: Callable[[], tuple[Callable[[Callable[[Any], Any]], Any], Callable[[], None]]]
 
 
-def _second_store(db: Any) -> Any:
-    if db.dialect.name == "sqlite":
-        from clientevents.store.sqlite import Database
-
-        return Database(db.path)
-    from clientevents.store.postgres import PostgresDatabase
-
-    return PostgresDatabase(db.dsn, schema=db.schema, pool_max=2)
-
-
 def _open(name: str, tmp_path: Path) -> Iterator[QueueUnderTest]:
     if name == "memory":
         mem = MemoryDeliveryQueue()
@@ -70,7 +60,7 @@ def _open(name: str, tmp_path: Path) -> Iterator[QueueUnderTest]:
     db.ensure_schema(SCHEMA)
 
     def second() -> tuple[Callable[[Callable[[Any], Any]], Any], Callable[[], None]]:
-        other = _second_store(db)
+        other = open_second_store(db)
         return other.write, other.close
 
     try:
@@ -211,34 +201,21 @@ def test_two_claimers_on_two_connections_never_hold_the_same_delivery(q: QueueUn
     count = 150
     put(q, *(delivery(n, at=100.0 + n / 1000) for n in range(count)))
     other_write, close_other = q.second()
-    claimed: dict[str, list[int]] = {"a": [], "b": []}
-    errors: list[BaseException] = []
 
-    def loop(write: Callable[[Callable[[Any], Any]], Any], owner: str) -> None:
-        try:
-            for _ in range(count):  # bounded: a claimer handed rows forever fails the test
-                got = write(lambda conn: q.queue.claim_due(
-                    conn, KEY, now=500.0, lease_secs=LEASE, limit=7, owner=owner))
-                if not got:
-                    return
-                claimed[owner].extend(d.delivery_id for d in got)
-            errors.append(AssertionError(f"claimer {owner} was still handed deliveries"))
-        except BaseException as exc:
-            errors.append(exc)
+    def claimer(write: Callable[[Callable[[Any], Any]], Any],
+                owner: str) -> Callable[[], list[int]]:
+        def take() -> list[int]:
+            got: list[ClaimedDelivery] = write(lambda conn: q.queue.claim_due(
+                conn, KEY, now=500.0, lease_secs=LEASE, limit=7, owner=owner))
+            return [d.delivery_id for d in got]
+
+        return take
 
     try:
-        threads = [threading.Thread(target=loop, args=(q.write, "a")),
-                   threading.Thread(target=loop, args=(other_write, "b"))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        claim_from_two(claimer(q.write, "a"), claimer(other_write, "b"), count,
+                       what="deliveries")
     finally:
         close_other()
-    assert errors == []
-    assert not set(claimed["a"]) & set(claimed["b"])
-    assert len(claimed["a"]) + len(claimed["b"]) == count
-    assert len(set(claimed["a"]) | set(claimed["b"])) == count
 
 
 def test_a_claimed_delivery_is_hidden_until_its_lease_ends(q: QueueUnderTest) -> None:

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
+from moto_s3 import moto_server, s3_client
 
 from clientevents.objectstore import (
     LocalObjectStore,
@@ -32,30 +31,10 @@ from clientevents.objectstore.local import STAGING_DIR
 CREDENTIALS = {"access_key_id": "test-key", "secret_access_key": "test-secret"}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-
-
-def _s3_client(url: str) -> Any:
-    import boto3
-
-    return boto3.client("s3", endpoint_url=url, region_name="us-east-1",
-                        aws_access_key_id="test-key", aws_secret_access_key="test-secret")
+    with moto_server() as url:
+        yield url
 
 
 @dataclass
@@ -105,7 +84,7 @@ def _open(name: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
         return
     url = request.getfixturevalue("moto_url")
     bucket = f"lake-{uuid.uuid4().hex[:12]}"
-    client = _s3_client(url)
+    client = s3_client(url)
     client.create_bucket(Bucket=bucket)
     s3 = S3ObjectStore(bucket=bucket, endpoint_url=url, **CREDENTIALS)
 

@@ -20,7 +20,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from store_helpers import PG_DSN, close_test_store, open_test_store, pg_schema_name, require_service
+from claim_harness import claim_from_two
+from store_helpers import (
+    PG_DSN,
+    close_test_store,
+    open_second_store,
+    open_test_store,
+    pg_schema_name,
+    require_service,
+)
 
 from clientevents.errors import StoreError
 from clientevents.store.migrations import register_migrations
@@ -181,37 +189,12 @@ def test_two_claimers_never_claim_the_same_rows(db: Any) -> None:
             return [int(r[0]) for r in rows]
         return fn
 
-    claimed: dict[str, list[int]] = {"a": [], "b": []}
-    other = _second_store(db)
+    other = open_second_store(db)
     try:
-        def loop(store: Any, owner: str) -> None:
-            while True:
-                got = store.write(claim(owner))
-                if not got:
-                    return
-                claimed[owner].extend(got)
-
-        threads = [threading.Thread(target=loop, args=(db, "a")),
-                   threading.Thread(target=loop, args=(other, "b"))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        claim_from_two(lambda: db.write(claim("a")), lambda: other.write(claim("b")), 200,
+                       what="rows")
     finally:
         other.close()
-    assert not set(claimed["a"]) & set(claimed["b"])
-    assert len(claimed["a"]) + len(claimed["b"]) == 200
-
-
-def _second_store(db: Any) -> Any:
-    """Another store on the same data (a second process's view)."""
-    if db.dialect.name == "sqlite":
-        from clientevents.store.sqlite import Database
-
-        return Database(db.path)
-    from clientevents.store.postgres import PostgresDatabase
-
-    return PostgresDatabase(db.dsn, schema=db.schema, pool_max=2)
 
 
 def test_migrations_run_once_under_concurrent_openers(tmp_path: Path, store_backend: str) -> None:
@@ -222,7 +205,7 @@ def test_migrations_run_once_under_concurrent_openers(tmp_path: Path, store_back
 
         def open_one() -> None:
             try:
-                store = _second_store(first)
+                store = open_second_store(first)
                 store.ensure_schema(DDL)
                 opened.append(store)
             except BaseException as exc:
@@ -358,7 +341,7 @@ def test_migrations_apply_in_order_once_across_openers(
 
         def open_one() -> None:
             try:
-                others.append(_second_store(first))
+                others.append(open_second_store(first))
             except BaseException as exc:
                 errors.append(exc)
 
@@ -458,7 +441,7 @@ def _run_rounds(stores: list[Any], submit_round: Any) -> list[BaseException]:
 def _two_stores_add_in_opposite_orders(db: Any, *, late: bool, grouped: bool) -> Any:
     db.write(lambda conn: conn.executemany("INSERT INTO kv (k, v) VALUES (?, 0)",
                                            [("a",), ("b",)]))
-    other = _second_store(db)
+    other = open_second_store(db)
     orders = (("a", "b"), ("b", "a"))
 
     def submit_round(store: Any, index: int, done: Any) -> int:
@@ -547,7 +530,7 @@ def test_a_write_rolled_back_every_time_fails_after_bounded_retries(db: Any) -> 
 def test_ordered_writes_run_after_the_others_in_every_process(db: Any) -> None:
     db.write(lambda conn: conn.executemany("INSERT INTO kv (k, v) VALUES (?, 0)",
                                            [("head",), ("x",)]))
-    other = _second_store(db)
+    other = open_second_store(db)
 
     def submit_round(store: Any, index: int, done: Any) -> int:
         # the first store submits the write ordered by "head" first, the second store last

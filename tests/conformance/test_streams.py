@@ -9,14 +9,14 @@ checked without waiting.
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from store_helpers import close_test_store, open_test_store
+from claim_harness import claim_from_two
+from store_helpers import close_test_store, open_second_store, open_test_store
 
 from clientevents.config import Settings, validate_settings
 from clientevents.streams import (
@@ -58,16 +58,6 @@ class StreamsUnderTest:
                                Callable[[], None]]]
 
 
-def _second_store(db: Any) -> Any:
-    if db.dialect.name == "sqlite":
-        from clientevents.store.sqlite import Database
-
-        return Database(db.path)
-    from clientevents.store.postgres import PostgresDatabase
-
-    return PostgresDatabase(db.dsn, schema=db.schema, pool_max=2)
-
-
 def _open(name: str, tmp_path: Path) -> Iterator[StreamsUnderTest]:
     clock = Clock()
     if name == "memory":
@@ -82,7 +72,7 @@ def _open(name: str, tmp_path: Path) -> Iterator[StreamsUnderTest]:
     store = StreamStore(db, _settings(), clock=clock, poll_interval_secs=0.01)
 
     def second() -> tuple[StreamsPort, Callable[[Callable[[Any], Any]], Any], Callable[[], None]]:
-        other_db = _second_store(db)
+        other_db = open_second_store(db)
         other = StreamStore(other_db, _settings(), clock=clock, poll_interval_secs=0.01)
         return other, other_db.write, other_db.close
 
@@ -242,33 +232,18 @@ def test_two_readers_of_one_group_on_two_instances_share_the_work(s: StreamsUnde
     count = 120
     append(s, [f"r{i}" for i in range(count)])
     other, _, close_other = s.second()
-    got: dict[str, list[int]] = {"a": [], "b": []}
-    errors: list[BaseException] = []
 
-    def loop(streams: StreamsPort, name: str) -> None:
-        try:
-            for _ in range(count):  # bounded: a reader handed records forever fails the test
-                batch = asyncio.run(streams.read("clicks", "workers", max_records=7))
-                if not batch:
-                    return
-                got[name].extend(r.id for r in batch)
-            errors.append(AssertionError(f"reader {name} was still handed records"))
-        except BaseException as exc:
-            errors.append(exc)
+    def reader(streams: StreamsPort) -> Callable[[], list[int]]:
+        def take() -> list[int]:
+            batch = asyncio.run(streams.read("clicks", "workers", max_records=7))
+            return [r.id for r in batch]
+
+        return take
 
     try:
-        threads = [threading.Thread(target=loop, args=(s.streams, "a")),
-                   threading.Thread(target=loop, args=(other, "b"))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        claim_from_two(reader(s.streams), reader(other), count, what="records")
     finally:
         close_other()
-    assert errors == []
-    assert not set(got["a"]) & set(got["b"])
-    assert len(got["a"]) + len(got["b"]) == count
-    assert len(set(got["a"]) | set(got["b"])) == count
 
 
 def test_a_long_poll_returns_what_another_instance_appends(s: StreamsUnderTest) -> None:

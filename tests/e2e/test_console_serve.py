@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from gateway_process import Newcomer, ServeProcess, sample_request
-from store_helpers import BackendEnvironment
+from store_helpers import SharedBackend
 
 from clientevents.server.adminauth import SESSION_COOKIE
 
@@ -26,8 +26,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
     # One server for the module: under the backend switch, on storage of its own (each test's
     # own is dropped after it); the commands below are given the same.
-    with BackendEnvironment() as env:
-        server = ServeProcess(tmp_path_factory.mktemp("console-serve") / "data", env=env)
+    with SharedBackend() as backend:
+        server = ServeProcess(tmp_path_factory.mktemp("console-serve") / "data",
+                              env=backend.environ)
         server.start()
         try:
             yield server

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 from gateway_process import Newcomer, ServeProcess
-from store_helpers import open_configured_store
+from store_helpers import open_storage_store
 
 from clientevents.store.port import SqlConnection, StateStore
 
@@ -78,7 +78,7 @@ def test_a_killed_workers_delivery_is_made_by_its_successor_at_once(tmp_path: Pa
         event_id = answer.json()["Entries"][0]["EventId"]
         # and the worker stuck writing it, its delivery claimed under a 120 s lease (read
         # through the store the server uses: the SQLite file, or PostgreSQL under the switch)
-        store = open_configured_store(data_dir, config)
+        store = open_storage_store(data_dir)
         try:
             _wait(lambda: _claimed(store) == 1, timeout=30)
         finally:

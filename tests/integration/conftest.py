@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from store_helpers import STORAGE_VARIABLE, SharedBackend, storage_environ
+from store_helpers import SharedBackend
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,6 @@ def shared_backend() -> Iterator[SharedBackend]:
 def on_shared_backend(shared_backend: SharedBackend, monkeypatch: pytest.MonkeyPatch,
                       _test_backend: object) -> SharedBackend:
     """The test runs on the module's shared backend instead of a backend of its own."""
-    if shared_backend.storage is not None:
-        monkeypatch.setenv(STORAGE_VARIABLE, storage_environ(shared_backend.storage)[
-            STORAGE_VARIABLE])
+    for name, value in shared_backend.environ.items():
+        monkeypatch.setenv(name, value)
     return shared_backend

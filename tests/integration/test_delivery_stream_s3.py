@@ -11,7 +11,6 @@ import asyncio
 import gzip
 import http.server
 import json
-import socket
 import threading
 import time
 from collections import Counter
@@ -19,9 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
+from moto_s3 import moto_server, s3_client
 from store_helpers import with_test_storage
 
 from clientevents.config import validate_settings
@@ -35,24 +34,10 @@ BUCKET = "lake"
 KEYS = {"AWS_ACCESS_KEY_ID": "test-key", "AWS_SECRET_ACCESS_KEY": "test-secret"}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with moto_server() as url:
+        yield url
 
 
 class RefusingProxy:
@@ -109,11 +94,6 @@ class RefusingProxy:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-def s3_client(url: str) -> Any:
-    return boto3.client("s3", endpoint_url=url, region_name="us-east-1",
-                        aws_access_key_id="test-key", aws_secret_access_key="test-secret")
 
 
 def bucket_objects(url: str, bucket: str) -> dict[str, bytes]:

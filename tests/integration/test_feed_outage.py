@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from store_helpers import NATS_URL, PG_DSN, require_service
+from pg_outage import RoleOutage, role_outage
+from store_helpers import NATS_URL, require_service
 
 from clientevents.config import validate_settings
 from clientevents.config.model import Settings
@@ -44,49 +45,10 @@ EVENTS = 120
 INTERVAL_SECS = 60.0  # the stream's buffering interval, run by the test's clock
 
 
-class Outage:
-    """A login role of the test's own and an administrator's connection that cuts it off."""
-
-    def __init__(self) -> None:
-        import psycopg
-        from psycopg.conninfo import make_conninfo
-
-        self.role = f"ce_feed_{uuid.uuid4().hex[:10]}"
-        self.schema = f"t_{uuid.uuid4().hex[:16]}"
-        self.admin = psycopg.connect(PG_DSN, autocommit=True, connect_timeout=5)
-        database = self.admin.info.dbname
-        self.admin.execute(f'CREATE ROLE "{self.role}" LOGIN')
-        self.admin.execute(f'GRANT CREATE ON DATABASE "{database}" TO "{self.role}"')
-        self.admin.execute(f'CREATE SCHEMA "{self.schema}" AUTHORIZATION "{self.role}"')
-        self.dsn = make_conninfo(PG_DSN, user=self.role)
-
-    def begin(self) -> None:
-        """The store's server is gone for this role: no new connection, the open ones cut."""
-        self.admin.execute(f'ALTER ROLE "{self.role}" NOLOGIN')
-        self.admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                           "WHERE usename = %s", (self.role,))
-
-    def end(self) -> None:
-        self.admin.execute(f'ALTER ROLE "{self.role}" LOGIN')
-
-    def remove(self) -> None:
-        self.admin.execute(f'ALTER ROLE "{self.role}" NOLOGIN')
-        self.admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                           "WHERE usename = %s", (self.role,))
-        self.admin.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
-        self.admin.execute(f'DROP OWNED BY "{self.role}"')
-        self.admin.execute(f'DROP ROLE IF EXISTS "{self.role}"')
-        self.admin.close()
-
-
 @pytest.fixture
-def outage() -> Iterator[Outage]:
-    require_service("PostgreSQL", "127.0.0.1", 5432)
-    made = Outage()
-    try:
+def outage() -> Iterator[RoleOutage]:
+    with role_outage("ce_feed") as made:
         yield made
-    finally:
-        made.remove()
 
 
 class Clock:
@@ -186,7 +148,7 @@ def _drop_streams(log: JetStreamEventLog) -> None:
 
 @pytest.mark.parametrize("log_kind", ["sql", "jetstream"])
 def test_objects_written_while_the_store_refuses_the_commit_are_not_written_again(
-    outage: Outage, tmp_path: Path, log_kind: str
+    outage: RoleOutage, tmp_path: Path, log_kind: str
 ) -> None:
     db = PostgresDatabase(outage.dsn, schema=outage.schema, pool_min=0, pool_max=2,
                           connect_timeout=2.0)

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
-from store_helpers import PG_DSN, require_service
+from pg_outage import RoleOutage, role_outage
 
 from clientevents.store.postgres import PostgresDatabase
 from clientevents.targets.base import Ok, Outcome, Target
@@ -49,56 +48,19 @@ class HeldTarget(Target):
         return [Ok() for _ in deliveries]
 
 
-class Outage:
-    """A login role of the test's own and an administrator's connection that cuts it off."""
-
-    def __init__(self) -> None:
-        import psycopg
-        from psycopg.conninfo import make_conninfo
-
-        self.role = f"ce_settle_{uuid.uuid4().hex[:10]}"
-        self.schema = f"t_{uuid.uuid4().hex[:16]}"
-        self.admin = psycopg.connect(PG_DSN, autocommit=True, connect_timeout=5)
-        database = self.admin.info.dbname
-        self.admin.execute(f'CREATE ROLE "{self.role}" LOGIN')
-        self.admin.execute(f'GRANT CREATE ON DATABASE "{database}" TO "{self.role}"')
-        self.admin.execute(f'CREATE SCHEMA "{self.schema}" AUTHORIZATION "{self.role}"')
-        self.dsn = make_conninfo(PG_DSN, user=self.role)
-
-    def begin(self) -> None:
-        """The store's server is gone for this role: no new connection, the open ones cut."""
-        self.admin.execute(f'ALTER ROLE "{self.role}" NOLOGIN')
-        self.admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                           "WHERE usename = %s", (self.role,))
-
-    def end(self) -> None:
-        self.admin.execute(f'ALTER ROLE "{self.role}" LOGIN')
-
-    def queued(self) -> int:
-        row = self.admin.execute(
-            f'SELECT count(*) FROM "{self.schema}".deliveries WHERE target_key = %s', (KEY,)
-        ).fetchone()
-        assert row is not None
-        return int(row[0])
-
-    def remove(self) -> None:
-        self.admin.execute(f'ALTER ROLE "{self.role}" NOLOGIN')
-        self.admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                           "WHERE usename = %s", (self.role,))
-        self.admin.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
-        self.admin.execute(f'DROP OWNED BY "{self.role}"')
-        self.admin.execute(f'DROP ROLE IF EXISTS "{self.role}"')
-        self.admin.close()
+def queued(outage: RoleOutage) -> int:
+    """The deliveries of the target still in the store, read as the administrator."""
+    row = outage.admin.execute(
+        f'SELECT count(*) FROM "{outage.schema}".deliveries WHERE target_key = %s', (KEY,)
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 @pytest.fixture
-def outage() -> Iterator[Outage]:
-    require_service("PostgreSQL", "127.0.0.1", 5432)
-    made = Outage()
-    try:
+def outage() -> Iterator[RoleOutage]:
+    with role_outage("ce_settle") as made:
         yield made
-    finally:
-        made.remove()
 
 
 async def _until(check: Any, what: str) -> None:
@@ -110,7 +72,7 @@ async def _until(check: Any, what: str) -> None:
 
 @pytest.mark.parametrize("max_in_flight", [None, 2], ids=["batch", "pipelined"])
 def test_a_settle_refused_by_the_store_is_recorded_once_it_is_back(
-    outage: Outage, max_in_flight: int | None
+    outage: RoleOutage, max_in_flight: int | None
 ) -> None:
     db = PostgresDatabase(outage.dsn, schema=outage.schema, pool_min=0, pool_max=2,
                           connect_timeout=2.0)
@@ -134,9 +96,9 @@ def test_a_settle_refused_by_the_store_is_recorded_once_it_is_back(
             outage.begin()
             target.gate.set()  # answered while the store cannot be reached
             await _until(lambda: db.write_failure is not None, "the settle to fail")
-            assert outage.queued() == 1  # not settled yet: its claim holds it
+            assert queued(outage) == 1  # not settled yet: its claim holds it
             outage.end()
-            await _until(lambda: outage.queued() == 0, "the settle once the store is back")
+            await _until(lambda: queued(outage) == 0, "the settle once the store is back")
         finally:
             stop.set()
             await asyncio.wait_for(task, timeout=DEADLINE_SECS)

@@ -12,8 +12,8 @@ import pytest
 
 __all__ = [
     "NATS_URL", "PG_DSN", "TEST_BACKEND", "TEST_STORE", "OtherConnection", "backend_storage",
-    "close_test_store", "drop_backend_storage", "open_test_store", "pg_schema_name",
-    "require_service", "storage_section",
+    "close_test_store", "drop_backend_storage", "open_second_store", "open_test_store",
+    "pg_schema_name", "require_service", "storage_section",
 ]
 
 def require_service(name: str, host: str, port: int) -> None:
@@ -28,8 +28,10 @@ def require_service(name: str, host: str, port: int) -> None:
     pytest.skip(reason)
 
 
-#: The store the default test fixtures open: ``sqlite`` (default) or ``postgres``
-#: (``CLIENTEVENTS_TEST_STORE=postgres``, to run the integration and end-to-end suites on PG).
+#: The state store of the JetStream archive tests outside the backend switch: ``sqlite``
+#: (default) or ``postgres`` (``CLIENTEVENTS_TEST_STORE=postgres``); also what
+#: :func:`open_test_store` opens when not told. The integration and end-to-end suites run on
+#: PostgreSQL under ``CLIENTEVENTS_TEST_BACKEND`` (below), not under this variable.
 TEST_STORE = os.environ.get("CLIENTEVENTS_TEST_STORE", "sqlite")
 
 #: The backends the integration and end-to-end suites run on: ``embedded`` (default: SQLite and
@@ -123,6 +125,18 @@ def open_test_store(tmp_path: Path, backend: str = TEST_STORE) -> Any:
     return PostgresDatabase(PG_DSN, schema=pg_schema_name(), pool_max=4)
 
 
+def open_second_store(db: Any) -> Any:
+    """Another store on ``db``'s data, as another process would open it (the caller closes it;
+    ``db``'s schema is not dropped with it)."""
+    if db.dialect.name == "sqlite":
+        from clientevents.store.sqlite import Database
+
+        return Database(db.path)
+    from clientevents.store.postgres import PostgresDatabase
+
+    return PostgresDatabase(db.dsn, schema=db.schema, pool_max=2)
+
+
 def close_test_store(db: Any) -> None:
     """Close ``db``; a PostgreSQL store's schema is dropped."""
     db.close()
@@ -161,44 +175,7 @@ class OtherConnection:
         self._raw.close()
 
 
-# --- End-to-end helpers: a spawned process's store and a storage section for a module ---------
-
-__all__ += ["BackendEnvironment", "open_configured_store"]
-
-
-def open_configured_store(data_dir: Path, config: Path | None = None) -> Any:
-    """The state store a ``clientevents`` process started now with ``--data-dir data_dir``
-    (and ``--config config``) opens: the SQLite file in ``data_dir``, or what the storage
-    section (of the file, or of ``CLIENTEVENTS_STORAGE``) chooses. The caller closes it."""
-    from clientevents.config import default_settings, load_config
-    from clientevents.store.factory import open_store
-
-    settings = load_config(config) if config is not None else default_settings()
-    return open_store(settings, data_dir)
-
-
-class BackendEnvironment:
-    """For what outlives one test (a module-scoped ``serve``): under the backend switch, a
-    storage section of its own, as the variables to start its processes with (dropped at the
-    end); on the embedded backend, no variables."""
-
-    def __init__(self) -> None:
-        self.section: dict[str, Any] | None = None
-
-    def __enter__(self) -> dict[str, str]:
-        import json
-
-        if TEST_BACKEND != "postgres+jetstream":
-            return {}
-        self.section = backend_storage()
-        return {"CLIENTEVENTS_STORAGE": json.dumps(self.section)}
-
-    def __exit__(self, *exc: object) -> None:
-        if self.section is not None:
-            drop_backend_storage(self.section)
-
-
-# -- integration suite: what a test builds itself runs on the test backend ----------------------
+# -- integration and end-to-end suites: what a test builds itself runs on the test backend -----
 #
 # The autouse ``_test_backend`` fixture sets CLIENTEVENTS_STORAGE for one test. Settings a test
 # validates with ``environ={}``, stores it opens itself and servers a module shares (started
@@ -241,7 +218,8 @@ class SharedBackend:
     """For a fixture wider than one test (a server a whole module uses): under the backend
     switch, a schema and streams of its own, set in CLIENTEVENTS_STORAGE while the fixture
     starts what it shares (so every configuration it loads runs on them), dropped at
-    :meth:`close`. ``storage`` is ``None`` on the embedded default."""
+    :meth:`close` (or at the end of a ``with`` block). ``storage`` is ``None`` on the embedded
+    default."""
 
     def __init__(self) -> None:
         self.storage: dict[str, Any] | None = None
@@ -251,10 +229,22 @@ class SharedBackend:
         self.storage = backend_storage()
         self._patch.setenv(STORAGE_VARIABLE, storage_environ(self.storage)[STORAGE_VARIABLE])
 
+    @property
+    def environ(self) -> dict[str, str]:
+        """The variables to start the fixture's processes with, and to hand the commands run
+        against them: CLIENTEVENTS_STORAGE under the backend switch, none on the default."""
+        return {} if self.storage is None else storage_environ(self.storage)
+
     def close(self) -> None:
         self._patch.undo()
         if self.storage is not None:
             drop_backend_storage(self.storage)
+
+    def __enter__(self) -> SharedBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def open_service_store(settings: Any, data_dir: Path) -> Any:

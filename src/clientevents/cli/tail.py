@@ -34,7 +34,7 @@ __all__ = ["tail"]
 def _event_log(db: StateStore, settings: Settings) -> Iterator[EventLogPort]:
     """The event log the configuration chose, opened on demand and closed afterwards."""
     try:
-        log = configured_log(settings, db)
+        log = configured_log(settings, db, reads_only=True)
     except StoreError as exc:
         raise click.ClickException(f"Cannot open the event log: {exc}") from None
     try:

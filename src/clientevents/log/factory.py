@@ -24,21 +24,23 @@ LogKind = Literal["sqlite", "postgres", "memory", "jetstream"]
 
 
 def open_log(
-    kind: str, store: StateStore, options: JetStreamOptions | None = None
+    kind: str, store: StateStore, options: JetStreamOptions | None = None, *,
+    reads_only: bool = False,
 ) -> EventLogPort:
     """The event log of ``kind`` over the state store ``store``.
 
     ``sqlite`` and ``postgres`` keep the log in the state store itself (one transaction holds
     a consumer's work and its offset); ``jetstream`` connects to NATS with ``options`` (and
     raises :class:`~clientevents.errors.StoreError` when it cannot); ``memory`` lives in
-    this process only.
+    this process only. ``reads_only``: the caller only reads (no warning about how durable
+    appends are).
     """
     if kind in ("sqlite", "postgres"):
         return EventLog(store)
     if kind == "memory":
         return MemoryEventLog(store)
     if kind == "jetstream":
-        return JetStreamEventLog(store, options)
+        return JetStreamEventLog(store, options, reads_only=reads_only)
     raise ValueError(f"log must be sqlite, postgres, memory or jetstream, not {kind!r}.")
 
 
@@ -73,9 +75,10 @@ def jetstream_options(section: Any) -> JetStreamOptions:
     )
 
 
-def configured_log(settings: Any, store: StateStore) -> EventLogPort:
+def configured_log(settings: Any, store: StateStore, *, reads_only: bool = False) -> EventLogPort:
     """The event log ``settings.storage`` chooses (``log``, else the store's; a configuration
-    without a ``storage`` section keeps the log in the state store)."""
+    without a ``storage`` section keeps the log in the state store); ``reads_only`` as for
+    :func:`open_log`."""
     storage = getattr(settings, "storage", None)
     if storage is None:
         return EventLog(store)
@@ -83,7 +86,7 @@ def configured_log(settings: Any, store: StateStore) -> EventLogPort:
     options = None
     if kind == "jetstream":
         options = jetstream_options(getattr(storage, "jetstream", None))
-    return open_log(str(kind), store, options)
+    return open_log(str(kind), store, options, reads_only=reads_only)
 
 
 def check_log(settings: Any) -> str | None:

@@ -175,9 +175,12 @@ class JetStreamEventLog:
     last error (:attr:`unavailable`).
     """
 
-    def __init__(self, store: StateStore, options: JetStreamOptions | None = None) -> None:
+    def __init__(self, store: StateStore, options: JetStreamOptions | None = None, *,
+                 reads_only: bool = False) -> None:
         self.db = store
         self.options = options or JetStreamOptions()
+        #: Opened to read (``clientevents tail``): no warning about acknowledging appends.
+        self.reads_only = reads_only
         store.ensure_schema(HANDOFF_SCHEMA)
         self._streams: set[str] = set()
         self._loop = asyncio.new_event_loop()
@@ -280,7 +283,7 @@ class JetStreamEventLog:
         self._jsctx = nc.jetstream(timeout=self.options.timeout)
         self.unavailable = None
         logger.info("Connected to NATS. servers=%s", servers)
-        if self.options.sync == "default" and self.options.replicas == 1:
+        if self.options.sync == "default" and self.options.replicas == 1 and not self.reads_only:
             logger.warning(
                 "The JetStream event log acknowledges events before they are on disk "
                 "(sync: default, replicas: 1): a power failure can lose the last seconds of "

@@ -131,6 +131,21 @@ def _drive(conn: Any, steps: Steps[T]) -> T:
         answer = (cur.rowcount, cur.fetchone() if sql.startswith("SELECT") else None)
 
 
+async def _adrive(conn: Any, steps: Steps[T], translate: Callable[[str], str] | None = None) -> T:
+    """Drive ``steps`` on a psycopg async connection (``translate``: the statements for its
+    placeholders, when the steps do not yield them in its style already)."""
+    answer: Any = None
+    while True:
+        try:
+            sql, params = steps.send(answer)
+        except StopIteration as done:
+            result: T = done.value
+            return result
+        cur = await conn.execute(sql if translate is None else translate(sql), params)
+        row = await cur.fetchone() if sql.startswith("SELECT") else None
+        answer = (cur.rowcount, row)
+
+
 class StoreRunner:
     """The deployment's state store (:class:`~clientevents.store.port.StateStore`, SQLite or
     PostgreSQL).
@@ -177,16 +192,7 @@ class StoreRunner:
                     options=f"-c search_path={db.schema} -c synchronous_commit=off",
                 )
             try:
-                answer: Any = None
-                while True:
-                    try:
-                        sql, params = steps.send(answer)
-                    except StopIteration as done:
-                        result: T = done.value
-                        return result
-                    cur = await conn.execute(_pyformat(sql), params)
-                    row = await cur.fetchone() if sql.startswith("SELECT") else None
-                    answer = (cur.rowcount, row)
+                return await _adrive(conn, steps, _pyformat)
             except psycopg.Error as exc:
                 if conn.broken:
                     self._conn = None
@@ -238,16 +244,7 @@ class PsycopgRunner:
                 self._conn = conn
             try:
                 async with conn.transaction():
-                    answer: Any = None
-                    while True:
-                        try:
-                            sql, params = steps.send(answer)
-                        except StopIteration as done:
-                            result: T = done.value
-                            return result
-                        cur = await conn.execute(sql, params)
-                        row = await cur.fetchone() if sql.startswith("SELECT") else None
-                        answer = (cur.rowcount, row)
+                    return await _adrive(conn, steps)
             except Exception:
                 if conn.broken:
                     self._conn = None

@@ -29,11 +29,8 @@ chooses PostgreSQL (``pip install 'clientevents[postgres]'``).
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import queue
 import threading
-import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -46,8 +43,8 @@ from psycopg_pool import ConnectionPool
 from clientevents.errors import StoreError
 from clientevents.store import sqlite as _sqlite
 from clientevents.store.dialect import POSTGRES, Dialect, describe_dsn
+from clientevents.store.groupcommit import GroupCommit, _Job
 from clientevents.store.migrations import apply_migrations
-from clientevents.store.sqlite import MAX_GROUP, DoneFn, _Job
 
 T = TypeVar("T")
 
@@ -170,17 +167,15 @@ def _first_line(exc: BaseException) -> str:
 class _PgJob(_Job):
     """A write function and how many times the server rolled it back already."""
 
-    __slots__ = ("order", "tries")
+    __slots__ = ("tries",)
 
-    def __init__(self, fn: Callable[[Any], Any], order: tuple[str, ...] | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(self, fn: Callable[[Any], Any], **kwargs: Any) -> None:
         super().__init__(fn, **kwargs)
-        self.order = order
         self.tries = 0
 
 
 def _job_order(job: _Job) -> tuple[Any, ...]:
-    order = job.order if isinstance(job, _PgJob) else None
+    order = job.order
     return (0,) if order is None else (1, *(str(part) for part in order))
 
 
@@ -194,7 +189,7 @@ def _refuses_writes(exc: BaseException | None, conn: psycopg.Connection[Any] | N
     return conn is not None and (conn.closed or conn.broken)
 
 
-class PostgresDatabase:
+class PostgresDatabase(GroupCommit):
     """The state store on one PostgreSQL schema.
 
     Example::
@@ -227,12 +222,8 @@ class PostgresDatabase:
         }
         #: The error of the last write that failed because the server could not take it.
         self.write_failure: BaseException | None = None
-        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        #: Write functions rolled back by the server, to run first in the next group.
-        self._retry: list[_Job] = []
         #: How many times a write function ran again after the server rolled it back.
         self.rollback_retries = 0
-        self._closed = False
         self._counters: dict[str, int] = {}
         self._counters_lock = threading.Lock()
         self._writer_listens: set[str] = set()
@@ -255,9 +246,7 @@ class PostgresDatabase:
             open=True,
             name="clientevents-read",
         )
-        self._thread = threading.Thread(target=self._run, name="clientevents-pg-writer",
-                                        daemon=True)
-        self._thread.start()
+        self._start_writer("clientevents-pg-writer")
         self._listener = threading.Thread(target=self._listen, name="clientevents-pg-listener",
                                           daemon=True)
         self._listener.start()
@@ -309,75 +298,14 @@ class PostgresDatabase:
         finally:
             conn.close()
 
-    # -- writes ---------------------------------------------------------------------------
+    # -- writes (group commit: :class:`~clientevents.store.groupcommit.GroupCommit`) ---------
 
-    def write(self, fn: Callable[[Any], T]) -> T:
-        """Run ``fn`` in the next group commit; return its result once it is committed."""
-        job = _PgJob(fn)
-        self._submit(job)
-        assert job.lock is not None
-        job.lock.acquire()
-        if job.error is not None:
-            raise job.error
-        result: T = job.result
-        return result
+    _job_type = _PgJob
 
-    async def awrite(self, fn: Callable[[Any], T]) -> T:
-        """The asyncio twin of :meth:`write`."""
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[T] = loop.create_future()
-        self._submit(_PgJob(fn, future=fut, loop=loop))
-        return await fut
+    def _closed_error(self) -> StoreError:
+        return StoreError(f"The store {self.description} is closed.")
 
-    def submit(
-        self,
-        fn: Callable[[Any], Any],
-        on_done: DoneFn,
-        *,
-        not_before: float = 0.0,
-        gathered: threading.Event | None = None,
-        order: tuple[str, ...] | None = None,
-    ) -> None:
-        """Queue ``fn`` for the next group commit; ``on_done(result, error)`` after it.
-
-        With ``order``, ``fn`` runs after the group's functions without one, sorted by it
-        (submission order among equals), before the deferred statements: a row it locks is
-        taken at one place of every process's groups and held only to the commit."""
-        self._submit(_PgJob(fn, order, callback=on_done, not_before=not_before,
-                            gathered=gathered))
-
-    def _submit(self, job: _Job) -> None:
-        if self._closed:
-            raise StoreError(f"The store {self.description} is closed.")
-        self._queue.put(job)
-
-    def _run(self) -> None:
-        stop = False
-        while not stop or self._retry:
-            jobs = self._retry
-            self._retry = []
-            if not jobs:
-                first = self._queue.get()
-                if first is None:
-                    break
-                if first.not_before:
-                    delay = first.not_before - time.monotonic()
-                    if delay > 0:
-                        if first.gathered is not None:
-                            first.gathered.wait(delay)
-                        else:
-                            time.sleep(delay)
-                jobs.append(first)
-            while not stop and len(jobs) < MAX_GROUP:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    stop = True
-                    break
-                jobs.append(nxt)
-            self._commit_group(jobs)
+    def _writer_stopped(self) -> None:
         if self._writer is not None:
             self._writer.close()
 
@@ -408,7 +336,7 @@ class PostgresDatabase:
             self._counters[channel] = self._counters.get(channel, 0) + 1
 
     def _commit_group(self, jobs: list[_Job]) -> None:
-        if len(jobs) > 1 and any(isinstance(j, _PgJob) and j.order is not None for j in jobs):
+        if len(jobs) > 1 and any(j.order is not None for j in jobs):
             jobs = sorted(jobs, key=_job_order)  # stable: submission order among equals
         results: list[tuple[Any, BaseException | None]] = []
         late: list[tuple[tuple[Any, ...], int, str, Sequence[Any]]] = []
@@ -627,11 +555,8 @@ class PostgresDatabase:
 
     def close(self) -> None:
         """Finish pending writes, then close every connection."""
-        if self._closed:
+        if not self._stop_writer():
             return
-        self._closed = True
-        self._queue.put(None)
-        self._thread.join()
         self._stop.set()
         self._listener.join(timeout=5)
         self._pool.close()

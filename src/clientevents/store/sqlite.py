@@ -26,10 +26,8 @@ would add tens of milliseconds whenever the processes meet); readers use ``busy_
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
-import queue
 import sqlite3
 import threading
 import time
@@ -39,19 +37,18 @@ from typing import Any, TypeVar
 
 from clientevents.errors import StoreError
 from clientevents.store.dialect import SQLITE, Dialect
+from clientevents.store.groupcommit import MAX_GROUP as MAX_GROUP
+from clientevents.store.groupcommit import DoneFn as DoneFn
+from clientevents.store.groupcommit import GroupCommit, _Job
+from clientevents.store.groupcommit import WriteFn as WriteFn
 from clientevents.store.migrations import MIGRATIONS_DDL, apply_migrations, pending_migrations
 
 T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
-WriteFn = Callable[[Any], Any]
-
 _SCHEMAS: dict[str, str] = {}
 _PG_SCHEMAS: dict[str, str] = {}
-
-#: Most write functions one commit takes. Bounds the latency a commit adds to its first caller.
-MAX_GROUP = 512
 
 
 def register_schema(name: str, ddl: str, *, postgres: str | None = None) -> None:
@@ -124,71 +121,6 @@ def _migrate(conn: sqlite3.Connection) -> None:
     conn.execute("COMMIT")
 
 
-DoneFn = Callable[[Any, BaseException | None], None]
-
-
-class _Job:
-    """One write function waiting for the next group commit, and how its caller learns the end.
-
-    Exactly one of: ``lock`` (a blocking caller waits on a bare lock the writer releases, far
-    cheaper than a ``concurrent.futures.Future``), ``future`` + ``loop`` (an asyncio caller), or
-    ``callback`` (called on the writer thread, see :meth:`Database.submit`).
-    """
-
-    __slots__ = (
-        "callback", "error", "fn", "future", "gathered", "lock", "loop", "not_before", "result",
-    )
-
-    def __init__(
-        self,
-        fn: WriteFn,
-        *,
-        future: asyncio.Future[Any] | None = None,
-        loop: asyncio.AbstractEventLoop | None = None,
-        callback: DoneFn | None = None,
-        not_before: float = 0.0,
-        gathered: threading.Event | None = None,
-    ) -> None:
-        self.fn = fn
-        self.not_before = not_before
-        self.gathered = gathered
-        self.future = future
-        self.loop = loop
-        self.callback = callback
-        self.result: Any = None
-        self.error: BaseException | None = None
-        self.lock: threading.Lock | None = None
-        if loop is None and callback is None:
-            self.lock = threading.Lock()
-            self.lock.acquire()
-
-    def resolve(self, result: Any, error: BaseException | None) -> None:
-        if self.lock is not None:
-            self.result = result
-            self.error = error
-            self.lock.release()
-        elif self.callback is not None:
-            try:
-                self.callback(result, error)
-            except Exception:  # a callback's bug must not stop the writer thread
-                logger.exception("A write completion callback failed.")
-        else:
-            assert self.future is not None and self.loop is not None
-            try:
-                self.loop.call_soon_threadsafe(_resolve_async, self.future, result, error)
-            except RuntimeError:  # its event loop is closed: nobody is waiting any more
-                pass
-
-
-def _resolve_async(fut: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-    if fut.cancelled():
-        return
-    if error is not None:
-        fut.set_exception(error)
-    else:
-        fut.set_result(result)
-
-
 def connect(path: str | Path, *, synchronous: str = "FULL") -> sqlite3.Connection:
     """Open a connection with the settings every clientevents connection uses."""
     conn = sqlite3.connect(
@@ -255,7 +187,7 @@ def _begin(conn: sqlite3.Connection) -> None:
         delay = min(delay * 2, 0.001)
 
 
-class Database:
+class Database(GroupCommit):
     """One SQLite file shared by the embedded log and stores.
 
     Example::
@@ -273,8 +205,6 @@ class Database:
         _create_private(self.path)
         self._synchronous = synchronous
         self._local = threading.local()
-        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._closed = False
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         #: The error of the last write when it failed because the store could not write (a
@@ -289,94 +219,18 @@ class Database:
         # busy handler sleeps 1, 2, 5, 10, 15, 20, 25 ... ms between tries, so a writer that
         # finds the lock taken for a moment would stall for tens of milliseconds.
         self._writer_conn.execute("PRAGMA busy_timeout=0")
-        self._thread = threading.Thread(
-            target=self._run, name="clientevents-db-writer", daemon=True
-        )
-        self._thread.start()
+        self._start_writer("clientevents-db-writer")
 
-    # -- writes ---------------------------------------------------------------------------
+    # -- writes (group commit: :class:`~clientevents.store.groupcommit.GroupCommit`) ---------
 
-    def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` in the next group commit; return its result once it is on disk."""
-        job = _Job(fn)
-        self._submit(job)
-        assert job.lock is not None
-        job.lock.acquire()
-        if job.error is not None:
-            raise job.error
-        result: T = job.result
-        return result
+    def _closed_error(self) -> StoreError:
+        return StoreError(f"The database {self.path} is closed.")
 
-    async def awrite(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """The asyncio twin of :meth:`write`: the event loop is never blocked."""
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[T] = loop.create_future()
-        self._submit(_Job(fn, future=fut, loop=loop))
-        return await fut
+    def _writer_stopped(self) -> None:
+        self._writer_conn.close()
 
-    def submit(
-        self,
-        fn: WriteFn,
-        on_done: DoneFn,
-        *,
-        not_before: float = 0.0,
-        gathered: threading.Event | None = None,
-        order: tuple[str, ...] | None = None,
-    ) -> None:
-        """Queue ``fn`` for the next group commit and return at once.
-
-        ``on_done(result, error)`` runs on the writer thread once the commit holding ``fn`` is
-        on disk (``error`` is None) or failed. It must be quick and must not block or write:
-        it is how a component wakes its own waiters (e.g. by releasing locks) without a
-        thread of its own waiting on every write.
-
-        ``not_before`` (a ``time.monotonic()`` value) lets the writer wait until then before it
-        starts the commit that holds ``fn``, so that more writes join it: a caller that
-        gathers writes (the event log's appender, under load) trades that much latency for
-        fewer, larger commits. With ``gathered``, the wait ends as soon as that event is set
-        (the caller sets it once it has gathered enough).
-
-        ``order`` places ``fn`` in its group on a store whose processes write at once
-        (PostgreSQL, :meth:`~clientevents.store.postgres.PostgresDatabase.submit`); SQLite's one
-        writer needs no order and ignores it.
-        """
-        self._submit(_Job(fn, callback=on_done, not_before=not_before, gathered=gathered))
-
-    def _submit(self, job: _Job) -> None:
-        if self._closed:
-            raise StoreError(f"The database {self.path} is closed.")
-        self._queue.put(job)
-
-    def _run(self) -> None:
+    def _commit_group(self, jobs: list[_Job]) -> None:
         conn = self._writer_conn
-        while True:
-            first = self._queue.get()
-            if first is None:
-                break
-            if first.not_before:
-                delay = first.not_before - time.monotonic()
-                if delay > 0:
-                    if first.gathered is not None:
-                        first.gathered.wait(delay)
-                    else:
-                        time.sleep(delay)
-            jobs = [first]
-            stop = False
-            while len(jobs) < MAX_GROUP:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    stop = True
-                    break
-                jobs.append(nxt)
-            self._commit_group(conn, jobs)
-            if stop:
-                break
-        conn.close()
-
-    def _commit_group(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
         if len(jobs) == 1:
             self._commit_one(conn, jobs[0])
             return
@@ -486,11 +340,8 @@ class Database:
 
     def close(self) -> None:
         """Finish pending writes, then close every connection."""
-        if self._closed:
+        if not self._stop_writer():
             return
-        self._closed = True
-        self._queue.put(None)
-        self._thread.join()
         with self._readers_lock:
             for conn in self._readers:
                 try:

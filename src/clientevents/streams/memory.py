@@ -18,13 +18,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from clientevents.streams.store import (
-    MAX_RECORDS,
-    InvalidStreamRequest,
-    Start,
     StreamRecord,
-    UnknownStream,
-    _check_group,
-    _start_value,
+    _StreamLimits,
+    _Streams,
 )
 
 if TYPE_CHECKING:
@@ -42,7 +38,7 @@ class _Group:
     pending: dict[int, tuple[int, float]] = field(default_factory=dict)
 
 
-class MemoryStreams:
+class MemoryStreams(_Streams):
     """The configured streams, kept in this process's memory (lost when it ends).
 
     Args:
@@ -58,35 +54,11 @@ class MemoryStreams:
         poll_interval_secs: float = 0.01,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if poll_interval_secs <= 0:
-            raise ValueError(f"poll_interval_secs must be positive, not {poll_interval_secs}.")
-        self.poll_interval_secs = poll_interval_secs
-        self.clock = clock
-        self._limits: dict[str, tuple[float, float]] = {}
-        for cfg in settings.streams if settings is not None else ():
-            self._limits[cfg.name] = (
-                float(cfg.retention_hours) * 3600.0, float(cfg.visibility_timeout_secs))
+        super().__init__(settings, poll_interval_secs=poll_interval_secs, clock=clock)
         self._records: dict[str, list[StreamRecord]] = {name: [] for name in self._limits}
         self._groups: dict[tuple[str, str], _Group] = {}
         self._next_id = 1
         self._lock = threading.Lock()
-
-    @property
-    def stream_names(self) -> list[str]:
-        return list(self._limits)
-
-    def has_stream(self, stream: str) -> bool:
-        return stream in self._limits
-
-    def _limits_of(self, stream: str) -> tuple[float, float]:
-        limits = self._limits.get(stream)
-        if limits is None:
-            known = ", ".join(sorted(self._limits)) or "none"
-            raise UnknownStream(
-                f"Stream {stream!r} is not configured (configured streams: {known}); "
-                "add it under streams in the configuration."
-            )
-        return limits
 
     def append(self, conn: SqlConnection, stream: str, payloads: Sequence[str]) -> list[int]:
         self._limits_of(stream)
@@ -98,40 +70,19 @@ class MemoryStreams:
                 StreamRecord(i, p, now, 0) for i, p in zip(ids, payloads, strict=True))
         return ids
 
-    async def read(
-        self,
-        stream: str,
-        group: str,
-        *,
-        max_records: int = 100,
-        wait_secs: float = 0.0,
-        start: Start = "oldest",
+    async def _claim(
+        self, stream: str, group: str, start: str | float, limit: int, limits: _StreamLimits
     ) -> list[StreamRecord]:
-        retention, visibility = self._limits_of(stream)
-        _check_group(group)
-        if isinstance(max_records, bool) or not isinstance(max_records, int) or not (
-            1 <= max_records <= MAX_RECORDS
-        ):
-            raise InvalidStreamRequest(
-                f"max_records must be an integer from 1 to {MAX_RECORDS}, not {max_records!r}."
-            )
-        if isinstance(wait_secs, bool) or not isinstance(wait_secs, int | float) or not (
-            0 <= wait_secs < float("inf")
-        ):
-            raise InvalidStreamRequest(
-                f"wait_secs must be a number of seconds, 0 or more, not {wait_secs!r}."
-            )
-        start_at = _start_value(start)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + float(wait_secs)
-        while True:
-            records = self._claim(stream, group, start_at, max_records, retention, visibility)
-            remaining = deadline - loop.time()
-            if records or remaining <= 0:
-                return records
-            await asyncio.sleep(min(self.poll_interval_secs, remaining))
+        return self._claim_now(stream, group, start, limit, limits.retention_secs,
+                               limits.visibility_timeout_secs)
 
-    def _claim(
+    async def _wait(
+        self, stream: str, group: str, limits: _StreamLimits, timeout: float
+    ) -> bool:
+        await asyncio.sleep(timeout)
+        return True
+
+    def _claim_now(
         self, stream: str, group: str, start: str | float, limit: int, retention: float,
         visibility: float,
     ) -> list[StreamRecord]:
@@ -175,12 +126,7 @@ class MemoryStreams:
         first = next((r.id for r in records if r.appended_at >= float(start)), None)
         return last if first is None else first - 1
 
-    async def ack(self, stream: str, group: str, ids: Sequence[int]) -> int:
-        self._limits_of(stream)
-        _check_group(group)
-        bad = [i for i in ids if isinstance(i, bool) or not isinstance(i, int)]
-        if bad:
-            raise InvalidStreamRequest(f"Record ids must be integers; got {bad[0]!r}.")
+    async def _settle(self, stream: str, group: str, ids: list[int]) -> int:
         with self._lock:
             state = self._groups.get((stream, group))
             if state is None:
@@ -188,8 +134,7 @@ class MemoryStreams:
             return sum(1 for i in set(ids) if state.pending.pop(i, None) is not None)
 
     def peek(self, stream: str, *, after_id: int = 0, limit: int = 100) -> list[StreamRecord]:
-        retention, _ = self._limits_of(stream)
-        since = self.clock() - retention
+        since = self.clock() - self._limits_of(stream).retention_secs
         with self._lock:
             found = [r for r in self._records[stream] if r.id > after_id and r.appended_at >= since]
         return [StreamRecord(r.id, r.payload, r.appended_at, 0) for r in found[:limit]]
@@ -215,9 +160,10 @@ class MemoryStreams:
         now = self.clock()
         total = 0
         with self._lock:
-            for stream, (retention, _) in self._limits.items():
+            for stream, limits in self._limits.items():
                 records = self._records[stream]
-                expired = [r.id for r in records if r.appended_at < now - retention]
+                expired = [r.id for r in records
+                           if r.appended_at < now - limits.retention_secs]
                 if not expired:
                     continue
                 last = max(expired)

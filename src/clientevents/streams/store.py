@@ -127,29 +127,20 @@ class _StreamLimits:
 Start = str | int | float | datetime
 
 
-class StreamStore:
-    """The named streams of one database: the :class:`~clientevents.streams.port.StreamsPort`
-    on the state store's tables (SQLite or PostgreSQL).
-
-    Args:
-        db: the shared database.
-        settings: the configuration; its ``streams`` are the streams that exist.
-        poll_interval_secs: how often a waiting reader looks for records appended by another
-            process.
-        clock: the time source (epoch seconds).
-    """
+class _Streams:
+    """What every implementation of the streams shares: the configured streams and their
+    limits, the checks of every argument, a read's long poll and an acknowledgement, around
+    the storage's own :meth:`_claim`, :meth:`_wait` and :meth:`_settle`."""
 
     def __init__(
         self,
-        db: StateStore,
-        settings: Settings | None = None,
+        settings: Settings | None,
         *,
-        poll_interval_secs: float = 0.05,
-        clock: Callable[[], float] = time.time,
+        poll_interval_secs: float,
+        clock: Callable[[], float],
     ) -> None:
         if poll_interval_secs <= 0:
             raise ValueError(f"poll_interval_secs must be positive, not {poll_interval_secs}.")
-        self.db = db
         self.poll_interval_secs = poll_interval_secs
         self.clock = clock
         self._limits: dict[str, _StreamLimits] = {}
@@ -158,10 +149,6 @@ class StreamStore:
                 retention_secs=float(cfg.retention_hours) * 3600.0,
                 visibility_timeout_secs=float(cfg.visibility_timeout_secs),
             )
-        self._last_trim: dict[str, float] = {}
-        self._waiters: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]]] = {}
-        self._lock = threading.Lock()
-        db.ensure_schema(SCHEMA)
 
     # -- what exists ----------------------------------------------------------------------
 
@@ -183,6 +170,121 @@ class StreamStore:
                 "add it under streams in the configuration."
             )
         return limits
+
+    # -- reading --------------------------------------------------------------------------
+
+    async def read(
+        self,
+        stream: str,
+        group: str,
+        *,
+        max_records: int = 100,
+        wait_secs: float = 0.0,
+        start: Start = "oldest",
+    ) -> list[StreamRecord]:
+        """Hand this group up to ``max_records`` records: overdue in-flight ones, then new ones.
+
+        Args:
+            stream: a configured stream.
+            group: the consumer group (1-128 of ``A-Z a-z 0-9 . _ : -``); created on first read.
+            max_records: 1 to :data:`MAX_RECORDS`.
+            wait_secs: wait up to this long for a record when none is available (long poll).
+            start: where a new group begins: ``"oldest"``, ``"latest"`` or a time (epoch
+                seconds or an aware ``datetime``). Ignored once the group exists.
+
+        Raises:
+            UnknownStream: the stream is not configured.
+            InvalidStreamRequest: a bad group name, ``max_records``, ``wait_secs`` or ``start``.
+        """
+        limits = self._limits_of(stream)
+        _check_group(group)
+        if isinstance(max_records, bool) or not isinstance(max_records, int) or not (
+            1 <= max_records <= MAX_RECORDS
+        ):
+            raise InvalidStreamRequest(
+                f"max_records must be an integer from 1 to {MAX_RECORDS}, not {max_records!r}."
+            )
+        if isinstance(wait_secs, bool) or not isinstance(wait_secs, int | float) or not (
+            0 <= wait_secs < float("inf")
+        ):
+            raise InvalidStreamRequest(
+                f"wait_secs must be a number of seconds, 0 or more, not {wait_secs!r}."
+            )
+        start_at = _start_value(start)
+        records = await self._claim(stream, group, start_at, max_records, limits)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + float(wait_secs)
+        while not records:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            if await self._wait(stream, group, limits, min(self.poll_interval_secs, remaining)):
+                records = await self._claim(stream, group, start_at, max_records, limits)
+        return records
+
+    async def ack(self, stream: str, group: str, ids: Sequence[int]) -> int:
+        """Acknowledge records this group read; return how many were in flight.
+
+        Ids that are not in flight for the group (already acknowledged, never read) are ignored.
+
+        Raises:
+            UnknownStream: the stream is not configured.
+            InvalidStreamRequest: a bad group name or a non-integer id.
+        """
+        self._limits_of(stream)
+        _check_group(group)
+        bad = [i for i in ids if isinstance(i, bool) or not isinstance(i, int)]
+        if bad:
+            raise InvalidStreamRequest(f"Record ids must be integers; got {bad[0]!r}.")
+        if not ids:
+            return 0
+        return await self._settle(stream, group, list(ids))
+
+    # -- the storage's part ---------------------------------------------------------------
+
+    async def _claim(
+        self, stream: str, group: str, start: str | float, limit: int, limits: _StreamLimits
+    ) -> list[StreamRecord]:
+        """Hand the group up to ``limit`` records now (creating it at ``start``)."""
+        raise NotImplementedError
+
+    async def _wait(
+        self, stream: str, group: str, limits: _StreamLimits, timeout: float
+    ) -> bool:
+        """Wait up to ``timeout`` for records; whether a claim may find some now."""
+        raise NotImplementedError
+
+    async def _settle(self, stream: str, group: str, ids: list[int]) -> int:
+        """End the group's in-flight records ``ids``; how many were in flight."""
+        raise NotImplementedError
+
+
+class StreamStore(_Streams):
+    """The named streams of one database: the :class:`~clientevents.streams.port.StreamsPort`
+    on the state store's tables (SQLite or PostgreSQL).
+
+    Args:
+        db: the shared database.
+        settings: the configuration; its ``streams`` are the streams that exist.
+        poll_interval_secs: how often a waiting reader looks for records appended by another
+            process.
+        clock: the time source (epoch seconds).
+    """
+
+    def __init__(
+        self,
+        db: StateStore,
+        settings: Settings | None = None,
+        *,
+        poll_interval_secs: float = 0.05,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(settings, poll_interval_secs=poll_interval_secs, clock=clock)
+        self.db = db
+        self._last_trim: dict[str, float] = {}
+        self._waiters: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]]] = {}
+        self._lock = threading.Lock()
+        db.ensure_schema(SCHEMA)
 
     # -- writing --------------------------------------------------------------------------
 
@@ -241,45 +343,9 @@ class StreamStore:
 
     # -- reading --------------------------------------------------------------------------
 
-    async def read(
-        self,
-        stream: str,
-        group: str,
-        *,
-        max_records: int = 100,
-        wait_secs: float = 0.0,
-        start: Start = "oldest",
+    async def _claim(
+        self, stream: str, group: str, start: str | float, limit: int, limits: _StreamLimits
     ) -> list[StreamRecord]:
-        """Hand this group up to ``max_records`` records: overdue in-flight ones, then new ones.
-
-        Args:
-            stream: a configured stream.
-            group: the consumer group (1-128 of ``A-Z a-z 0-9 . _ : -``); created on first read.
-            max_records: 1 to :data:`MAX_RECORDS`.
-            wait_secs: wait up to this long for a record when none is available (long poll).
-            start: where a new group begins: ``"oldest"``, ``"latest"`` or a time (epoch
-                seconds or an aware ``datetime``). Ignored once the group exists.
-
-        Raises:
-            UnknownStream: the stream is not configured.
-            InvalidStreamRequest: a bad group name, ``max_records``, ``wait_secs`` or ``start``.
-        """
-        limits = self._limits_of(stream)
-        _check_group(group)
-        if isinstance(max_records, bool) or not isinstance(max_records, int) or not (
-            1 <= max_records <= MAX_RECORDS
-        ):
-            raise InvalidStreamRequest(
-                f"max_records must be an integer from 1 to {MAX_RECORDS}, not {max_records!r}."
-            )
-        if isinstance(wait_secs, bool) or not isinstance(wait_secs, int | float) or not (
-            0 <= wait_secs < float("inf")
-        ):
-            raise InvalidStreamRequest(
-                f"wait_secs must be a number of seconds, 0 or more, not {wait_secs!r}."
-            )
-        start_at = _start_value(start)
-
         def claim(conn: SqlConnection) -> list[StreamRecord]:
             now = self.clock()
             self._maybe_trim(conn, stream, limits, now)
@@ -288,23 +354,19 @@ class StreamStore:
                 stream,
                 group,
                 now=now,
-                start=start_at,
-                limit=max_records,
+                start=start,
+                limit=limit,
                 retention_secs=limits.retention_secs,
                 visibility_secs=limits.visibility_timeout_secs,
             )
 
-        records = await self.db.awrite(claim)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + float(wait_secs)
-        while not records:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                break
-            woken = await self._wait_for_append(stream, min(self.poll_interval_secs, remaining))
-            if woken or await asyncio.to_thread(self._available, stream, group, limits):
-                records = await self.db.awrite(claim)
-        return records
+        return await self.db.awrite(claim)
+
+    async def _wait(
+        self, stream: str, group: str, limits: _StreamLimits, timeout: float
+    ) -> bool:
+        woken = await self._wait_for_append(stream, timeout)
+        return woken or await asyncio.to_thread(self._available, stream, group, limits)
 
     def _available(self, stream: str, group: str, limits: _StreamLimits) -> bool:
         now = self.clock()
@@ -312,28 +374,11 @@ class StreamStore:
             lambda conn: _groups.available(conn, stream, group, now, now - limits.retention_secs)
         )
 
-    async def ack(self, stream: str, group: str, ids: Sequence[int]) -> int:
-        """Acknowledge records this group read; return how many were in flight.
-
-        Ids that are not in flight for the group (already acknowledged, never read) are ignored.
-
-        Raises:
-            UnknownStream: the stream is not configured.
-            InvalidStreamRequest: a bad group name or a non-integer id.
-        """
-        self._limits_of(stream)
-        _check_group(group)
-        bad = [i for i in ids if isinstance(i, bool) or not isinstance(i, int)]
-        if bad:
-            raise InvalidStreamRequest(f"Record ids must be integers; got {bad[0]!r}.")
-        if not ids:
-            return 0
-        selected = list(ids)
-
+    async def _settle(self, stream: str, group: str, ids: list[int]) -> int:
         def delete(conn: SqlConnection) -> int:
             done = 0
-            for start in range(0, len(selected), 500):  # bound values per statement
-                chunk = selected[start : start + 500]
+            for start in range(0, len(ids), 500):  # bound values per statement
+                chunk = ids[start : start + 500]
                 done += conn.execute(
                     "DELETE FROM stream_pending WHERE stream = ? AND grp = ? "
                     f"AND record_id IN ({','.join('?' * len(chunk))})",

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 
 from clientevents.store.port import SqlConnection
 from clientevents.targets.queue import (
-    EXHAUSTED_VALUES,
     ClaimedDelivery,
     DeadLetter,
     Delivery,
     Exhausted,
+    checked_dead_letters,
+    retired_dead_letter,
 )
 
 __all__ = ["MemoryDeliveryQueue"]
@@ -38,7 +39,8 @@ class _Row:
 
 
 class MemoryDeliveryQueue:
-    """Deliveries and dead letters in this process's memory (lost when it ends)."""
+    """Deliveries and dead letters in this process's memory (lost when it ends). The port
+    (:class:`~clientevents.targets.queue.DeliveryQueue`) documents its methods."""
 
     def __init__(self) -> None:
         self._rows: dict[int, _Row] = {}
@@ -53,13 +55,7 @@ class MemoryDeliveryQueue:
                 self._next_id += 1
 
     def dead_letter(self, conn: SqlConnection, items: Sequence[DeadLetter] | DeadLetter) -> None:
-        batch = [items] if isinstance(items, DeadLetter) else list(items)
-        for item in batch:
-            if item.exhausted not in EXHAUSTED_VALUES:
-                raise ValueError(
-                    f"Dead letter for {item.target_key!r} has exhausted={item.exhausted!r}; "
-                    f"use one of {', '.join(EXHAUSTED_VALUES)}."
-                )
+        batch = checked_dead_letters(items)
         with self._lock:
             self._dead.extend(batch)
 
@@ -160,13 +156,9 @@ class MemoryDeliveryQueue:
         if not self.complete(conn, delivery):
             return False
         if keep:
-            self.dead_letter(conn, DeadLetter(
-                target_key=delivery.target_key, bus=delivery.bus, rule=delivery.rule,
-                target_id=delivery.target_id, event_id=delivery.event_id,
-                payload=delivery.payload, error_code=error_code, error_message=error_message,
-                attempts=delivery.attempt, exhausted=exhausted, event_time=delivery.event_time,
-                failed_at=now, attributes=delivery.attributes,
-            ))
+            self.dead_letter(conn, retired_dead_letter(
+                delivery, error_code=error_code, error_message=error_message,
+                exhausted=exhausted, now=now))
         return True
 
     def unclaim(

@@ -244,12 +244,7 @@ _INSERT_DEAD_LETTER: Final = (
 
 
 def enqueue(conn: SqlConnection, deliveries: Sequence[Delivery]) -> None:
-    """Add deliveries to their targets' queues, due at once; call inside a write.
-
-    Args:
-        conn: the connection of the write transaction (``db.write``/``db.awrite``).
-        deliveries: what to add; each goes to the queue named by its ``target_key``.
-    """
+    """:meth:`DeliveryQueue.enqueue` on this module's tables."""
     if not deliveries:
         return
     conn.executemany(
@@ -272,15 +267,9 @@ def enqueue(conn: SqlConnection, deliveries: Sequence[Delivery]) -> None:
     )
 
 
-def dead_letter(conn: SqlConnection, items: Sequence[DeadLetter] | DeadLetter) -> None:
-    """Add entries to the dead-letter queue; call inside a write.
-
-    The caller decides whether the target keeps dead letters (its ``dead_letter`` switch);
-    this function always writes.
-
-    Args:
-        conn: the connection of the write transaction.
-        items: one entry or a sequence of them.
+def checked_dead_letters(items: Sequence[DeadLetter] | DeadLetter) -> list[DeadLetter]:
+    """``items`` as a list, each entry's ``exhausted`` checked (implementations of
+    :meth:`DeliveryQueue.dead_letter`).
 
     Raises:
         ValueError: an entry's ``exhausted`` is not one of :data:`EXHAUSTED_VALUES`.
@@ -292,6 +281,26 @@ def dead_letter(conn: SqlConnection, items: Sequence[DeadLetter] | DeadLetter) -
                 f"Dead letter for {item.target_key!r} has exhausted={item.exhausted!r}; "
                 f"use one of {', '.join(EXHAUSTED_VALUES)}."
             )
+    return batch
+
+
+def retired_dead_letter(
+    delivery: ClaimedDelivery, *, error_code: str, error_message: str, exhausted: Exhausted,
+    now: float,
+) -> DeadLetter:
+    """The dead letter of a retired delivery (implementations of :meth:`DeliveryQueue.retire`)."""
+    return DeadLetter(
+        target_key=delivery.target_key, bus=delivery.bus, rule=delivery.rule,
+        target_id=delivery.target_id, event_id=delivery.event_id, payload=delivery.payload,
+        error_code=error_code, error_message=error_message, attempts=delivery.attempt,
+        exhausted=exhausted, event_time=delivery.event_time, failed_at=now,
+        attributes=delivery.attributes,
+    )
+
+
+def dead_letter(conn: SqlConnection, items: Sequence[DeadLetter] | DeadLetter) -> None:
+    """:meth:`DeliveryQueue.dead_letter` on this module's tables."""
+    batch = checked_dead_letters(items)
     conn.executemany(
         _INSERT_DEAD_LETTER,
         [
@@ -333,16 +342,7 @@ def claim_due(
     only_ids: Sequence[int] | None = None,
     owner: str | None = None,
 ) -> list[ClaimedDelivery]:
-    """Claim at most ``limit`` due deliveries of one target, oldest due first; inside a write.
-
-    Claiming counts an attempt (so a delivery that crashes its worker every time still runs
-    out of attempts), hides the rows for ``lease_secs`` and gives them a new claim number.
-
-    Args:
-        only_ids: restrict the claim to these row ids (used to drain a snapshot once).
-        owner: the claiming worker's id (:class:`~.leases.WorkerRegistry`), recorded so its
-            leases can be ended early if it dies.
-    """
+    """:meth:`DeliveryQueue.claim_due` on this module's tables."""
     if only_ids is not None:
         if not only_ids:
             return []
@@ -389,7 +389,7 @@ def claim_due(
 
 
 def next_due_at(conn: SqlConnection, key: str) -> float | None:
-    """When the next delivery of one target is due (claimed ones: when their lease ends)."""
+    """:meth:`DeliveryQueue.next_due_at` on this module's tables."""
     row = conn.execute(
         "SELECT min(due_at) FROM deliveries WHERE target_key = ?", (key,)
     ).fetchone()
@@ -397,7 +397,7 @@ def next_due_at(conn: SqlConnection, key: str) -> float | None:
 
 
 def due_ids(conn: SqlConnection, key: str, now: float) -> list[int]:
-    """The ids of one target's deliveries due at ``now``."""
+    """:meth:`DeliveryQueue.due_ids` on this module's tables."""
     rows = conn.execute(
         "SELECT id FROM deliveries WHERE target_key = ? AND due_at <= ? ORDER BY due_at, id",
         (key, now),
@@ -406,7 +406,7 @@ def due_ids(conn: SqlConnection, key: str, now: float) -> list[int]:
 
 
 def still_claimed(conn: SqlConnection, deliveries: Sequence[ClaimedDelivery]) -> set[int]:
-    """The delivery ids whose claim these objects still hold (nobody re-claimed them)."""
+    """:meth:`DeliveryQueue.still_claimed` on this module's tables."""
     held: set[int] = set()
     for d in deliveries:
         row = conn.execute(
@@ -418,7 +418,7 @@ def still_claimed(conn: SqlConnection, deliveries: Sequence[ClaimedDelivery]) ->
 
 
 def complete(conn: SqlConnection, delivery: ClaimedDelivery) -> bool:
-    """Remove a delivered row; ``False`` when the claim was lost (another worker has it)."""
+    """:meth:`DeliveryQueue.complete` on this module's tables."""
     cur = conn.execute(
         "DELETE FROM deliveries WHERE id = ? AND claim = ?", (delivery.delivery_id, delivery.claim)
     )
@@ -433,10 +433,7 @@ def reschedule(
     error_code: str,
     error_message: str,
 ) -> bool:
-    """Make a failed delivery due again at ``due_at``; ``False`` when the claim was lost.
-
-    The claim ends (its number moves on), so the same call repeated (a settle tried again
-    after its commit's answer was lost) changes nothing and returns ``False``."""
+    """:meth:`DeliveryQueue.reschedule` on this module's tables."""
     cur = conn.execute(
         "UPDATE deliveries SET due_at = ?, last_error_code = ?, last_error_message = ?, "
         "claimed_by = NULL, claim = claim + 1 WHERE id = ? AND claim = ?",
@@ -455,40 +452,20 @@ def retire(
     now: float,
     keep: bool,
 ) -> bool:
-    """Take a failed delivery off its queue: into the dead-letter queue when ``keep``.
-
-    Returns ``False`` (and changes nothing) when the claim was lost.
-    """
+    """:meth:`DeliveryQueue.retire` on this module's tables."""
     if not complete(conn, delivery):
         return False
     if keep:
-        dead_letter(
-            conn,
-            DeadLetter(
-                target_key=delivery.target_key,
-                bus=delivery.bus,
-                rule=delivery.rule,
-                target_id=delivery.target_id,
-                event_id=delivery.event_id,
-                payload=delivery.payload,
-                error_code=error_code,
-                error_message=error_message,
-                attempts=delivery.attempt,
-                exhausted=exhausted,
-                event_time=delivery.event_time,
-                failed_at=now,
-                attributes=delivery.attributes,
-            ),
-        )
+        dead_letter(conn, retired_dead_letter(delivery, error_code=error_code,
+                                              error_message=error_message,
+                                              exhausted=exhausted, now=now))
     return True
 
 
 def unclaim(
     conn: SqlConnection, deliveries: Sequence[ClaimedDelivery], *, now: float
 ) -> int:
-    """Give back claimed deliveries that were never sent: due at ``now``, the attempt the
-    claim counted taken back; in a write. Returns how many were still held by these claims.
-    """
+    """:meth:`DeliveryQueue.unclaim` on this module's tables."""
     returned = 0
     for d in deliveries:
         cur = conn.execute(
@@ -501,12 +478,7 @@ def unclaim(
 
 
 def release_claims(conn: SqlConnection, owners: Sequence[str], *, now: float) -> int:
-    """End the leases the given workers hold: their deliveries are due at ``now``; in a write.
-
-    The claim numbers stay, so an answer from a worker thought gone but still running is
-    ignored when it comes (its delivery may then be made twice: at least once). Returns how
-    many deliveries were released.
-    """
+    """:meth:`DeliveryQueue.release_claims` on this module's tables."""
     released = 0
     for owner in owners:
         cur = conn.execute(
@@ -519,16 +491,15 @@ def release_claims(conn: SqlConnection, owners: Sequence[str], *, now: float) ->
 
 
 def queue_depths(conn: SqlConnection) -> dict[str, int]:
-    """How many deliveries wait per target key (claimed ones included)."""
+    """:meth:`DeliveryQueue.queue_depths` on this module's tables."""
     rows = conn.execute(
         "SELECT target_key, count(*) FROM deliveries GROUP BY target_key"
     ).fetchall()
     return {row[0]: row[1] for row in rows}
 
 
-
 def dead_letters(conn: SqlConnection, key: str | None = None) -> list[DeadLetter]:
-    """The dead letters of one target key (every one when ``None``), oldest first."""
+    """:meth:`DeliveryQueue.dead_letters` on this module's tables."""
     sql = (
         "SELECT target_key, bus, rule, target_id, event_id, payload, error_code, error_message, "
         "attempts, exhausted, event_time, failed_at, attributes FROM dead_letters"
@@ -590,11 +561,27 @@ class DeliveryQueue(Protocol):
     """
 
     def enqueue(self, conn: SqlConnection, deliveries: Sequence[Delivery]) -> None:
-        """Add deliveries to their targets' queues (see :func:`enqueue`)."""
+        """Add deliveries to their targets' queues, due at once; call inside a write.
+
+        Args:
+            conn: the connection of the write transaction (``db.write``/``db.awrite``).
+            deliveries: what to add; each goes to the queue named by its ``target_key``.
+        """
         ...
 
     def dead_letter(self, conn: SqlConnection, items: Sequence[DeadLetter] | DeadLetter) -> None:
-        """Add entries to the dead-letter queue (see :func:`dead_letter`)."""
+        """Add entries to the dead-letter queue; call inside a write.
+
+        The caller decides whether the target keeps dead letters (its ``dead_letter`` switch);
+        this always writes.
+
+        Args:
+            conn: the connection of the write transaction.
+            items: one entry or a sequence of them.
+
+        Raises:
+            ValueError: an entry's ``exhausted`` is not one of :data:`EXHAUSTED_VALUES`.
+        """
         ...
 
     def claim_due(
@@ -608,11 +595,22 @@ class DeliveryQueue(Protocol):
         only_ids: Sequence[int] | None = None,
         owner: str | None = None,
     ) -> list[ClaimedDelivery]:
-        """Claim due deliveries of one target (see :func:`claim_due`)."""
+        """Claim at most ``limit`` due deliveries of one target, oldest due first; inside a
+        write.
+
+        Claiming counts an attempt (so a delivery that crashes its worker every time still runs
+        out of attempts), hides the deliveries for ``lease_secs`` and gives them a new claim
+        number.
+
+        Args:
+            only_ids: restrict the claim to these delivery ids (used to drain a snapshot once).
+            owner: the claiming worker's id (:class:`~.leases.WorkerRegistry`), recorded so its
+                leases can be ended early if it dies.
+        """
         ...
 
     def next_due_at(self, conn: SqlConnection, key: str) -> float | None:
-        """When the next delivery of one target is due (see :func:`next_due_at`)."""
+        """When the next delivery of one target is due (claimed ones: when their lease ends)."""
         ...
 
     def due_ids(self, conn: SqlConnection, key: str, now: float) -> list[int]:
@@ -620,11 +618,11 @@ class DeliveryQueue(Protocol):
         ...
 
     def still_claimed(self, conn: SqlConnection, deliveries: Sequence[ClaimedDelivery]) -> set[int]:
-        """The delivery ids whose claim these objects still hold."""
+        """The delivery ids whose claim these objects still hold (nobody re-claimed them)."""
         ...
 
     def complete(self, conn: SqlConnection, delivery: ClaimedDelivery) -> bool:
-        """Remove a delivered one; ``False`` when the claim was lost."""
+        """Remove a delivered one; ``False`` when the claim was lost (another worker has it)."""
         ...
 
     def reschedule(
@@ -652,17 +650,28 @@ class DeliveryQueue(Protocol):
         now: float,
         keep: bool,
     ) -> bool:
-        """Take a failed delivery off its queue, into the dead letters when ``keep``."""
+        """Take a failed delivery off its queue: into the dead-letter queue when ``keep``.
+
+        Returns ``False`` (and changes nothing) when the claim was lost.
+        """
         ...
 
     def unclaim(
         self, conn: SqlConnection, deliveries: Sequence[ClaimedDelivery], *, now: float
     ) -> int:
-        """Give back claimed deliveries never sent; how many were still held."""
+        """Give back claimed deliveries that were never sent: due at ``now``, the attempt the
+        claim counted taken back; in a write. Returns how many were still held by these claims.
+        """
         ...
 
     def release_claims(self, conn: SqlConnection, owners: Sequence[str], *, now: float) -> int:
-        """End the leases the given workers hold; how many deliveries were released."""
+        """End the leases the given workers hold: their deliveries are due at ``now``; in a
+        write.
+
+        The claim numbers stay, so an answer from a worker thought gone but still running is
+        ignored when it comes (its delivery may then be made twice: at least once). Returns how
+        many deliveries were released.
+        """
         ...
 
     def queue_depths(self, conn: SqlConnection) -> dict[str, int]:
@@ -677,7 +686,8 @@ class DeliveryQueue(Protocol):
 class SqlDeliveryQueue:
     """The delivery queue as this module's tables (``deliveries``, ``dead_letters``) in the
     state store: SQLite or PostgreSQL, through the connection's dialect. Stateless: one
-    instance (:data:`SQL_DELIVERY_QUEUE`) serves every store."""
+    instance (:data:`SQL_DELIVERY_QUEUE`) serves every store. Its methods are the module's
+    functions; the port (:class:`DeliveryQueue`) documents them."""
 
     def enqueue(self, conn: SqlConnection, deliveries: Sequence[Delivery]) -> None:
         enqueue(conn, deliveries)

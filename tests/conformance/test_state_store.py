@@ -551,3 +551,37 @@ def test_ordered_writes_run_after_the_others_in_every_process(db: Any) -> None:
     assert errors == []
     assert retried == 0
     assert _get(db, "head") == _get(db, "x") == 2 * _ROUNDS
+
+
+def test_ensuring_a_schema_again_waits_for_no_transaction_using_its_tables(db: Any) -> None:
+    """Components ensure their schema each time they are made (an admin request makes several):
+    on PostgreSQL that must not take a table's ACCESS EXCLUSIVE lock (an ``ALTER TABLE`` for a
+    column already there), which would wait for every open transaction using the table and
+    stall the ones that come after."""
+    if db.dialect.name != "postgres":
+        pytest.skip("SQLite has no table locks: a write waits for the file's one writer anyway")
+    import psycopg
+
+    from clientevents.store.sqlite import register_column
+
+    register_column("kv", "v", "INTEGER NOT NULL")  # a column every kv table already has
+    db.write(_put("a", 1))
+    reader = psycopg.connect(db.dsn, options=f"-c search_path={db.schema}")
+    try:
+        reader.execute("SELECT v FROM kv").fetchall()  # its transaction holds a lock on kv
+        done = threading.Event()
+
+        def ensure() -> None:
+            db.ensure_schema(DDL + "CREATE TABLE IF NOT EXISTS kv2 (k TEXT PRIMARY KEY);")
+            db.ensure_schema(DDL)
+            done.set()
+
+        thread = threading.Thread(target=ensure, daemon=True)
+        thread.start()
+        assert done.wait(10.0), "ensure_schema waited for a transaction reading kv"
+    finally:
+        reader.rollback()
+        reader.close()
+        from clientevents.store import sqlite as _sqlite
+
+        _sqlite._COLUMNS.pop(("kv", "v"), None)

@@ -228,6 +228,8 @@ class PostgresDatabase(GroupCommit):
         self._counters_lock = threading.Lock()
         self._writer_listens: set[str] = set()
         self._listening: set[str] = set()
+        #: What :meth:`ensure_schema` has made sure of already (its DDL and the added columns).
+        self._ensured: set[tuple[str, frozenset[tuple[str, str]]]] = set()
         self._listener_up = False
         self._stop = threading.Event()
         try:
@@ -280,7 +282,15 @@ class PostgresDatabase(GroupCommit):
 
     @staticmethod
     def _add_columns(conn: psycopg.Connection[Any]) -> None:
+        # Only the missing ones: ALTER TABLE takes the table's ACCESS EXCLUSIVE lock even when
+        # the column is there, and would wait for (and stall) every transaction using it.
+        present = set(conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns"
+            " WHERE table_schema = current_schema()").fetchall())
+        tables = {table for table, _column in present}
         for (table, column), declaration in _sqlite.added_columns().items():
+            if table not in tables or (table, column) in present:
+                continue
             conn.execute(pgsql.SQL("ALTER TABLE IF EXISTS {} ADD COLUMN IF NOT EXISTS {} ").format(
                 pgsql.Identifier(table), pgsql.Identifier(column))
                 + pgsql.SQL(POSTGRES.ddl(declaration)))
@@ -288,6 +298,9 @@ class PostgresDatabase(GroupCommit):
     def ensure_schema(self, ddl: str, *, postgres: str | None = None) -> None:
         """Create tables registered after this store opened (idempotent, portable DDL)."""
         text = postgres if postgres is not None else POSTGRES.ddl(ddl)
+        key = (text, frozenset(_sqlite.added_columns()))
+        if key in self._ensured:  # components open it again and again (each admin request)
+            return
         conn = self._connect()
         lock = f"clientevents:{self.schema}:schema"
         try:
@@ -297,6 +310,7 @@ class PostgresDatabase(GroupCommit):
             apply_migrations(PgConnection(conn), POSTGRES, run=conn.execute)
         finally:
             conn.close()
+        self._ensured.add(key)
 
     # -- writes (group commit: :class:`~clientevents.store.groupcommit.GroupCommit`) ---------
 

@@ -81,7 +81,14 @@ def _test_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatc
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under the backend switch, a test marked ``own_backend`` (it chooses its storage itself:
-    servers or a schema of its own) would run exactly as in the embedded pass: leave it out."""
+    servers or a schema of its own) would run exactly as in the embedded pass: leave it out.
+
+    In a pytest-xdist worker, the long folders come first (end-to-end, then integration, then
+    the rest): files are handed to the workers in this order, so the last ones handed out are
+    short and no worker is left running a long file alone at the end."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        rank = {"e2e": 0, "integration": 1}
+        items.sort(key=lambda item: rank.get(item.path.parent.name, 2))
     if TEST_BACKEND == "embedded":
         return
     kept = [item for item in items if item.get_closest_marker("own_backend") is None]

@@ -152,6 +152,7 @@ def _wait_for(condition: Callable[[], bool], what: str, limit_secs: float = 120.
         time.sleep(0.005)
 
 
+@pytest.mark.timeout(660)  # beyond its own 600 s wait for the completion, which names the stage
 def test_a_replay_survives_a_killed_worker_without_loss_or_repeats(tmp_path: Path) -> None:
     config = tmp_path / "clientevents.yaml"
     config.write_text(CONFIG)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import time
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from click.testing import CliRunner
 from gateway_process import Newcomer, ServeProcess, lake_events, sample_request
 
 from clientevents.cli import main
+from clientevents.ratelimit.shared import ENV_SHARED
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -46,6 +48,9 @@ def test_two_gateway_processes_share_the_port_and_every_event_reaches_the_lake(
 
 
 def test_several_gateway_processes_need_granian() -> None:
+    before = os.environ.get(ENV_SHARED)
     result = CliRunner().invoke(main, ["serve", "--http-server", "uvicorn", "--http-workers", "2"])
     assert result.exit_code == 2
     assert "need --http-server granian" in result.output
+    # refused before it changed anything of the process it runs in
+    assert os.environ.get(ENV_SHARED) == before

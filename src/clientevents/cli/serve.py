@@ -106,16 +106,16 @@ def run_http(
     """``serve``'s body, shared with ``clientevents gateway`` (``workers=False``): listen,
     print the banner, run the HTTP server until a signal, then stop the workers; exits."""
     _setup_logging()
-    if command == "gateway" or http_workers > 1:
-        # Several processes serve: per-client limits live in the store, unless told otherwise.
-        from clientevents.ratelimit.shared import ENV_SHARED
-
-        os.environ.setdefault(ENV_SHARED, "1")
     if http_workers > 1 and http_server != "granian":
         raise click.BadParameter(
             f"{http_workers} gateway processes need --http-server granian; uvicorn runs one.",
             param_hint="--http-workers",
         )
+    if command == "gateway" or http_workers > 1:
+        # Several processes serve: per-client limits live in the store, unless told otherwise.
+        from clientevents.ratelimit.shared import ENV_SHARED
+
+        os.environ.setdefault(ENV_SHARED, "1")
     try:
         settings = load_config(config_file) if config_file else default_settings()
     except ConfigError as exc:

@@ -266,3 +266,39 @@ async def _store_runners_on_postgres(db: Any) -> None:
         for runner in runners:
             await runner.close()
         other.close()
+
+
+def test_a_postgres_runner_never_leaves_its_connection_open(tmp_path: Path) -> None:
+    """Closed with its limiter, finished when its event loop changes, finished when dropped."""
+    import gc
+
+    db = open_test_store(tmp_path, "postgres")
+    try:
+        runner: Any = StoreRunner(db)
+        limiter = SharedCallLimiter(SharedBucket(runner, rate=1.0, burst=10, clock=_frozen),
+                                    "dest:tickets", 10)
+
+        async def take() -> Any:
+            assert await limiter.bucket.take(limiter.key, 1) == (1, 0.0)
+            return runner._conn
+
+        first = asyncio.run(take())
+        second = asyncio.run(take())  # another event loop: the first loop's connection is done
+        assert first.closed and not second.closed
+
+        async def close() -> None:
+            await limiter.close()
+
+        asyncio.run(close())
+        assert second.closed
+
+        dropped = StoreRunner(db)
+        bucket = SharedBucket(dropped, rate=1.0, burst=5, clock=_frozen)
+        asyncio.run(bucket.take("k", 1))
+        conn = dropped._conn
+        assert conn is not None and not conn.closed
+        del bucket, dropped
+        gc.collect()
+        assert conn.closed
+    finally:
+        close_test_store(db)

@@ -28,10 +28,13 @@ in the state store and not JetStream's key-value store: ``docs/scaling.md``.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 import os
 import re
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any, Protocol, TypeVar
 
@@ -181,6 +184,7 @@ class StoreRunner:
 
         loop = asyncio.get_running_loop()
         if self._loop is not loop:  # a connection and a lock belong to one event loop
+            _finish(self._conn)
             self._loop, self._lock, self._conn = loop, asyncio.Lock(), None
         async with self._lock:
             conn = self._conn
@@ -191,6 +195,8 @@ class StoreRunner:
                     connect_timeout=max(1, round(getattr(db, "connect_timeout", 5))),
                     options=f"-c search_path={db.schema} -c synchronous_commit=off",
                 )
+                # A runner dropped without close() (a target never closed) still closes it.
+                weakref.finalize(self, _finish, conn)
             try:
                 return await _adrive(conn, steps, _pyformat)
             except psycopg.Error as exc:
@@ -204,6 +210,13 @@ class StoreRunner:
         if self._conn is not None:
             await self._conn.close()
             self._conn = None
+
+
+def _finish(conn: Any) -> None:
+    """Close the socket of a connection whose event loop is gone (it cannot be awaited)."""
+    if conn is not None and not conn.closed:
+        with contextlib.suppress(Exception):
+            conn.pgconn.finish()
 
 
 #: The name the embedded default's runner had first.
@@ -297,6 +310,12 @@ class SharedBucket:
         if count > 0:
             await self._run("return", key, count)
 
+    async def close(self) -> None:
+        """Close the runner's connection, if it keeps one (the next take opens another)."""
+        close = getattr(self.runner, "close", None)
+        if close is not None:
+            await close()
+
     async def _run(self, op: str, key: str, n: int) -> tuple[int, float]:
         return await self.runner.run(self._steps(op, key, n, self.clock()))
 
@@ -375,6 +394,12 @@ class SharedCallLimiter:
     def finish(self) -> None:
         self.local.finish()
 
+    async def close(self) -> None:
+        """Let the reservations being given back finish, then close the bucket's runner."""
+        if self._returns:
+            await asyncio.gather(*self._returns, return_exceptions=True)
+        await self.bucket.close()
+
     def release(self, count: int) -> None:
         self.local.release(count)
         if count > 0:
@@ -434,6 +459,10 @@ class SharedKeyedLimiter:
                 self._held.clear()
         self._held[key] = (taken - 1, now + self.chunk_ttl_secs)
         return 0.0
+
+    async def close(self) -> None:
+        """Close the shared bucket's runner."""
+        await self.bucket.close()
 
 
 def shared_limits_wanted(default: bool) -> bool:

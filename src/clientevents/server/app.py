@@ -141,6 +141,9 @@ def create_app(settings: Settings, *, data_dir: str | Path, run_workers: bool = 
                 await workers
             if gateway.admin is not None:
                 await gateway.admin.close()
+            for stage in gateway.stages.values():
+                if stage.shared_limiter is not None:
+                    await stage.shared_limiter.close()
             close_app(app)
 
     ingest = routes[0]

@@ -247,6 +247,9 @@ class Destination:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+        close = getattr(self.limiter, "close", None)
+        if close is not None:
+            await close()
 
 
 async def _read_limited(response: httpx.Response) -> bytes:

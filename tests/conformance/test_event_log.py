@@ -248,6 +248,21 @@ def test_two_consumers_of_one_group_share_the_work_without_overlap(
     second.close()
 
 
+def test_consumers_share_work_says_whether_members_fetch_the_same_events(
+    log: EventLogPort,
+) -> None:
+    log.append_records([event_row(n=i) for i in range(6)])
+    first, second = log.consumer(BUS, "feed"), log.consumer(BUS, "feed")
+    one = fetch_until(first, 6)
+    two = second.fetch(10, wait_secs=0.5)
+    if log.consumers_share_work:  # each message goes to one member while it holds it
+        assert two.records == []
+    else:  # both fetch from the group's committed offset; the first commit wins
+        assert [r.event_id for r in two.records] == [r.event_id for r in one.records]
+    first.close()
+    second.close()
+
+
 def test_an_uncommitted_batch_goes_to_another_consumer(log: EventLogPort, db: Database) -> None:
     log.append_records([event_row(n=i) for i in range(3)])
     crashed = log.consumer(BUS, "router")

@@ -92,6 +92,9 @@ class EventLog:
     commit); reads use the calling thread's read connection.
     """
 
+    consumers_share_work = False
+    """See :attr:`~clientevents.log.port.EventLogPort.consumers_share_work`."""
+
     def __init__(self, db: StateStore) -> None:
         self.db = db
         db.ensure_schema(SCHEMA, postgres=PG_SCHEMA)

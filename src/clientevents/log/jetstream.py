@@ -175,6 +175,9 @@ class JetStreamEventLog:
     last error (:attr:`unavailable`).
     """
 
+    consumers_share_work = True
+    """See :attr:`~clientevents.log.port.EventLogPort.consumers_share_work`."""
+
     def __init__(self, store: StateStore, options: JetStreamOptions | None = None, *,
                  reads_only: bool = False) -> None:
         self.db = store

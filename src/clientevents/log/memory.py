@@ -38,6 +38,9 @@ T = TypeVar("T")
 class MemoryEventLog:
     """:class:`~clientevents.log.port.EventLogPort` in memory; ``db`` runs commits' writes."""
 
+    consumers_share_work = False
+    """See :attr:`~clientevents.log.port.EventLogPort.consumers_share_work`."""
+
     def __init__(self, db: StateStore) -> None:
         self.db = db
         self._lock = threading.Condition()

@@ -121,6 +121,13 @@ class LogConsumer(Protocol):
 class EventLogPort(Protocol):
     """The log of every bus (see the module's contract)."""
 
+    #: Whether the members of a group split its events between them (JetStream's shared
+    #: durable consumer: each message goes to one member). When false (the SQL and in-memory
+    #: logs: every member fetches from the group's one committed offset and the first commit
+    #: wins), a consumer that writes outside the state store before it commits (a
+    #: delivery-stream feed) lets one member of its group at a time read.
+    consumers_share_work: bool
+
     def append_records(self, rows: Sequence[Sequence[object]]) -> None:
         """Append :class:`~clientevents.log.records.LogRow` records; return once durable.
 

@@ -36,6 +36,17 @@ outage, or when a feed stops while the store still refuses its commits after
 :data:`FINISH_RETRY_SECS`); a crash after it never feeds it again. Memory is bounded by the
 engine's ``has_room`` (its buffering bound).
 
+**One reader per group where the log does not split it.** On the SQL and in-memory logs every
+member of a group fetches from the group's one committed offset (the first commit wins), so two
+workers feeding the same target would both write the same records into objects before either
+committed. There a feed built with an ``owner`` (its worker's id in the worker registry,
+:mod:`clientevents.targets.leases`) reads only while it owns its group: a row of
+``feed_owners`` it takes when the row is free, its own, or held by a worker no longer in the
+registry (stopped, or found gone: killed, or its heartbeat stale), and gives up when it stops.
+The others wait, looking again every ``owner_check_secs``, and take over when the owner is
+gone. On JetStream (:attr:`~clientevents.log.port.EventLogPort.consumers_share_work`) the
+members split the group's messages, and every feed reads.
+
 The router skips these targets (:func:`direct_target_keys`); the feed's offset is registered
 at the router's position when a target is first fed this way (:func:`register_feeds`), so the
 events the router had already queued for it are delivered from the queue and the later ones
@@ -46,7 +57,7 @@ Example::
 
     keys = register_feeds(db, settings)            # before the router runs
     router = Router(db, settings, skip=keys)
-    feeds = build_feeds(db, settings, context)
+    feeds = build_feeds(db, log, settings, context, owner=registry.worker_id)
     await asyncio.gather(*(feed.run(stop) for feed in feeds))
 """
 
@@ -68,10 +79,12 @@ from clientevents.logthrottle import LogThrottle
 from clientevents.patterns import EventPattern
 from clientevents.routing.rules import TargetRoute, routes_of
 from clientevents.store import outage_errors
+from clientevents.store.engine import register_schema
 from clientevents.store.port import SqlConnection, StateStore
 from clientevents.targets.base import TargetContext
 from clientevents.targets.counters import SettleCounts, record_settled
 from clientevents.targets.delivery_stream import build_store
+from clientevents.targets.leases import SCHEMA as _WORKERS_SCHEMA  # noqa: F401 - ``workers``
 from clientevents.targets.queue import SQL_DELIVERY_QUEUE, DeadLetter, Delivery
 from clientevents.transform import TransformError
 
@@ -89,6 +102,31 @@ OUTAGE_FIRST_BACKOFF_SECS = 0.1
 OUTAGE_MAX_BACKOFF_SECS = 2.0
 """The first and the longest wait before a feed tries again a read or a commit the store
 refused (it is unreachable, its disk is full); what the feed holds stays meanwhile."""
+
+OWNER_CHECK_SECS = 1.0
+"""How often a feed looks whether it owns its group (an owner, to notice it lost it; the
+others, to take over from a gone owner)."""
+
+OWNERS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS feed_owners (
+    group_name TEXT NOT NULL,
+    bus TEXT NOT NULL,
+    worker_id TEXT NOT NULL,
+    claimed_at REAL NOT NULL,
+    PRIMARY KEY (group_name, bus)
+);
+"""
+
+register_schema("routing.feed_owners", OWNERS_SCHEMA)
+
+# Take the group when its row is free, already ours, or held by a worker the registry no
+# longer lists; then read who holds it.
+_CLAIM = ("INSERT INTO feed_owners (group_name, bus, worker_id, claimed_at) VALUES (?, ?, ?, ?) "
+          "ON CONFLICT (group_name, bus) DO UPDATE SET worker_id = excluded.worker_id, "
+          "claimed_at = excluded.claimed_at WHERE feed_owners.worker_id = excluded.worker_id "
+          "OR feed_owners.worker_id NOT IN (SELECT worker_id FROM workers)")
+_OWNER = "SELECT worker_id FROM feed_owners WHERE group_name = ? AND bus = ?"
+_GIVE_UP = "DELETE FROM feed_owners WHERE group_name = ? AND bus = ? AND worker_id = ?"
 
 FINISH_RETRY_SECS = 30.0
 """How long a stopping feed tries to commit what it holds while the store refuses; after
@@ -135,14 +173,21 @@ def register_feeds(log: EventLogPort, settings: Settings) -> frozenset[str]:
 
 
 def build_feeds(db: StateStore, log: EventLogPort, settings: Settings, ctx: TargetContext,
-                **options: Any) -> list[StreamFeed]:
-    """One :class:`StreamFeed` per log-fed target, each with its own stream engine."""
+                *, owner: str | None = None, **options: Any) -> list[StreamFeed]:
+    """One :class:`StreamFeed` per log-fed target, each with its own stream engine.
+
+    ``owner`` (this worker's id in the worker registry) makes each feed read only while it
+    owns its group, unless the log's members split a group's work between them (see the
+    module's doc); without it every feed reads (one worker process)."""
+    if getattr(log, "consumers_share_work", False):
+        owner = None
     feeds = []
     for route, name, pattern in _feed_routes(settings):
         config = next(s for s in settings.delivery_streams if s.name == name)
         stream = DeliveryStream(config, build_store(config, ctx.data_dir),
                                 account=settings.account, region=settings.region)
-        feeds.append(StreamFeed(db, log, route, EventPattern(pattern), stream, **options))
+        feeds.append(StreamFeed(db, log, route, EventPattern(pattern), stream, owner=owner,
+                                **options))
     return feeds
 
 
@@ -183,12 +228,16 @@ class StreamFeed:
         batch_size: most log events one read takes.
         poll_interval_secs: how often an idle feed looks for new events.
         clock: epoch seconds (arrival times, counters).
+        owner: this worker's id in the worker registry: the feed reads only while it owns its
+            group (see the module's doc); ``None``: it always reads.
+        owner_check_secs: how often the feed looks whether it owns its group.
     """
 
     def __init__(self, db: StateStore, log: EventLogPort, route: TargetRoute,
                  pattern: EventPattern, stream: DeliveryStream, *, batch_size: int = 2000,
                  poll_interval_secs: float = 0.01,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, owner: str | None = None,
+                 owner_check_secs: float = OWNER_CHECK_SECS) -> None:
         self.db = db
         self.log = log
         self.route = route
@@ -205,6 +254,59 @@ class StreamFeed:
         self._refused = False  # a commit was refused: nothing is read until all held commits
         self._retry_at = 0.0  # no read or commit is tried before (monotonic), in an outage
         self._outage_backoff = 0.0
+        self.owner = owner
+        self.owner_check_secs = owner_check_secs
+        self._owns = owner is None
+        self._owner_checked_at = -float("inf")  # monotonic
+
+    # -- owning the group ------------------------------------------------------------------
+
+    async def owns(self) -> bool:
+        """Whether this feed may read: it owns its group (looked at in the store at most
+        every ``owner_check_secs``), or it has no owner id. A store that refuses the look
+        leaves the last answer."""
+        owner = self.owner
+        if owner is None:
+            return True
+        now = time.monotonic()
+        if now - self._owner_checked_at < self.owner_check_secs:
+            return self._owns
+        self._owner_checked_at = now
+        key = (self.group, self.route.bus)
+        stamp = self.clock()
+
+        def claim(conn: SqlConnection) -> bool:
+            conn.execute(_CLAIM, (*key, owner, stamp))
+            row = conn.execute(_OWNER, key).fetchone()
+            return row is not None and row[0] == owner
+
+        try:
+            owns = await self.db.awrite(claim)
+        except outage_errors(StoreError) as exc:
+            self._refuse("the look at who feeds the target", exc)
+            return self._owns
+        if owns != self._owns:
+            if owns:
+                logger.info("This worker feeds the target now. target=%s worker=%s",
+                            self.route.key, owner)
+            else:
+                logger.info("Another worker feeds the target; this one waits. target=%s "
+                            "worker=%s", self.route.key, owner)
+        self._owns = owns
+        return owns
+
+    async def _give_up(self) -> None:
+        """Free the group for the others (at stop)."""
+        if self.owner is None or not self._owns:
+            return
+        key = (self.group, self.route.bus, self.owner)
+        try:
+            await self.db.awrite(lambda conn: conn.execute(_GIVE_UP, key))
+        except Exception as exc:  # the registry frees it once this worker is gone
+            logger.warning("Could not free the target's feed for other workers; they take "
+                           "it once this worker is gone. target=%s error=%s",
+                           self.route.key, exc)
+        self._owns = False
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -390,7 +492,7 @@ class StreamFeed:
         settled: list[Settlement] = []
         now = time.monotonic()
         if (self.stream.has_room() and not self._refused and now >= self._paused_until
-                and now >= self._retry_at):
+                and now >= self._retry_at and await self.owns()):
             try:
                 got = await asyncio.to_thread(self._read)
             except Conflict:
@@ -415,10 +517,17 @@ class StreamFeed:
         again for up to :data:`FINISH_RETRY_SECS`; then leave the rest to be fed again."""
         self._settle(await self.stream.flush(everything=True))
         deadline = time.monotonic() + FINISH_RETRY_SECS
-        await self._commit_done()
-        while self._refused and self._batches and time.monotonic() < deadline:
-            await asyncio.sleep(max(0.01, self._retry_at - time.monotonic()))
+        try:
             await self._commit_done()
+            while self._refused and self._batches and time.monotonic() < deadline:
+                await asyncio.sleep(max(0.01, self._retry_at - time.monotonic()))
+                await self._commit_done()
+        except Conflict as exc:
+            # Another worker moved the group past (part of) what this one held: it reads on
+            # from there, and what it had not passed it reads again.
+            logger.warning("Feed offset moved by another worker while this one stopped; "
+                           "what it held is read again from the committed offset. %s", exc)
+            self._batches.clear()
         if self._batches:
             logger.warning("The feed stopped while the store refused its commits; %d events "
                            "will be fed again at the next start (their objects twice). "
@@ -446,6 +555,7 @@ class StreamFeed:
                     await _wait(stop, self.poll_interval_secs)
             await self.finish()
         finally:
+            await self._give_up()
             self.consumer.close()
             await self.stream.store.close()
 

@@ -153,7 +153,8 @@ class Runtime:
         if not self._direct_streams:
             return []
         self.router  # noqa: B018 - registers the feeds' groups first
-        return build_feeds(self.db, self.log, self.settings, self.target_context)
+        return build_feeds(self.db, self.log, self.settings, self.target_context,
+                           owner=self.leases.worker_id)
 
     async def _run_feeds(self, stop: asyncio.Event) -> None:
         if not self.stream_feeds:

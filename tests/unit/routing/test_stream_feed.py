@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from store_helpers import close_test_store, open_test_store
 
 from clientevents.config import validate_settings
 from clientevents.config.model import Settings
@@ -25,6 +26,7 @@ from clientevents.routing.direct import (
 )
 from clientevents.store.engine import Database
 from clientevents.targets.base import TargetContext
+from clientevents.targets.leases import WorkerRegistry
 
 LAKE_KEY = "b/to_lake/lake"
 
@@ -59,7 +61,7 @@ def db(tmp_path: Path) -> Iterator[Database]:
     database.close()
 
 
-def publish(db: Database, s: Settings, kinds: list[str]) -> list[str]:
+def publish(db: Any, s: Settings, kinds: list[str]) -> list[str]:
     entries = [{"Source": "app", "DetailType": "t", "EventBusName": "b",
                 "Detail": json.dumps({"kind": kind, "n": i})} for i, kind in enumerate(kinds)]
     publisher = Publisher(db, s)
@@ -81,7 +83,7 @@ def lake_ids(tmp_path: Path) -> Counter[str]:
     return ids
 
 
-def one_feed(db: Database, s: Settings, tmp_path: Path, **options: Any) -> StreamFeed:
+def one_feed(db: Any, s: Settings, tmp_path: Path, **options: Any) -> StreamFeed:
     log = EventLog(db)
     register_feeds(log, s)
     [feed] = build_feeds(db, log, s, TargetContext(db=db, settings=s, data_dir=tmp_path),
@@ -197,3 +199,116 @@ def test_a_target_no_longer_fed_drops_its_offset(db: Database, tmp_path: Path) -
     without = s.model_copy(update={"rules": [r for r in s.rules if r.name != "to_lake"]})
     assert register_feeds(log, without) == frozenset()
     assert FEED_PREFIX + LAKE_KEY not in log.offsets("b")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """The feed-owner tests' store: the SQLite file, or a PostgreSQL schema of its own."""
+    database = open_test_store(tmp_path, str(request.param))
+    yield database
+    close_test_store(database)
+
+
+def two_worker_feeds(
+    db: Any, s: Settings, tmp_path: Path
+) -> tuple[list[WorkerRegistry], list[StreamFeed]]:
+    """Two registered workers' feeds of the lake target, as two worker processes build them."""
+    log = EventLog(db)
+    register_feeds(log, s)
+    registries = [WorkerRegistry(db), WorkerRegistry(db)]
+    feeds: list[StreamFeed] = []
+    for registry in registries:
+        registry.register()
+        ctx = TargetContext(db=db, settings=s, data_dir=tmp_path)
+        [feed] = build_feeds(db, log, s, ctx, owner=registry.worker_id, batch_size=40,
+                             owner_check_secs=0.0)
+        feeds.append(feed)
+    return registries, feeds
+
+
+async def steps_until_caught_up(feeds: list[StreamFeed]) -> list[int]:
+    """Step the feeds in turn until none reads anything; how many events each read."""
+    read = [0] * len(feeds)
+    while True:
+        got = [await feed.step() for feed in feeds]
+        read = [a + b for a, b in zip(read, got, strict=True)]
+        if not any(got):
+            return read
+
+
+def test_two_workers_feeding_one_target_write_each_record_once(
+    any_db: Any, tmp_path: Path
+) -> None:
+    db = any_db
+    s = settings(tmp_path)
+    kinds = ["a", "b"] * 100
+    ids = publish(db, s, kinds)
+    registries, feeds = two_worker_feeds(db, s, tmp_path)
+
+    async def main() -> list[int]:
+        read = await steps_until_caught_up(feeds)
+        for feed in feeds:
+            await feed.finish()
+        return read
+
+    read = asyncio.run(main())
+    # One of them owns the group and read everything; the other read nothing.
+    assert sorted(read) == [0, len(ids)]
+    found = lake_ids(tmp_path)
+    assert set(found) == set(ids) and set(found.values()) == {1}
+    log = EventLog(db)
+    assert log.offset(FEED_PREFIX + LAKE_KEY, "b") == log.head("b")
+    for registry in registries:
+        registry.deregister()
+
+
+@pytest.mark.parametrize("how", ["stops", "is_gone"])
+def test_the_other_worker_takes_the_feed_over_when_its_owner_stops_or_is_gone(
+    any_db: Any, tmp_path: Path, how: str
+) -> None:
+    db = any_db
+    s = settings(tmp_path)
+    first = publish(db, s, ["a", "b"] * 20)
+    registries, feeds = two_worker_feeds(db, s, tmp_path)
+
+    async def main() -> list[int]:
+        read = await steps_until_caught_up(feeds)
+        owner = read.index(len(first))
+        if how == "stops":  # a clean stop: it commits what it holds and frees the group
+            stop = asyncio.Event()
+            stop.set()
+            await feeds[owner].run(stop)
+        else:  # killed: its buffer is lost, and the registry no longer lists it
+            registries[owner].deregister()
+        more = publish(db, s, ["a", "b"] * 20)
+        other = feeds[1 - owner]
+        taken = await steps_until_caught_up([other])
+        await other.finish()
+        return [*taken, len(more)]
+
+    taken, more = asyncio.run(main())
+    # The other reads from the group's committed offset: what the owner committed is not
+    # read again; what a killed owner held uncommitted is.
+    assert taken == (more if how == "stops" else more + len(first))
+    found = lake_ids(tmp_path)
+    assert len(found) == len(first) + more and set(found.values()) == {1}
+    log = EventLog(db)
+    assert log.offset(FEED_PREFIX + LAKE_KEY, "b") == log.head("b")
+
+
+def test_a_feed_stopping_after_another_moved_its_group_stops_cleanly(
+    any_db: Any, tmp_path: Path
+) -> None:
+    db = any_db
+    s = settings(tmp_path)
+    ids = publish(db, s, ["a", "b"] * 20)
+    one, two = one_feed(db, s, tmp_path), one_feed(db, s, tmp_path)  # no owner: both read
+
+    async def main() -> None:
+        assert await one.step() == len(ids) and await two.step() == len(ids)
+        await one.finish()  # commits first
+        await two.finish()  # its commit conflicts: nothing to raise, the group is past it
+
+    asyncio.run(main())
+    log = EventLog(db)
+    assert log.offset(FEED_PREFIX + LAKE_KEY, "b") == log.head("b")

@@ -24,6 +24,11 @@ Ceilings, measured against the shared services when they answer (``--no-ceilings
 - PostgreSQL's batched insert rate: rows of one 1 KiB text column, 500 a batch, with psycopg's
   ``executemany`` and with ``COPY``, one commit a batch.
 
+``--baseline-src DIR`` compares two revisions instead: each row is measured alternately with
+the cluster's processes importing ``clientevents`` from ``DIR`` (the ``src`` folder of another
+checkout, e.g. ``git worktree add /tmp/before HEAD~1``) and from this one, and the median of
+the paired after/before pipeline ratios is printed (no 2 + 2 rows, no ceilings).
+
 Every figure is a median of ``--repeats`` runs, with the machine's load (``uptime``) printed;
 on two cores the 2 + 2 row cannot be faster than 1 + 1 (``docs/scaling.md`` explains).
 """
@@ -159,6 +164,36 @@ def _load() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
+def compare(baseline: Path, backend: str, requests: int, concurrency: int,
+            repeats: int) -> None:
+    """1 + 1 rows of the embedded default and ``backend``, each run alternately on the
+    ``clientevents`` under ``baseline`` and on this checkout's; medians and paired ratios."""
+    here = Path(__file__).resolve().parents[1] / "src"
+    if not (baseline / "clientevents").is_dir():
+        raise SystemExit(f"--baseline-src {baseline}: no clientevents package in that folder")
+    variants = {"before": {"PYTHONPATH": str(baseline.resolve())},
+                "after": {"PYTHONPATH": str(here)}}
+    backends = ["embedded"] + ([backend] if backend != "embedded" else [])
+    print(f"load before: {_load()}")
+    runs: dict[tuple[str, str], list[dict[str, float]]] = {}
+    for _ in range(repeats):
+        for name in backends:
+            for variant, env in variants.items():
+                runs.setdefault((name, variant), []).append(
+                    pipeline_run(name, 1, 1, requests, concurrency, env))
+    print(f"{'row':<34} {'ingest ev/s':>12} {'p50 ms':>8} {'p99 ms':>8} {'pipeline ev/s':>14}")
+    for (name, variant), rows in runs.items():
+        med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
+        print(f"{name + ' 1+1 ' + variant:<34} {med['ingest']:>12,.0f} {med['p50_ms']:>8.1f} "
+              f"{med['p99_ms']:>8.1f} {med['pipeline']:>14,.0f}")
+    for name in backends:
+        ratios = [a["pipeline"] / b["pipeline"]
+                  for a, b in zip(runs[(name, "after")], runs[(name, "before")], strict=True)]
+        print(f"{name} after/before pipeline: median {statistics.median(ratios):.2f} "
+              f"(runs {', '.join(f'{r:.2f}' for r in ratios)})")
+    print(f"load after: {_load()}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=["embedded", "postgres+jetstream"],
@@ -172,9 +207,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--local-limits-row", action="store_true",
                         help="also embedded 1+1 with in-process rate limits (the cost of "
                              "shared ones)")
+    parser.add_argument("--baseline-src", type=Path, default=None,
+                        help="compare with the clientevents package under this folder (the "
+                             "src of another checkout), 1 + 1 rows, runs interleaved")
     args = parser.parse_args(argv)
     if args.quick:
         args.requests, args.repeats = 600, 1
+    if args.baseline_src is not None:
+        compare(args.baseline_src, args.backend, args.requests, args.concurrency, args.repeats)
+        return
     layouts: list[tuple[str, int, int, dict[str, str] | None]] = [("embedded", 1, 1, None)]
     if args.local_limits_row:
         layouts.append(("embedded", 1, 1, {ENV_SHARED: "0"}))

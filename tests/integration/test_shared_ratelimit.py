@@ -24,6 +24,7 @@ from clientevents.ratelimit.shared import (
     SharedKeyedLimiter,
     SqliteRunner,
     StoreRunner,
+    call_bucket_shape,
 )
 from clientevents.store.engine import Database
 
@@ -127,6 +128,53 @@ async def _a_shared_call_limiter_spaces_the_calls_of_all_processes(tmp_path: Pat
         assert (await second.reserve(1)).count == 1
     finally:
         db.close()
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+@pytest.mark.parametrize("limit", [10, 100, 1000])
+def test_a_destinations_shared_bucket_never_lets_a_window_hold_more_than_its_limit(
+    tmp_path: Path, limit: int, store: str
+) -> None:
+    asyncio.run(_a_destinations_shared_bucket_never_lets_a_window_hold_more_than_its_limit(
+        tmp_path, limit, store))
+
+
+async def _a_destinations_shared_bucket_never_lets_a_window_hold_more_than_its_limit(
+    tmp_path: Path, limit: int, store: str
+) -> None:
+    db = open_test_store(tmp_path, store)
+    runner = StoreRunner(db)
+    try:
+        now = [NOW]
+        # Two processes' limiters of one destination take as much as they can at every tick
+        # of a frozen clock (a little over the time the bucket takes to refill) for 2 seconds.
+        limiters = [SharedCallLimiter.for_destination(runner, "tickets", limit)
+                    for _ in range(2)]
+        for limiter in limiters:
+            limiter.bucket.clock = lambda: now[0]
+        remote = store == "postgres"
+        rate, burst = call_bucket_shape(limit, chunked=remote)
+        starts: list[float] = []
+        most = 0
+        step = burst / rate * 1.001  # just over a refill (exact ones meet float error)
+        for tick in range(round(2.0 / step)):
+            now[0] = NOW + tick * step
+            for limiter in limiters:
+                taken, _ = await limiter.bucket.take(limiter.key, 10_000)
+                most = max(most, taken)
+                starts += [now[0]] * taken
+        # No half-open second holds more than the limit...
+        for i, start in enumerate(starts):
+            assert sum(1 for s in starts[i:] if s < start + 1.0) <= limit
+        # ...one take reserves up to the bucket's burst: one call on SQLite, a fiftieth of
+        # the limit (at least 1) where a take is a round trip...
+        assert most == burst == (max(1, limit // 50) if remote else 1)
+        # ...and the sustained rate is the limit's, less at most 2%.
+        assert rate >= limit * 0.98
+        assert len(starts) >= rate * (now[0] - NOW) * 0.95
+    finally:
+        await runner.close()
+        close_test_store(db)
 
 
 def test_a_shared_keyed_limiter_refuses_locally_first(tmp_path: Path) -> None:

@@ -55,6 +55,7 @@ __all__ = [
     "SqliteRunner",
     "Steps",
     "StoreRunner",
+    "call_bucket_shape",
     "shared_limits_wanted",
 ]
 
@@ -111,9 +112,11 @@ class SqlRunner(Protocol):
 
     ``paramstyle`` is ``"named"`` (``:name``, sqlite3) or ``"pyformat"`` (``%(name)s``,
     psycopg). The embedded default's is :class:`SqliteRunner`; PostgreSQL's is
-    :class:`PsycopgRunner`."""
+    :class:`PsycopgRunner`. ``remote``: each statement is a round trip to a server (what a
+    take costs then caps how many one process makes a second)."""
 
     paramstyle: str
+    remote: bool
 
     async def run(self, steps: Steps[T]) -> T:
         """Drive ``steps`` in one transaction; their result once committed."""
@@ -168,6 +171,7 @@ class StoreRunner:
     def __init__(self, db: StateStore) -> None:
         self.db = db
         self._pg = db.dialect.name == "postgres" and hasattr(db, "dsn")
+        self.remote = self._pg
         self._conn: Any = None
         self._lock: Any = None
         self._loop: Any = None
@@ -228,6 +232,7 @@ class PsycopgRunner:
     it broke), each run one transaction on it. The table is created on first use."""
 
     paramstyle = "pyformat"
+    remote = True
 
     def __init__(self, connect: Callable[[], Awaitable[Any]]) -> None:
         self._connect = connect
@@ -327,7 +332,7 @@ class SharedBucket:
         if op == "return":
             yield self._sql["return"], params
             return 0, 0.0
-        want = n
+        want = min(n, self.burst)  # a bucket never holds more
         created = False
         for _ in range(_ATTEMPTS):
             params["n"] = float(want)
@@ -350,17 +355,37 @@ class SharedBucket:
         return 0, max(1.0 / self.rate, 0.001)
 
 
+CALL_BURST_SHARE = 50
+"""A chunked call bucket holds ``limit // CALL_BURST_SHARE`` tokens (at least 1)."""
+
+
+def call_bucket_shape(limit: int, window_secs: float = 1.0, *,
+                      chunked: bool = True) -> tuple[float, int]:
+    """``(rate, burst)`` of the shared bucket of a destination allowed ``limit`` calls per
+    ``window_secs``: no half-open window of ``window_secs`` can take more than ``limit``
+    tokens from it (the ``burst`` it holds, then ``limit - burst`` more as it refills).
+    ``chunked``: a burst of ``limit // CALL_BURST_SHARE`` (at least 1), else 1."""
+    burst = max(1, int(limit) // CALL_BURST_SHARE) if chunked else 1
+    return (limit - burst + 1) / window_secs, burst
+
+
 class SharedCallLimiter:
     """An API destination's :class:`~clientevents.ratelimit.CallLimiter` shared by every
     process that calls the destination.
 
     The promise of ``invocation_rate_limit_per_sec`` (no one-second window holds more than
-    ``limit`` calls) is kept across processes by spacing the calls' starts: the shared bucket
-    refills at ``limit / window`` tokens a second and holds one token, so any window of
-    ``window_secs`` holds at most ``limit`` starts, whichever process makes them. Within the
-    process, the in-process :class:`~clientevents.ratelimit.WindowLimiter` still counts each
-    call until a window after it finished (the latency part of the promise). Unused
-    reservations go back to the shared bucket.
+    ``limit`` calls) is kept across processes by the shared bucket's shape
+    (:func:`call_bucket_shape`): it holds ``burst`` tokens and refills at
+    ``(limit - burst + 1) / window`` tokens a second, so any window of ``window_secs`` holds
+    at most ``burst + (limit - burst + 1) - 1 = limit`` starts, whichever process makes
+    them. On a local store (SQLite) ``burst`` is 1: a take is a local write, and the calls'
+    starts are spaced evenly. Where a take is a round trip (PostgreSQL), one a call would cap
+    a process's calls at its round trips a second, so there the bucket holds a fiftieth of
+    the limit (at least 1) and one take reserves up to that many calls: a limit of 1,000
+    costs some 50 takes a second instead of 1,000, for at most 2% of its sustained rate.
+    Within the process, the in-process :class:`~clientevents.ratelimit.WindowLimiter` still
+    counts each call until a window after it finished (the latency part of the promise).
+    Unused reservations go back to the shared bucket.
     """
 
     def __init__(self, bucket: SharedBucket, key: str, limit: int,
@@ -374,7 +399,9 @@ class SharedCallLimiter:
     def for_destination(cls, runner: SqlRunner, name: str, limit: int,
                         *, window_secs: float = 1.0) -> SharedCallLimiter:
         """The limiter of API destination ``name`` (its bucket key is ``dest:<name>``)."""
-        bucket = SharedBucket(runner, rate=limit / window_secs, burst=1)
+        rate, burst = call_bucket_shape(limit, window_secs,
+                                        chunked=getattr(runner, "remote", False))
+        bucket = SharedBucket(runner, rate=rate, burst=burst)
         return cls(bucket, f"dest:{name}", limit, window_secs=window_secs)
 
     async def reserve(self, want: int) -> Grant:
@@ -403,8 +430,6 @@ class SharedCallLimiter:
     def release(self, count: int) -> None:
         self.local.release(count)
         if count > 0:
-            import asyncio
-
             task = asyncio.get_running_loop().create_task(self.bucket.give_back(self.key, count))
             self._returns.add(task)
             task.add_done_callback(self._returns.discard)

@@ -174,7 +174,19 @@ class Subscriber:
         self.skipped = 0
         self.position = 0
         self._wake = asyncio.Event()
+        self._started = asyncio.Event()
         self.closed = False
+
+    def start(self, position: int) -> None:
+        """The tail follows the bus for this subscriber from ``position`` on."""
+        self.position = position
+        self._started.set()
+
+    async def wait_started(self) -> bool:
+        """Wait until the tail knows where this subscriber starts (every event appended
+        after this returns reaches it); ``False`` when it was closed first."""
+        await self._started.wait()
+        return not self.closed
 
     def offer(self, item: TailItem) -> None:
         """Queue ``item``; when the queue is full the oldest item is dropped and counted."""
@@ -192,6 +204,7 @@ class Subscriber:
     def close(self) -> None:
         self.closed = True
         self._wake.set()
+        self._started.set()
 
     async def messages(self, keepalive_secs: float = 15.0) -> AsyncIterator[TailItem | int | None]:
         """Items as they come; an ``int`` (events skipped) before an item when some were;
@@ -230,6 +243,8 @@ class BusTail:
             self._task = asyncio.get_running_loop().create_task(
                 self._follow(), name=f"clientevents-tail:{self.reader.cursor.bus}"
             )
+        elif self.position is not None:
+            subscriber.start(self.position)
 
     def remove(self, subscriber: Subscriber) -> None:
         subscriber.close()
@@ -245,10 +260,17 @@ class BusTail:
             await asyncio.gather(task, return_exceptions=True)
 
     async def _follow(self) -> None:
+        while self.position is None and self.subscribers:
+            try:
+                self.position = await asyncio.to_thread(self.reader.cursor.newest)
+            except Exception:
+                logger.exception("The tail of bus %s could not find the newest event; "
+                                 "retrying.", self.reader.cursor.bus)
+                await asyncio.sleep(1.0)
         if self.position is None:
-            self.position = await asyncio.to_thread(self.reader.cursor.newest)
+            return
         for subscriber in self.subscribers:
-            subscriber.position = self.position
+            subscriber.start(self.position)
         while self.subscribers:
             subscribers = list(self.subscribers)
             patterns = [s.pattern for s in subscribers]

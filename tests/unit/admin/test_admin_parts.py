@@ -12,7 +12,7 @@ import pytest
 from clientevents.admin.accounts import ConsoleAccounts
 from clientevents.admin.audit import Actor, AuditLog
 from clientevents.admin.errors import BadRequest, NotSignedIn, TooManyAttempts
-from clientevents.admin.tail import TailItem, TailOptions, Tails
+from clientevents.admin.tail import LogCursor, TailItem, TailOptions, Tails
 from clientevents.config.model import Settings
 from clientevents.events import Publisher
 from clientevents.identity.passwords import PasswordHasher
@@ -151,7 +151,7 @@ def test_tail_starts_at_the_newest_event_and_matches_enabled_rules(db: Database)
     async def run() -> list[Any]:
         tails = Tails(db, settings, TailOptions(poll_interval_secs=0.01))
         subscriber = tails.subscribe("shop", EventPattern({"detail": {"k": ["buy", "look"]}}))
-        await asyncio.sleep(0.05)
+        assert await subscriber.wait_started()
         await asyncio.to_thread(_publish, db, settings, ["buy", "skip", "look"])
         found = await asyncio.wait_for(_collect(subscriber, 2), 10)
         await tails.close()
@@ -166,13 +166,62 @@ def test_tail_starts_at_the_newest_event_and_matches_enabled_rules(db: Database)
     assert json.loads(buy.json)["event"] == buy.event
 
 
+class _SlowCursor(LogCursor):
+    """A log that takes its time to say where its newest event is (a busy JetStream)."""
+
+    def newest(self) -> int:
+        import time
+
+        time.sleep(0.3)
+        return super().newest()
+
+
+def test_a_subscriber_started_sees_every_event_appended_after_even_on_a_slow_log(
+    db: Database,
+) -> None:
+    settings = _settings()
+    _publish(db, settings, ["old"])
+
+    async def run() -> tuple[int, list[Any]]:
+        tails = Tails(db, settings, TailOptions(poll_interval_secs=0.01))
+        reader = tails.reader("shop")
+        reader.cursor = _SlowCursor(reader.cursor.log, "shop")
+        subscriber = tails.subscribe("shop")
+        assert await subscriber.wait_started()
+        position = subscriber.position
+        await asyncio.to_thread(_publish, db, settings, ["buy"])  # at once after the start
+        found = await asyncio.wait_for(_collect(subscriber, 1), 10)
+        await tails.close()
+        return position, found
+
+    position, [item] = asyncio.run(run())
+    assert position > 0  # it starts after the event published before it subscribed
+    assert isinstance(item, TailItem) and item.event["detail"] == {"k": "buy"}
+
+
+def test_a_closed_subscriber_stops_waiting_for_its_start(db: Database) -> None:
+    settings = _settings()
+
+    async def run() -> bool:
+        tails = Tails(db, settings, TailOptions(poll_interval_secs=0.01))
+        reader = tails.reader("shop")
+        reader.cursor = _SlowCursor(reader.cursor.log, "shop")
+        subscriber = tails.subscribe("shop")
+        subscriber.close()  # the client went away
+        started = await subscriber.wait_started()
+        await tails.close()
+        return started
+
+    assert asyncio.run(run()) is False
+
+
 def test_a_slow_reader_is_told_how_many_events_it_missed(db: Database) -> None:
     settings = _settings()
 
     async def run() -> list[Any]:
         tails = Tails(db, settings, TailOptions(poll_interval_secs=0.01, queue_size=3))
         subscriber = tails.subscribe("shop")
-        await asyncio.sleep(0.05)
+        assert await subscriber.wait_started()
         await asyncio.to_thread(_publish, db, settings, [f"e{i}" for i in range(10)])
         await asyncio.sleep(0.3)  # the reader does not read meanwhile
         found = await asyncio.wait_for(_collect(subscriber, 4), 10)
@@ -191,7 +240,7 @@ def test_the_tail_examines_at_most_its_budget_and_counts_the_rest(db: Database) 
         options = TailOptions(poll_interval_secs=0.01, max_events_per_sec=4, queue_size=100)
         tails = Tails(db, settings, options)
         subscriber = tails.subscribe("shop")
-        await asyncio.sleep(0.05)
+        assert await subscriber.wait_started()
         await asyncio.to_thread(_publish, db, settings, [f"e{i}" for i in range(10)])
         found = await asyncio.wait_for(_collect(subscriber, 5), 10)
         await tails.close()

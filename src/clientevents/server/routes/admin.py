@@ -321,7 +321,8 @@ def pipeline_routes(admin: AdminService, auth: AdminAuth) -> list[BaseRoute]:
 class TailStream:
     """``GET /admin/api/buses/{bus}/tail?pattern=...``: the live tail as server-sent events.
 
-    Events: ``hello`` (``{"bus", "position"}``) once, then ``event`` (the tail item: position,
+    Events: ``hello`` (``{"bus", "position", "pattern"}``, sent once the tail knows where it
+    starts: every event appended after it arrives) once, then ``event`` (the tail item: position,
     envelope, matched rules and their targets; the SSE ``id`` is the position) and ``skipped``
     (``{"count": N}``: N events this reader will not see because it fell behind); a comment
     line every 15 s keeps proxies from closing a quiet stream.
@@ -348,9 +349,13 @@ class TailStream:
                 (b"cache-control", b"no-store"),
                 (b"x-accel-buffering", b"no"),
             ]})
-            hello = orjson.dumps({"bus": bus, "pattern": pattern.source if pattern else None})
-            await send({"type": "http.response.body", "body": b"event: hello\ndata: " + hello
-                        + b"\n\n", "more_body": True})
+            # (closed first: the client went away, and the loop below ends at once)
+            if await subscriber.wait_started():
+                hello = orjson.dumps({"bus": bus, "position": subscriber.position,
+                                      "pattern": pattern.source if pattern else None})
+                await send({"type": "http.response.body",
+                            "body": b"event: hello\ndata: " + hello + b"\n\n",
+                            "more_body": True})
             async for message in subscriber.messages(KEEPALIVE_SECS):
                 if message is None:
                     chunk = b": keepalive\n\n"

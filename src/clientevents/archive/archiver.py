@@ -242,8 +242,8 @@ class Archiver:
         try:
             consumer.commit(fetched, commit)
         except Conflict as exc:
-            logger.warning("Archive batch handed off by another archiver; fetching afresh. %s",
-                           exc)
+            _THROTTLE.warning("handed-off", "Archive batch handed off by another archiver; "
+                              "fetching afresh. %s", exc)
             return 0
         return len(records)
 

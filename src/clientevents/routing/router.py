@@ -135,7 +135,8 @@ class Router:
         try:
             consumer.commit(fetched, partial(Router._commit, batch=batch))
         except Conflict as exc:
-            logger.warning("Router batch handed off by another router; fetching afresh. %s", exc)
+            _THROTTLE.warning("handed-off", "Router batch handed off by another router; "
+                              "fetching afresh. %s", exc)
             return 0
         return batch.events
 
@@ -173,9 +174,8 @@ class Router:
                 try:
                     inflight[0].wait()
                 except Conflict as exc:  # another router handed it off: fetch afresh, stop
-                    logger.warning(
-                        "Router batch handed off by another router; fetching afresh. %s", exc
-                    )
+                    _THROTTLE.warning("handed-off", "Router batch handed off by another "
+                                      "router; fetching afresh. %s", exc)
                     return routed
                 routed += inflight[1].events
             if batch is None or fetched is None:

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 from pg_outage import RoleOutage, role_outage
-from store_helpers import NATS_URL, require_service
+from store_helpers import NATS_URL, drop_test_streams, require_service
 
 from clientevents.config import validate_settings
 from clientevents.config.model import Settings
@@ -128,24 +128,6 @@ def _open_log(kind: str, db: PostgresDatabase) -> EventLogPort:
                                                   ack_wait=5.0, timeout=2.0))
 
 
-def _drop_streams(log: JetStreamEventLog) -> None:
-    import nats
-
-    prefix = log.options.stream_prefix + "_"
-
-    async def drop() -> None:
-        client = await nats.connect(NATS_URL, connect_timeout=2, max_reconnect_attempts=0)
-        try:
-            js = client.jetstream()
-            for stream in await js.streams_info():
-                if stream.config.name and stream.config.name.startswith(prefix):
-                    await js.delete_stream(stream.config.name)
-        finally:
-            await client.close()
-
-    asyncio.run(drop())
-
-
 @pytest.mark.parametrize("log_kind", ["sql", "jetstream"])
 def test_objects_written_while_the_store_refuses_the_commit_are_not_written_again(
     outage: RoleOutage, tmp_path: Path, log_kind: str
@@ -195,5 +177,5 @@ def test_objects_written_while_the_store_refuses_the_commit_are_not_written_agai
     finally:
         log.close()
         if isinstance(log, JetStreamEventLog):
-            _drop_streams(log)
+            drop_test_streams(log.options.stream_prefix)
         db.close()

@@ -12,8 +12,8 @@ import pytest
 
 __all__ = [
     "NATS_URL", "PG_DSN", "TEST_BACKEND", "TEST_STORE", "OtherConnection", "backend_storage",
-    "close_test_store", "drop_backend_storage", "open_second_store", "open_test_store",
-    "pg_schema_name", "require_service", "storage_section",
+    "close_test_store", "drop_backend_storage", "drop_test_streams", "open_second_store",
+    "open_test_store", "pg_schema_name", "require_service", "storage_section",
 ]
 
 def require_service(name: str, host: str, port: int) -> None:
@@ -76,10 +76,6 @@ def backend_storage(tag: str | None = None) -> dict[str, Any]:
 
 def drop_backend_storage(section: dict[str, Any]) -> None:
     """Drop what :func:`backend_storage`'s test left: its schema and its streams."""
-    import asyncio
-    import threading
-
-    import nats
     import psycopg
 
     schema = section["postgres"]["schema"]
@@ -88,7 +84,17 @@ def drop_backend_storage(section: dict[str, Any]) -> None:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     except psycopg.Error:
         pass
-    prefix = section["jetstream"]["stream_prefix"] + "_"
+    drop_test_streams(section["jetstream"]["stream_prefix"])
+
+
+def drop_test_streams(stream_prefix: str) -> None:
+    """Delete the shared NATS server's streams of ``stream_prefix`` (best effort)."""
+    import asyncio
+    import threading
+
+    import nats
+
+    prefix = stream_prefix + "_"
 
     async def drop_streams() -> None:
         client = await nats.connect(NATS_URL, connect_timeout=2, max_reconnect_attempts=0)

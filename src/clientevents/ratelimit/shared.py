@@ -170,14 +170,13 @@ class StoreRunner:
 
     def __init__(self, db: StateStore) -> None:
         self.db = db
-        self._pg = db.dialect.name == "postgres" and hasattr(db, "dsn")
-        self.remote = self._pg
+        self.remote = db.dialect.name == "postgres" and hasattr(db, "dsn")
         self._conn: Any = None
         self._lock: Any = None
         self._loop: Any = None
 
     async def run(self, steps: Steps[T]) -> T:
-        if self._pg:
+        if self.remote:
             return await self._run_pg(steps)
         return await self.db.awrite(lambda conn: _drive(conn, steps))
 
@@ -399,8 +398,7 @@ class SharedCallLimiter:
     def for_destination(cls, runner: SqlRunner, name: str, limit: int,
                         *, window_secs: float = 1.0) -> SharedCallLimiter:
         """The limiter of API destination ``name`` (its bucket key is ``dest:<name>``)."""
-        rate, burst = call_bucket_shape(limit, window_secs,
-                                        chunked=getattr(runner, "remote", False))
+        rate, burst = call_bucket_shape(limit, window_secs, chunked=runner.remote)
         bucket = SharedBucket(runner, rate=rate, burst=burst)
         return cls(bucket, f"dest:{name}", limit, window_secs=window_secs)
 

@@ -55,7 +55,7 @@ rule is disabled) is dropped at the next start so the log's retention does not w
 
 Example::
 
-    keys = register_feeds(db, settings)            # before the router runs
+    keys = register_feeds(log, settings)           # before the router runs
     router = Router(db, settings, skip=keys)
     feeds = build_feeds(db, log, settings, context, owner=registry.worker_id)
     await asyncio.gather(*(feed.run(stop) for feed in feeds))
@@ -179,7 +179,7 @@ def build_feeds(db: StateStore, log: EventLogPort, settings: Settings, ctx: Targ
     ``owner`` (this worker's id in the worker registry) makes each feed read only while it
     owns its group, unless the log's members split a group's work between them (see the
     module's doc); without it every feed reads (one worker process)."""
-    if getattr(log, "consumers_share_work", False):
+    if log.consumers_share_work:
         owner = None
     feeds = []
     for route, name, pattern in _feed_routes(settings):
